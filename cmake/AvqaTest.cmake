@@ -1,0 +1,17 @@
+# avqa_add_test(NAME <name> SOURCES <files...> LIBS <targets...> [LABELS <labels...>])
+# One GoogleTest executable per unit; each test case becomes a ctest test carrying LABELS
+# (default "unit") so CI can run `ctest -L unit` first and slow suites separately.
+function(avqa_add_test)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  add_executable(${ARG_NAME} ${ARG_SOURCES})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} avqa_warnings GTest::gtest_main)
+  target_compile_definitions(${ARG_NAME} PRIVATE
+    AVQA_TEST_FIXTURES="${PROJECT_SOURCE_DIR}/tests/fixtures"
+    AVQA_SHARED_DIR="${AVQA_SHARED_DIR}")
+  gtest_discover_tests(${ARG_NAME}
+    DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS "${ARG_LABELS}")
+endfunction()

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace avqa::testing {
+
+/// A hand-written fixture under tests/fixtures.
+inline std::filesystem::path fixture(const std::string& relative) {
+  return std::filesystem::path(AVQA_TEST_FIXTURES) / relative;
+}
+
+/// ../shared/data/music-avqa beside the checkout (AVQA_SHARED_DIR overrides at run time).
+/// Empty when absent, as on a user's fresh clone: tests then GTEST_SKIP with a message.
+inline std::filesystem::path music_avqa_dir() {
+  const char* env = std::getenv("AVQA_SHARED_DIR");
+  const std::filesystem::path dir =
+      std::filesystem::path(env && *env ? env : AVQA_SHARED_DIR) / "data/music-avqa";
+  std::error_code ec;
+  return std::filesystem::is_directory(dir, ec) ? dir : std::filesystem::path();
+}
+
+}  // namespace avqa::testing
+
+/// Skips the current test, visibly, when the shared MUSIC-AVQA annotations are not present.
+#define AVQA_REQUIRE_MUSIC_AVQA(dir_var)                                                       \
+  const std::filesystem::path dir_var = ::avqa::testing::music_avqa_dir();                     \
+  if (dir_var.empty()) {                                                                       \
+    GTEST_SKIP()                                                                               \
+        << "MUSIC-AVQA annotations not found (../shared/data/music-avqa beside the "           \
+           "checkout, or set AVQA_SHARED_DIR); the hand-written fixtures cover the same code"; \
+  }
