@@ -1,0 +1,308 @@
+#include "datasets/vocabulary.h"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+
+namespace avqa::data {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kVocabularyFormat = "avqa-vocabulary";
+constexpr int kVocabularyVersion = 1;
+
+std::string quoted_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items)
+    out += (out.empty() ? "'" : ", '") + item + "'";
+  return out;
+}
+
+}  // namespace
+
+WordVocabulary::WordVocabulary(Options options) : options_(options) {
+  if (options_.max_length == 0) throw std::invalid_argument("max question length must be positive");
+  add(kPadToken);
+}
+
+WordVocabulary WordVocabulary::build(const std::vector<AnnotationSet>& sets, Options options) {
+  WordVocabulary vocab(Options{false, options.max_length});
+  for (const AnnotationSet& set : sets) {
+    for (const AnnotationRecord& record : set.records) {
+      for (const std::string& word : record.words)
+        vocab.add(word);
+    }
+  }
+  if (options.with_unknown) vocab.unknown_id_ = vocab.add(kUnknownToken);
+  vocab.options_.with_unknown = options.with_unknown;
+  return vocab;
+}
+
+WordVocabulary WordVocabulary::from_words(const std::vector<std::string>& words,
+                                          std::size_t max_length) {
+  if (words.empty() || words.front() != kPadToken) {
+    throw std::invalid_argument(std::string("the word list must start with ") + kPadToken);
+  }
+  WordVocabulary vocab(Options{false, max_length});
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    if (vocab.contains(words[i]))
+      throw std::invalid_argument("word '" + words[i] + "' appears twice");
+    if (words[i].empty()) throw std::invalid_argument("word " + std::to_string(i) + " is empty");
+    vocab.add(words[i]);
+  }
+  if (vocab.contains(kUnknownToken)) {
+    vocab.unknown_id_ = vocab.ids_.at(kUnknownToken);
+    vocab.options_.with_unknown = true;
+  }
+  return vocab;
+}
+
+std::int64_t WordVocabulary::add(const std::string& word) {
+  const auto [it, inserted] = ids_.emplace(word, static_cast<std::int64_t>(words_.size()));
+  if (inserted) words_.push_back(word);
+  return it->second;
+}
+
+const std::string& WordVocabulary::word(std::int64_t id) const {
+  if (id < 0 || static_cast<std::size_t>(id) >= words_.size()) {
+    throw std::out_of_range("word id " + std::to_string(id) + " outside a vocabulary of " +
+                            std::to_string(words_.size()));
+  }
+  return words_[static_cast<std::size_t>(id)];
+}
+
+std::int64_t WordVocabulary::id(const std::string& word) const {
+  const auto it = ids_.find(word);
+  if (it != ids_.end()) return it->second;
+  if (has_unknown()) return unknown_id_;
+  throw std::invalid_argument("unknown word '" + word + "'");
+}
+
+std::vector<std::string> WordVocabulary::unknown_words(
+    const std::vector<std::string>& words) const {
+  std::vector<std::string> unknown;
+  for (const std::string& w : words) {
+    if (!contains(w) && std::find(unknown.begin(), unknown.end(), w) == unknown.end())
+      unknown.push_back(w);
+  }
+  return unknown;
+}
+
+std::vector<std::int64_t> WordVocabulary::encode(const std::vector<std::string>& words) const {
+  if (words.size() > options_.max_length) {
+    throw std::invalid_argument("question has " + std::to_string(words.size()) +
+                                " words, more than the maximum of " +
+                                std::to_string(options_.max_length));
+  }
+  if (!has_unknown()) {
+    const auto unknown = unknown_words(words);
+    if (!unknown.empty()) {
+      throw std::invalid_argument("unknown word(s) " + quoted_list(unknown) +
+                                  " (the vocabulary has " + std::to_string(size()) +
+                                  " words and no " + kUnknownToken +
+                                  "; rebuild it with --unk to map unseen words)");
+    }
+  }
+  std::vector<std::int64_t> ids(options_.max_length, 0);
+  for (std::size_t i = 0; i < words.size(); ++i)
+    ids[i] = id(words[i]);
+  return ids;
+}
+
+AnswerVocabulary::AnswerVocabulary(std::vector<std::string> answers)
+    : answers_(std::move(answers)) {
+  for (std::size_t i = 0; i < answers_.size(); ++i) {
+    if (answers_[i].empty())
+      throw std::invalid_argument("answer " + std::to_string(i) + " is empty");
+    if (!ids_.emplace(answers_[i], static_cast<std::int64_t>(i)).second) {
+      throw std::invalid_argument("answer '" + answers_[i] + "' appears twice");
+    }
+  }
+}
+
+AnswerVocabulary AnswerVocabulary::build(const std::vector<AnnotationSet>& sets) {
+  std::vector<std::string> answers;
+  std::unordered_map<std::string, bool> seen;
+  for (const AnnotationSet& set : sets) {
+    for (const AnnotationRecord& record : set.records) {
+      if (seen.emplace(record.answer, true).second) answers.push_back(record.answer);
+    }
+  }
+  return AnswerVocabulary(std::move(answers));
+}
+
+AnswerVocabulary AnswerVocabulary::load(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  json document;
+  try {
+    document = json::parse(read_text_file(path));
+  } catch (const json::parse_error& e) {
+    throw core::InputError({file, std::nullopt, ""}, std::string("invalid JSON: ") + e.what());
+  }
+  std::vector<std::string> answers;
+  if (document.is_array()) {
+    for (std::size_t i = 0; i < document.size(); ++i) {
+      if (!document[i].is_string()) {
+        throw core::InputError({file, i, ""}, "answer must be a string, found a JSON " +
+                                                  std::string(document[i].type_name()));
+      }
+      answers.push_back(document[i].get<std::string>());
+    }
+  } else if (document.is_object() && document.contains("ans2ix") &&
+             document["ans2ix"].is_object()) {
+    const json& table = document["ans2ix"];
+    std::map<std::int64_t, std::string> by_index;
+    for (const auto& [answer, index] : table.items()) {
+      if (!index.is_number_integer()) {
+        throw core::InputError({file, std::nullopt, "ans2ix." + answer},
+                               "index must be an integer");
+      }
+      const auto i = index.get<std::int64_t>();
+      if (i < 0 || static_cast<std::size_t>(i) >= table.size()) {
+        throw core::InputError(
+            {file, std::nullopt, "ans2ix." + answer},
+            "index " + std::to_string(i) + " outside 0.." + std::to_string(table.size() - 1));
+      }
+      if (!by_index.emplace(i, answer).second) {
+        throw core::InputError(
+            {file, std::nullopt, "ans2ix." + answer},
+            "index " + std::to_string(i) + " also used by '" + by_index[i] + "'");
+      }
+    }
+    for (auto& [index, answer] : by_index)
+      answers.push_back(answer);
+  } else {
+    throw core::InputError(
+        {file, std::nullopt, ""},
+        "expected a JSON array of answers or an object with an \"ans2ix\" table");
+  }
+  try {
+    return AnswerVocabulary(std::move(answers));
+  } catch (const std::invalid_argument& e) {
+    throw core::InputError({file, std::nullopt, ""}, e.what());
+  }
+}
+
+std::int64_t AnswerVocabulary::index(const std::string& answer) const {
+  const auto it = ids_.find(answer);
+  if (it == ids_.end()) {
+    throw std::invalid_argument("answer '" + answer + "' is not among the " +
+                                std::to_string(size()) + " answers of the vocabulary");
+  }
+  return it->second;
+}
+
+const std::string& AnswerVocabulary::answer(std::int64_t index) const {
+  if (index < 0 || static_cast<std::size_t>(index) >= answers_.size()) {
+    throw std::out_of_range("answer index " + std::to_string(index) + " outside " +
+                            std::to_string(answers_.size()) + " answers");
+  }
+  return answers_[static_cast<std::size_t>(index)];
+}
+
+std::vector<std::vector<std::int64_t>> encode_questions(const AnnotationSet& set,
+                                                        const WordVocabulary& words) {
+  std::vector<std::vector<std::int64_t>> encoded;
+  encoded.reserve(set.records.size());
+  for (const AnnotationRecord& record : set.records) {
+    try {
+      encoded.push_back(words.encode(record.words));
+    } catch (const std::invalid_argument& e) {
+      throw core::InputError({set.source, record.source_index, "question_content"}, e.what());
+    }
+  }
+  return encoded;
+}
+
+std::vector<std::int64_t> encode_answers(const AnnotationSet& set,
+                                         const AnswerVocabulary& answers) {
+  std::vector<std::int64_t> labels;
+  labels.reserve(set.records.size());
+  for (const AnnotationRecord& record : set.records) {
+    try {
+      labels.push_back(answers.index(record.answer));
+    } catch (const std::invalid_argument& e) {
+      throw core::InputError({set.source, record.source_index, "anser"}, e.what());
+    }
+  }
+  return labels;
+}
+
+void save_vocabularies(const Vocabularies& vocab, const std::filesystem::path& path) {
+  json document = {
+      {"format", kVocabularyFormat},
+      {"version", kVocabularyVersion},
+      {"max_question_length", vocab.words.max_length()},
+      {"unknown_token", vocab.words.has_unknown() ? json(kUnknownToken) : json(nullptr)},
+      {"words", vocab.words.words()},
+      {"answers", vocab.answers.answers()},
+      {"built_from", vocab.built_from},
+  };
+  core::write_file_atomically(path, document.dump(2) + "\n");
+}
+
+Vocabularies load_vocabularies(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  json document;
+  try {
+    document = json::parse(read_text_file(path));
+  } catch (const json::parse_error& e) {
+    throw core::InputError({file, std::nullopt, ""}, std::string("invalid JSON: ") + e.what());
+  }
+  auto field = [&](const char* key) -> const json& {
+    if (!document.is_object() || !document.contains(key)) {
+      throw core::InputError({file, std::nullopt, key},
+                             "is missing; not a vocabulary written by 'avqa data vocab'");
+    }
+    return document[key];
+  };
+  if (field("format") != kVocabularyFormat) {
+    throw core::InputError({file, std::nullopt, "format"},
+                           std::string("expected \"") + kVocabularyFormat + "\"");
+  }
+  if (!field("version").is_number_integer() || field("version").get<int>() > kVocabularyVersion) {
+    throw core::InputError(
+        {file, std::nullopt, "version"},
+        "unsupported version (this build reads up to " + std::to_string(kVocabularyVersion) + ")");
+  }
+  auto string_list = [&](const char* key) {
+    const json& list = field(key);
+    if (!list.is_array())
+      throw core::InputError({file, std::nullopt, key}, "must be an array of strings");
+    std::vector<std::string> items;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (!list[i].is_string()) {
+        throw core::InputError(
+            {file, std::nullopt, std::string(key) + "[" + std::to_string(i) + "]"},
+            "must be a string");
+      }
+      items.push_back(list[i].get<std::string>());
+    }
+    return items;
+  };
+  const json& max_length = field("max_question_length");
+  if (!max_length.is_number_unsigned() || max_length.get<std::size_t>() == 0) {
+    throw core::InputError({file, std::nullopt, "max_question_length"},
+                           "must be a positive integer");
+  }
+  Vocabularies vocab;
+  try {
+    vocab.words = WordVocabulary::from_words(string_list("words"), max_length.get<std::size_t>());
+  } catch (const std::invalid_argument& e) {
+    throw core::InputError({file, std::nullopt, "words"}, e.what());
+  }
+  try {
+    vocab.answers = AnswerVocabulary(string_list("answers"));
+  } catch (const std::invalid_argument& e) {
+    throw core::InputError({file, std::nullopt, "answers"}, e.what());
+  }
+  if (document.contains("built_from")) vocab.built_from = string_list("built_from");
+  return vocab;
+}
+
+}  // namespace avqa::data
