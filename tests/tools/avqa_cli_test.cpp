@@ -1,0 +1,162 @@
+// Runs the real `avqa` executable: exit codes and messages are part of its contract.
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "datasets/vocabulary.h"
+#include "tests/test_paths.h"
+
+namespace {
+
+using avqa::testing::fixture;
+namespace fs = std::filesystem;
+
+struct Result {
+  int code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Result avqa(const std::string& args) {
+  const std::string command = std::string(AVQA_CLI) + " " + args + " 2>&1";
+  Result result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr)
+    result.output += buffer.data();
+  const int status = ::pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::string quoted(const fs::path& p) {
+  return "'" + p.string() + "'";
+}
+
+TEST(AvqaCli, HelpListsEveryCommand) {
+  const Result top = avqa("--help");
+  EXPECT_EQ(top.code, 0) << top.output;
+  for (const char* cmd : {"data", "env", "bench", "--threads"})
+    EXPECT_TRUE(contains(top.output, cmd)) << cmd;
+  const Result data = avqa("data --help");
+  EXPECT_EQ(data.code, 0);
+  for (const char* cmd : {"stats", "vocab", "check"})
+    EXPECT_TRUE(contains(data.output, cmd)) << cmd;
+  const Result vocab = avqa("data vocab --help");
+  for (const char* opt : {"--from", "--out", "--answers", "--unk", "--max-length"}) {
+    EXPECT_TRUE(contains(vocab.output, opt)) << opt;
+  }
+}
+
+TEST(AvqaCli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(avqa("").code, 2);
+  EXPECT_EQ(avqa("frobnicate").code, 2);
+  EXPECT_EQ(avqa("data stats").code, 2);  // FILE is required
+  EXPECT_EQ(avqa("data stats --duplicates sometimes x.json").code, 2);
+}
+
+TEST(AvqaCli, CheckAcceptsTheValidFixture) {
+  const Result r = avqa("data check " + quoted(fixture("annotations/valid.json")));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "5 records")) << r.output;
+}
+
+TEST(AvqaCli, EveryBadFixtureGivesItsErrorAndExitCodeTwo) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"placeholder_mismatch.json",
+       "record 1: field 'templ_values': question has 2 placeholder(s)"},
+      {"unknown_type.json", "record 0: field 'type': unknown question type"},
+      {"wrong_json_types.json", "record 0: field 'question_id': must be an integer"},
+      {"truncated.json", "truncated.json: invalid JSON at line 3"},
+      {"duplicate_ids.json",
+       "record 2: field 'question_id': question_id 7 already used by record 0"},
+      {"no_such_file.json", "no_such_file.json: cannot open file"},
+  };
+  for (const auto& [file, message] : cases) {
+    for (const std::string command : {"data check ", "data stats --duplicates error "}) {
+      const Result r = avqa(command + quoted(fixture("annotations/" + file)));
+      EXPECT_EQ(r.code, 2) << command << file << "\n" << r.output;
+      EXPECT_TRUE(contains(r.output, message)) << command << file << "\n" << r.output;
+    }
+  }
+}
+
+TEST(AvqaCli, CheckListsSeveralErrorsOfOneFile) {
+  const Result r = avqa("data check " + quoted(fixture("annotations/wrong_json_types.json")));
+  EXPECT_EQ(r.code, 2);
+  for (const char* part :
+       {"record 1: field 'video_id'", "record 1: field 'templ_values'",
+        "record 1: field 'question_deleted'", "record 2: record must be a JSON object"}) {
+    EXPECT_TRUE(contains(r.output, part)) << part << "\n" << r.output;
+  }
+}
+
+TEST(AvqaCli, DuplicatePolicyCanAllowDuplicates) {
+  const Result r = avqa("data check --duplicates keep-first " +
+                        quoted(fixture("annotations/duplicate_ids.json")));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "2 records (1 duplicate question_ids")) << r.output;
+}
+
+TEST(AvqaCli, StatsAsJson) {
+  const Result r = avqa("data stats --json " + quoted(fixture("annotations/valid.json")));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto json = nlohmann::json::parse(r.output);
+  EXPECT_EQ(json[0]["records"].get<int>(), 5);
+  EXPECT_EQ(json[0]["questions_per_type"]["AV-Temp"].get<int>(), 1);
+}
+
+TEST(AvqaCli, VocabWritesAFileThatLoadsAndChecksOtherFiles) {
+  const fs::path out =
+      fs::temp_directory_path() / ("avqa_cli_vocab_" + std::to_string(::getpid()) + ".json");
+  const Result r =
+      avqa("data vocab --from " + quoted(fixture("annotations/valid.json")) + " --answers " +
+           quoted(fixture("annotations/answers.json")) + " --out " + quoted(out));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "8 answers")) << r.output;
+  const auto vocab = avqa::data::load_vocabularies(out);
+  EXPECT_EQ(vocab.answers.size(), 8u);
+  EXPECT_EQ(vocab.words.word(0), "<pad>");
+
+  const Result word = avqa("data check --vocab " + quoted(out) + " " +
+                           quoted(fixture("annotations/unknown_word.json")));
+  EXPECT_EQ(word.code, 2);
+  EXPECT_TRUE(contains(
+      word.output, "record 0: field 'question_content': unknown word(s) 'banjoist', 'standing'"))
+      << word.output;
+  const Result answer = avqa("data check --vocab " + quoted(out) + " " +
+                             quoted(fixture("annotations/unknown_answer.json")));
+  EXPECT_EQ(answer.code, 2);
+  EXPECT_TRUE(contains(answer.output, "record 0: field 'anser': answer 'underwater'"))
+      << answer.output;
+
+  const Result stray =
+      avqa("data vocab --from " + quoted(fixture("annotations/unknown_answer.json")) +
+           " --answers " + quoted(fixture("annotations/answers.json")) + " --out " + quoted(out));
+  EXPECT_EQ(stray.code, 2);
+  EXPECT_TRUE(contains(stray.output, "field 'anser'")) << stray.output;
+  EXPECT_EQ(avqa::data::load_vocabularies(out).answers.size(), 8u);  // the earlier file is intact
+  fs::remove(out);
+}
+
+TEST(AvqaCli, StatsOnTheRealTestSetPrintsThePerTypeTable) {
+  AVQA_REQUIRE_MUSIC_AVQA(dir);
+  const Result r = avqa("data stats " + quoted(dir / "json_update/avqa-test.json"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* part :
+       {"records 9129", "duplicate question_ids: none", "Temporal", "822", "Overall"}) {
+    EXPECT_TRUE(contains(r.output, part)) << part << "\n" << r.output;
+  }
+}
+
+}  // namespace

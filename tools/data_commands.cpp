@@ -1,0 +1,225 @@
+// `avqa data ...`: statistics, vocabularies and validation of MUSIC-AVQA annotation files.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "datasets/annotation_stats.h"
+#include "datasets/annotations.h"
+#include "datasets/question_text.h"
+#include "datasets/vocabulary.h"
+#include "tools/commands.h"
+
+namespace avqa::tools {
+namespace {
+
+constexpr int kExitInvalidData = 2;
+
+struct StatsOptions {
+  std::vector<std::string> files;
+  std::string duplicates = "keep-all";
+  std::size_t top = 5;
+  bool json = false;
+};
+
+struct VocabOptions {
+  std::vector<std::string> from;
+  std::string out;
+  std::string answers;
+  std::string duplicates = "keep-all";
+  std::size_t max_length = data::kQuestionMaxLen;
+  bool unknown = false;
+};
+
+struct CheckOptions {
+  std::vector<std::string> files;
+  std::string duplicates = "error";
+  std::string vocab;
+  std::size_t max_errors = 20;
+};
+
+const std::vector<std::string> kPolicies = {"error", "keep-first", "keep-last", "keep-all"};
+
+std::vector<data::AnnotationSet> load_all(const std::vector<std::string>& files,
+                                          const std::string& policy) {
+  const data::LoadOptions options{data::parse_duplicate_policy(policy)};
+  std::vector<data::AnnotationSet> sets;
+  for (const std::string& file : files)
+    sets.push_back(data::load_annotations(file, options));
+  return sets;
+}
+
+void run_stats(const StatsOptions& options) {
+  std::vector<data::AnnotationStats> stats;
+  for (const data::AnnotationSet& set : load_all(options.files, options.duplicates)) {
+    stats.push_back(data::compute_stats(set));
+  }
+  if (options.json) {
+    std::cout << data::stats_to_json(stats) << "\n";
+    return;
+  }
+  for (std::size_t i = 0; i < stats.size(); ++i) {
+    if (i > 0) std::cout << "\n";
+    std::cout << data::format_stats(stats[i], options.top);
+  }
+}
+
+void run_vocab(const VocabOptions& options) {
+  const auto sets = load_all(options.from, options.duplicates);
+  data::Vocabularies vocab;
+  vocab.words = data::WordVocabulary::build(sets, {options.unknown, options.max_length});
+  if (options.answers.empty()) {
+    vocab.answers = data::AnswerVocabulary::build(sets);
+  } else {
+    vocab.answers = data::AnswerVocabulary::load(options.answers);
+    for (const auto& set : sets)
+      data::encode_answers(set, vocab.answers);  // names the first stray answer
+  }
+  for (const auto& set : sets) {
+    data::encode_questions(set, vocab.words);  // names the first question over max_length
+    vocab.built_from.push_back(set.source);
+  }
+  data::save_vocabularies(vocab, options.out);
+  std::size_t longest = 0;
+  for (const auto& set : sets) {
+    for (const auto& r : set.records)
+      longest = std::max(longest, r.words.size());
+  }
+  std::cout << "wrote " << options.out << ": " << vocab.words.size() << " words"
+            << (vocab.words.has_unknown() ? " (with <unk>)" : "") << ", " << vocab.answers.size()
+            << " answers"
+            << (options.answers.empty() ? " (first appearance)" : " (from " + options.answers + ")")
+            << "; longest question " << longest << " of " << vocab.words.max_length() << " words\n";
+}
+
+void run_check(const CheckOptions& options) {
+  const data::LoadOptions load{data::parse_duplicate_policy(options.duplicates)};
+  std::unique_ptr<data::Vocabularies> vocab;
+  if (!options.vocab.empty())
+    vocab = std::make_unique<data::Vocabularies>(data::load_vocabularies(options.vocab));
+  std::size_t invalid_files = 0;
+  for (const std::string& file : options.files) {
+    auto errors = data::find_annotation_errors(file, load, options.max_errors);
+    if (errors.empty()) {
+      const data::AnnotationSet set = data::load_annotations(file, load);
+      for (const auto& r : set.records) {
+        if (errors.size() >= options.max_errors) break;
+        if (vocab) {
+          if (const auto unknown = vocab->words.unknown_words(r.words);
+              !unknown.empty() && !vocab->words.has_unknown()) {
+            std::string list;
+            for (const auto& w : unknown)
+              list += (list.empty() ? "'" : ", '") + w + "'";
+            errors.emplace_back(
+                core::InputError::Location{file, r.source_index, "question_content"},
+                "unknown word(s) " + list + " for vocabulary " + options.vocab);
+          } else if (r.words.size() > vocab->words.max_length()) {
+            errors.emplace_back(
+                core::InputError::Location{file, r.source_index, "question_content"},
+                std::to_string(r.words.size()) + " words, more than the vocabulary's maximum of " +
+                    std::to_string(vocab->words.max_length()));
+          }
+          if (!vocab->answers.contains(r.answer)) {
+            errors.emplace_back(core::InputError::Location{file, r.source_index, "anser"},
+                                "answer '" + r.answer + "' is not among the " +
+                                    std::to_string(vocab->answers.size()) + " answers of " +
+                                    options.vocab);
+          }
+        }
+        // The original drops the last character assuming it is the question mark; say so when not.
+        const std::string content =
+            r.question_content.substr(0, r.question_content.find_last_not_of(" \t\r\n") + 1);
+        const std::string tail = content.substr(data::drop_last_code_point(content).size());
+        if (tail != "?" && tail != "\xEF\xBC\x9F") {
+          std::cerr << "avqa: warning: " << file << ": record " << r.source_index
+                    << ": field 'question_content': does not end in '?'; its last character '"
+                    << tail << "' is dropped as the original does\n";
+        }
+      }
+      if (errors.empty()) {
+        std::cout << "ok " << file << ": " << set.records.size() << " records";
+        if (!set.duplicates.empty()) {
+          std::cout << " (" << set.duplicates.size() << " duplicate question_ids, policy "
+                    << options.duplicates << ")";
+        }
+        std::cout << "\n";
+        continue;
+      }
+    }
+    ++invalid_files;
+    for (const auto& e : errors)
+      std::cerr << "avqa: error: " << e.what() << "\n";
+    if (errors.size() >= options.max_errors) {
+      std::cerr << "avqa: stopped after " << options.max_errors << " errors in " << file
+                << " (--max-errors)\n";
+    }
+  }
+  if (invalid_files > 0) {
+    std::cerr << "avqa: " << invalid_files << " of " << options.files.size()
+              << " file(s) invalid\n";
+    throw ExitStatus(kExitInvalidData);
+  }
+}
+
+}  // namespace
+
+void add_data_commands(CLI::App& app) {
+  CLI::App* data = app.add_subcommand(
+      "data", "MUSIC-AVQA annotation files: statistics, vocabularies, validation");
+  data->require_subcommand(1);
+
+  auto stats = std::make_shared<StatsOptions>();
+  CLI::App* stats_cmd = data->add_subcommand(
+      "stats", "Records, videos, questions per type and group, answer distribution and duplicates");
+  stats_cmd
+      ->add_option("files", stats->files, "Annotation files (JSON arrays of MUSIC-AVQA records)")
+      ->required();
+  stats_cmd->add_option("--duplicates", stats->duplicates, "What to do with repeated question_ids")
+      ->check(CLI::IsMember(kPolicies))
+      ->capture_default_str();
+  stats_cmd->add_option("--top", stats->top, "Answers listed per question type")
+      ->capture_default_str();
+  stats_cmd->add_flag("--json", stats->json, "Machine-readable output");
+  stats_cmd->callback([stats] { run_stats(*stats); });
+
+  auto vocab = std::make_shared<VocabOptions>();
+  CLI::App* vocab_cmd = data->add_subcommand("vocab",
+                                             "Build the question-word and answer vocabularies "
+                                             "exactly as ST-AVQA does, and save them as JSON");
+  vocab_cmd
+      ->add_option("--from", vocab->from, "Annotation files, in the order their words are added")
+      ->required();
+  vocab_cmd->add_option("--out", vocab->out, "Vocabulary file to write (atomically)")->required();
+  vocab_cmd->add_option(
+      "--answers", vocab->answers,
+      "Fixed answer list: QA-TIGER answer2idx.json or a JSON array (default: first appearance)");
+  vocab_cmd->add_flag("--unk", vocab->unknown,
+                      "Append <unk> and map unseen words to it instead of failing");
+  vocab_cmd->add_option("--max-length", vocab->max_length, "Encoded question length (words)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  vocab_cmd->add_option("--duplicates", vocab->duplicates, "What to do with repeated question_ids")
+      ->check(CLI::IsMember(kPolicies))
+      ->capture_default_str();
+  vocab_cmd->callback([vocab] { run_vocab(*vocab); });
+
+  auto check = std::make_shared<CheckOptions>();
+  CLI::App* check_cmd = data->add_subcommand(
+      "check", "Validate annotation files; exit 0 when all are valid, 2 with the errors otherwise");
+  check_cmd->add_option("files", check->files, "Annotation files to validate")->required();
+  check_cmd
+      ->add_option("--duplicates", check->duplicates,
+                   "Repeated question_ids are an error unless allowed")
+      ->check(CLI::IsMember(kPolicies))
+      ->capture_default_str();
+  check_cmd->add_option("--vocab", check->vocab,
+                        "Also require every word and answer to be in this vocabulary file");
+  check_cmd->add_option("--max-errors", check->max_errors, "Errors listed per file")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  check_cmd->callback([check] { run_check(*check); });
+}
+
+}  // namespace avqa::tools
