@@ -27,6 +27,8 @@ class ExitStatus : public std::exception {
 
 /// `avqa data stats|vocab|check`: the annotation layer.
 void add_data_commands(CLI::App& app);
+/// `avqa generate`: the synthetic MUSIC-AVQA dataset.
+void add_generate_command(CLI::App& app);
 /// `avqa env` and `avqa bench gemm`: what LibTorch runs on, and how fast.
 void add_runtime_commands(CLI::App& app, const GlobalOptions& global);
 

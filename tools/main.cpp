@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   avqa::tools::add_data_commands(app);
+  avqa::tools::add_generate_command(app);
   avqa::tools::add_runtime_commands(app, global);
 
   try {

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+
+namespace avqa::media {
+
+/// Keeps FFmpeg's own log to errors (its encoder statistics would flood every command);
+/// called by every reader and writer, effective once per process.
+void limit_ffmpeg_logging();
+
+/// FFmpeg's text for an AVERROR code.
+std::string ffmpeg_error_text(int code);
+
+/// Throws std::runtime_error("<context>: <FFmpeg's text>") when `code` < 0.
+void throw_if_error(int code, const std::string& context);
+
+}  // namespace avqa::media

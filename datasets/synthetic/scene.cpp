@@ -1,0 +1,199 @@
+#include "datasets/synthetic/scene.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace avqa::synthetic {
+namespace {
+
+constexpr int kPentatonic[] = {0, 2, 4, 7, 9};  // scale steps for melodies
+
+std::array<unsigned char, 3> jitter_color(Rng& rng, std::array<int, 3> base, int spread) {
+  std::array<unsigned char, 3> out{};
+  for (std::size_t c = 0; c < 3; ++c) out[c] = static_cast<unsigned char>(std::clamp(base[c] + rng.integer(-spread, spread), 0, 255));
+  return out;
+}
+
+std::vector<std::array<int, 2>> sample_intervals(Rng& rng, int seconds) {
+  if (seconds <= 3 || rng.chance(0.25)) return {{0, seconds}};
+  if (seconds >= 7 && rng.chance(0.3)) {  // two passages with a rest between them
+    const int a0 = rng.integer(0, seconds - 6);
+    const int a1 = rng.integer(a0 + 1, std::min(a0 + 3, seconds - 4));
+    const int b0 = rng.integer(a1 + 2, seconds - 2);
+    const int b1 = rng.integer(b0 + 1, seconds);
+    return {{a0, a1}, {b0, b1}};
+  }
+  const int start = rng.integer(0, seconds - 2);
+  const int end = rng.integer(start + 2, seconds);
+  return {{start, end}};
+}
+
+std::vector<NoteEvent> sample_notes(Rng& rng, const InstrumentSpec& spec, const std::vector<std::array<int, 2>>& intervals) {
+  // A part is dense (many short notes, audible gaps) or smooth (long notes), so instruments
+  // differ in onset rate: the measured basis of "more rhythmic".
+  const bool dense = rng.chance(0.5);
+  // Plucked, struck and percussive notes decay, so they repeat often enough to keep sounding
+  // through the interval; sustained notes can be long.
+  double step = 0;
+  switch (spec.percussion() ? Articulation::Percussive : spec.articulation) {
+    case Articulation::Sustained: step = dense ? rng.uniform(0.18, 0.28) : rng.uniform(0.7, 1.1); break;
+    case Articulation::Percussive: step = dense ? rng.uniform(0.14, 0.2) : rng.uniform(0.3, 0.42); break;
+    case Articulation::Plucked:
+    case Articulation::Struck: step = dense ? rng.uniform(0.15, 0.22) : rng.uniform(0.35, 0.5); break;
+  }
+  const double duty = dense ? 0.55 : 0.9;
+  const int root = spec.percussion() ? 0 : rng.integer(spec.pitch_low, std::max(spec.pitch_low, spec.pitch_high - 12));
+  int degree = 0;
+  std::vector<NoteEvent> notes;
+  for (const auto& [start, end] : intervals) {
+    // Leave room for the release before the interval ends, so sound stays inside it.
+    const double stop = end - 0.3;
+    for (double t = start + 0.02; t + 0.5 * step <= stop; t += step) {
+      NoteEvent note;
+      note.start = t;
+      note.duration = std::min(step * duty, stop - t);
+      note.velocity = rng.integer(85, 115);
+      if (spec.percussion()) {
+        note.key = rng.pick(spec.keys);
+      } else {
+        degree = std::clamp(degree + rng.integer(-2, 2), 0, 9);
+        note.key = std::min(spec.pitch_high, root + 12 * (degree / 5) + kPentatonic[degree % 5]);
+      }
+      notes.push_back(note);
+    }
+  }
+  return notes;
+}
+
+}  // namespace
+
+const char* to_string(Column column) {
+  switch (column) {
+    case Column::Left: return "left";
+    case Column::Middle: return "middle";
+    case Column::Right: return "right";
+  }
+  return "?";
+}
+
+Scene sample_scene(const InstrumentTable& table, const SceneParams& params, Rng& rng) {
+  Scene scene;
+  scene.outdoor = rng.chance(params.outdoor_rate);
+  if (scene.outdoor) {
+    scene.backdrop = jitter_color(rng, {120, 180, 235}, 25);  // sky
+    scene.floor = jitter_color(rng, {70, 150, 60}, 25);       // grass
+  } else {
+    const bool curtain = rng.chance(0.5);
+    scene.backdrop = curtain ? jitter_color(rng, {130, 25, 35}, 25) : jitter_color(rng, {215, 200, 170}, 25);
+    scene.floor = jitter_color(rng, {120, 80, 45}, 20);  // wooden stage
+  }
+
+  const int W = params.width;
+  const int H = params.height;
+  const int visible = rng.integer(params.min_instruments, params.max_instruments);
+
+  // Classes: distinct, except an optional second instance of the first class.
+  std::vector<std::size_t> classes(table.size());
+  for (std::size_t i = 0; i < classes.size(); ++i) classes[i] = i;
+  rng.shuffle(classes);
+  std::vector<std::size_t> chosen(classes.begin(), classes.begin() + visible);
+  if (visible >= 2 && rng.chance(params.duplicate_rate)) chosen[1] = chosen[0];
+
+  // Columns: two slots per column; spread out first, sometimes shared.
+  std::vector<Column> first = {Column::Left, Column::Middle, Column::Right};
+  std::vector<Column> second = first;
+  rng.shuffle(first);
+  rng.shuffle(second);
+  std::vector<Column> slots = first;
+  slots.insert(slots.end(), second.begin(), second.end());
+  if (rng.chance(0.3)) rng.shuffle(slots);
+  slots.resize(static_cast<std::size_t>(visible));
+
+  const double third = W / 3.0;
+  const double margin = W / 12.0;
+  for (int i = 0; i < visible; ++i) {
+    PlannedInstrument inst;
+    inst.spec = chosen[static_cast<std::size_t>(i)];
+    inst.column = slots[static_cast<std::size_t>(i)];
+    const int in_column = static_cast<int>(std::count(slots.begin(), slots.end(), inst.column));
+    const int rank = static_cast<int>(std::count(slots.begin(), slots.begin() + i, inst.column));
+    const double size = W * (in_column == 1 ? rng.uniform(0.27, 0.33) : rng.uniform(0.22, 0.26));
+    const double col0 = third * static_cast<int>(inst.column);
+    const double cx = rng.uniform(col0 + margin, col0 + third - margin);
+    const double cy = in_column == 1 ? H * rng.uniform(0.5, 0.62) : H * (rank == 0 ? 0.3 : 0.72);
+    inst.box.x0 = std::clamp(static_cast<int>(std::lround(cx - size / 2)), 0, W - 2);
+    inst.box.x1 = std::clamp(static_cast<int>(std::lround(cx + size / 2)), inst.box.x0 + 2, W);
+    inst.box.y0 = std::clamp(static_cast<int>(std::lround(cy - size / 2)), 0, H - 2);
+    inst.box.y1 = std::clamp(static_cast<int>(std::lround(cy + size / 2)), inst.box.y0 + 2, H);
+    inst.flip = rng.chance(0.5);
+    inst.brightness = rng.uniform(0.85, 1.15);
+    scene.instruments.push_back(inst);
+  }
+
+  // Off-screen source: heard, never seen, of a class not on screen.
+  if (rng.chance(params.offscreen_rate)) {
+    std::vector<std::size_t> unseen;
+    for (std::size_t c = 0; c < table.size(); ++c) {
+      if (std::find(chosen.begin(), chosen.end(), c) == chosen.end()) unseen.push_back(c);
+    }
+    PlannedInstrument inst;
+    inst.spec = rng.pick(unseen);
+    inst.visible = false;
+    scene.instruments.push_back(inst);
+  }
+
+  for (std::size_t i = 0; i < scene.instruments.size(); ++i) {
+    PlannedInstrument& inst = scene.instruments[i];
+    const bool silent = inst.visible && rng.chance(params.silent_rate);
+    if (!silent) {
+      inst.intervals = sample_intervals(rng, params.seconds);
+      // A duplicate instance sometimes starts together with the first ("simultaneously").
+      if (i == 1 && inst.spec == scene.instruments[0].spec && !scene.instruments[0].intervals.empty() &&
+          rng.chance(0.4)) {
+        const int start = scene.instruments[0].intervals.front()[0];
+        inst.intervals = {{start, std::min(params.seconds, start + rng.integer(2, params.seconds))}};
+      }
+      inst.notes = sample_notes(rng, table.at(inst.spec), inst.intervals);
+      if (inst.notes.empty()) inst.intervals.clear();
+    }
+    inst.gain_db = std::array<double, 3>{-3.0, -9.0, -15.0}[static_cast<std::size_t>(rng.integer(0, 2))] +
+                   rng.uniform(-1.0, 1.0);
+    inst.motion_phase = rng.uniform(0.0, 2.0 * M_PI);
+  }
+
+  const int shapes = static_cast<int>(std::lround(params.clutter * 8));
+  for (int k = 0; k < shapes; ++k) {
+    ClutterShape shape;
+    shape.circle = rng.chance(0.5);
+    const int s = rng.integer(W / 20, W / 7);
+    shape.box.x0 = rng.integer(0, W - s);
+    shape.box.y0 = rng.integer(0, H - s);
+    shape.box.x1 = shape.box.x0 + s;
+    shape.box.y1 = shape.box.y0 + s;
+    shape.rgb = jitter_color(rng, {128, 128, 128}, 127);
+    shape.alpha = rng.uniform(0.4, 0.9);
+    scene.clutter.push_back(shape);
+  }
+  const int occluders = static_cast<int>(std::lround(params.clutter * 3));
+  for (int k = 0; k < occluders && visible > 0; ++k) {
+    const Box& target = scene.instruments[static_cast<std::size_t>(rng.integer(0, visible - 1))].box;
+    ClutterShape shape;
+    shape.occluder = true;
+    shape.circle = rng.chance(0.5);
+    const int s = std::max(2, static_cast<int>(target.width() * rng.uniform(0.2, 0.35)));
+    shape.box.x0 = rng.integer(target.x0, std::max(target.x0, target.x1 - s));
+    shape.box.y0 = rng.integer(target.y0, std::max(target.y0, target.y1 - s));
+    shape.box.x1 = shape.box.x0 + s;
+    shape.box.y1 = shape.box.y0 + s;
+    shape.rgb = jitter_color(rng, {128, 128, 128}, 127);
+    shape.alpha = rng.uniform(0.6, 0.9);
+    scene.clutter.push_back(shape);
+  }
+
+  scene.snr_db = params.snr_db;
+  if (params.imbalance > 0 && rng.chance(params.imbalance)) scene.motion_suppressed = true;
+  if (params.imbalance < 0 && rng.chance(-params.imbalance)) scene.snr_db = params.imbalance_snr_db;
+  return scene;
+}
+
+}  // namespace avqa::synthetic
