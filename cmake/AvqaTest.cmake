@@ -10,7 +10,9 @@ function(avqa_add_test)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} avqa_warnings GTest::gtest_main)
   target_compile_definitions(${ARG_NAME} PRIVATE
     AVQA_TEST_FIXTURES="${PROJECT_SOURCE_DIR}/tests/fixtures"
-    AVQA_SHARED_DIR="${AVQA_SHARED_DIR}")
+    AVQA_SHARED_DIR="${AVQA_SHARED_DIR}"
+    AVQA_TEST_OUTPUT_DIR="${PROJECT_BINARY_DIR}/test-output")
+  file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/test-output)
   gtest_discover_tests(${ARG_NAME}
     DISCOVERY_TIMEOUT 60
     PROPERTIES LABELS "${ARG_LABELS}")

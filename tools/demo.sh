@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's first command. What it does today: installs the Debian packages, builds `avqa`,
-# shows what LibTorch runs on, and reads the real MUSIC-AVQA annotations when ../shared is
-# present (statistics, vocabularies, validation). The synthetic dataset, feature extraction and
-# the ST-AVQA network arrive with their issues; this script grows with them and never prints
-# results it did not compute.
+# generates the embedded default dataset (synthetic MUSIC-AVQA: real MP4 videos, questions of
+# all nine types, ground truth of who sounds when and where), and reads it back with the
+# annotation tools; then the real MUSIC-AVQA annotations when ../shared is present. Feature
+# extraction and the ST-AVQA network arrive with their issues; this script grows with them and
+# never prints results it did not compute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,33 +12,41 @@ tools/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target avqa
 avqa=build/release/tools/avqa
+out=build/demo
+data=$out/synthetic
+mkdir -p "$out"
 
 echo
 echo "== avqa env: what LibTorch runs on"
 "$avqa" env
 
-data=../shared/data/music-avqa
-if [ ! -d "$data" ]; then
-  echo
-  echo "demo: $data not found; the annotation part of the demo needs the MUSIC-AVQA files there."
+echo
+echo "== avqa generate: 60 ten-second videos, seed 1"
+"$avqa" generate --out "$data" --videos 60 --seed 1 --overwrite
+
+echo
+echo "== avqa data stats: the synthetic test split"
+"$avqa" data stats "$data/annotations/avqa-test.json"
+
+echo
+echo "== avqa data vocab + check: the generated questions use ST-AVQA's vocabulary rules"
+"$avqa" data vocab --from "$data"/annotations/avqa-{train,val,test}.json --out "$out/synthetic-vocab.json"
+"$avqa" data check --vocab "$out/synthetic-vocab.json" "$data"/annotations/avqa-{train,val,test}.json
+
+first=$(ls "$data/videos" | head -n 1)
+echo
+echo "demo: dataset in $data: videos/ (open $data/videos/$first in any player), annotations/,"
+echo "      truth/ (who is where, who sounds when), manifest.json (seed, balance, blind baseline)"
+
+shared=../shared/data/music-avqa
+if [ ! -d "$shared" ]; then
+  echo "demo: $shared not found; skipping the real MUSIC-AVQA annotations."
   exit 0
 fi
-
-out=build/demo
-mkdir -p "$out"
 echo
-echo "== avqa data check: the corrected release validates; the original one has duplicate ids"
-"$avqa" data check "$data/json_update/avqa-val.json" "$data/json_update/avqa-test.json"
-"$avqa" data check --duplicates keep-all "$data/json/avqa-test.json"
-
-echo
-echo "== avqa data stats: the corrected test set, per question type"
-"$avqa" data stats "$data/json_update/avqa-test.json"
-
-echo
-echo "== avqa data vocab: ST-AVQA's word vocabulary and the 42 answers"
-"$avqa" data vocab --from "$data/json/avqa-val.json" "$data/json/avqa-test.json" "$data/json/avqa-train_fake.json" \
-  --duplicates keep-all --answers "$data/qa-tiger/answer2idx.json" --out "$out/vocab.json"
-"$avqa" data check --duplicates keep-all --vocab "$out/vocab.json" "$data/json_update/avqa-test.json"
-echo
-echo "demo: vocabulary written to $out/vocab.json"
+echo "== the real MUSIC-AVQA annotations: the corrected release validates, the original repeats ids"
+"$avqa" data check "$shared/json_update/avqa-val.json" "$shared/json_update/avqa-test.json"
+"$avqa" data check --duplicates keep-all "$shared/json/avqa-test.json"
+"$avqa" data stats --top 3 "$shared/json_update/avqa-test.json"
+"$avqa" data vocab --from "$shared"/json/avqa-{val,test,train_fake}.json --duplicates keep-all \
+  --answers "$shared/qa-tiger/answer2idx.json" --out "$out/music-avqa-vocab.json"

@@ -17,6 +17,10 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   # annotations, configs and the command line
   nlohmann-json3-dev libcli11-dev
+  # video and audio files (FFmpeg 5.1: H.264 + AAC in MP4), drawing the synthetic scenes
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libopencv-dev
+  # synthetic audio: the synthesiser and Debian's General MIDI soundfont (MIT)
+  libfluidsynth-dev fluid-soundfont-gm
   # tests
   libgtest-dev
 )

@@ -1,6 +1,7 @@
 #include "datasets/media/media_reader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 
 extern "C" {
@@ -109,18 +110,28 @@ DecodedMedia decode_media(const std::filesystem::path& path, const DecodeOptions
   }
 
   std::unique_ptr<AVFrame, FrameFreer> frame(av_frame_alloc());
+  std::unique_ptr<AVFrame, FrameFreer> rgb_frame;
   std::unique_ptr<AVPacket, PacketFreer> packet(av_packet_alloc());
 
   auto take_video_frame = [&] {
     if (!scaler) {
+      // Bit-exact mode and an aligned target: the same file always decodes to the same pixels.
       scaler.reset(sws_getContext(frame->width, frame->height, static_cast<AVPixelFormat>(frame->format), media.width,
-                                  media.height, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr));
+                                  media.height, AV_PIX_FMT_RGB24, SWS_BILINEAR | SWS_ACCURATE_RND | SWS_BITEXACT,
+                                  nullptr, nullptr, nullptr));
       if (!scaler) bad_file(path, "cannot convert its pixel format to RGB");
+      rgb_frame.reset(av_frame_alloc());
+      rgb_frame->format = AV_PIX_FMT_RGB24;
+      rgb_frame->width = media.width;
+      rgb_frame->height = media.height;
+      if (av_frame_get_buffer(rgb_frame.get(), 64) < 0) bad_file(path, "out of memory for a frame");
     }
+    sws_scale(scaler.get(), frame->data, frame->linesize, 0, frame->height, rgb_frame->data, rgb_frame->linesize);
     std::vector<std::uint8_t> rgb(static_cast<std::size_t>(media.width) * media.height * 3);
-    std::uint8_t* planes[1] = {rgb.data()};
-    const int strides[1] = {media.width * 3};
-    sws_scale(scaler.get(), frame->data, frame->linesize, 0, frame->height, planes, strides);
+    for (int y = 0; y < media.height; ++y) {
+      std::copy_n(rgb_frame->data[0] + y * rgb_frame->linesize[0], media.width * 3,
+                  rgb.data() + static_cast<std::size_t>(y) * media.width * 3);
+    }
     media.frames.push_back(std::move(rgb));
     const std::int64_t pts = frame->best_effort_timestamp;
     media.frame_times.push_back(pts == AV_NOPTS_VALUE ? 0.0 : static_cast<double>(pts) * av_q2d(video_stream->time_base));
@@ -179,6 +190,15 @@ DecodedMedia decode_media(const std::filesystem::path& path, const DecodeOptions
       std::uint8_t* out[1] = {reinterpret_cast<std::uint8_t*>(media.samples.data() + old_size)};
       const int got = swr_convert(resampler.get(), out, pending, nullptr, 0);
       media.samples.resize(old_size + static_cast<std::size_t>(std::max(0, got)));
+    }
+  }
+  if (audio_index >= 0) {
+    // AAC codes whole 1024-sample frames; the stream's duration says where the signal ends.
+    const AVStream* stream = format->streams[audio_index];
+    if (stream->duration > 0) {
+      const auto length = static_cast<std::size_t>(
+          std::llround(static_cast<double>(stream->duration) * av_q2d(stream->time_base) * options.audio_sample_rate));
+      if (length < media.samples.size()) media.samples.resize(length);
     }
   }
   if (options.video && media.frames.empty()) bad_file(path, "no decodable video frame");

@@ -17,6 +17,17 @@ extern "C" {
 #include "datasets/media/ffmpeg_error.h"
 
 namespace avqa::media {
+namespace {
+
+// x264 reads a little past the picture (row padding, rows below it); left uninitialised, those
+// bytes make identical frames encode differently from run to run.
+void zero_buffers(AVFrame* frame) {
+  for (AVBufferRef* buffer : frame->buf) {
+    if (buffer != nullptr) std::fill_n(buffer->data, buffer->size, std::uint8_t{0});
+  }
+}
+
+}  // namespace
 
 struct VideoFileWriter::State {
   std::filesystem::path path;
@@ -28,6 +39,7 @@ struct VideoFileWriter::State {
   AVStream* video_stream = nullptr;
   AVStream* audio_stream = nullptr;
   SwsContext* scaler = nullptr;
+  AVFrame* rgb = nullptr;
   AVFrame* yuv = nullptr;
   AVFrame* pcm = nullptr;
   AVPacket* packet = nullptr;
@@ -39,6 +51,7 @@ struct VideoFileWriter::State {
 
   ~State() {
     sws_freeContext(scaler);
+    av_frame_free(&rgb);
     av_frame_free(&yuv);
     av_frame_free(&pcm);
     av_packet_free(&packet);
@@ -58,6 +71,9 @@ struct VideoFileWriter::State {
       const int got = avcodec_receive_packet(codec, packet);
       if (got == AVERROR(EAGAIN) || got == AVERROR_EOF) return;
       check(got, "encoding failed");
+      // x264 leaves durations unset; without them the MP4 edit list ends one frame early and
+      // every reader (ffmpeg included) loses the last frame.
+      if (packet->duration == 0 && codec == video) packet->duration = 1;
       av_packet_rescale_ts(packet, codec->time_base, stream->time_base);
       packet->stream_index = stream->index;
       check(av_interleaved_write_frame(format, packet), "writing a packet failed");
@@ -115,6 +131,10 @@ VideoFileWriter::VideoFileWriter(const std::filesystem::path& path, const VideoW
   if (s.format->oformat->flags & AVFMT_GLOBALHEADER) s.video->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   av_opt_set(s.video->priv_data, "preset", options.preset.c_str(), 0);
   av_opt_set(s.video->priv_data, "crf", std::to_string(options.crf).c_str(), 0);
+  // x264's macroblock-tree rate control made the same frames encode differently when several
+  // encoders had run in the process before (measured: the last clip of a dataset changed
+  // between runs); without it the stream depends on the input alone.
+  av_opt_set(s.video->priv_data, "x264-params", "mbtree=0", 0);
   s.check(avcodec_open2(s.video, h264, nullptr), "cannot open the H.264 encoder");
   s.check(avcodec_parameters_from_context(s.video_stream->codecpar, s.video), "video stream parameters");
   s.video_stream->time_base = s.video->time_base;
@@ -147,8 +167,16 @@ VideoFileWriter::VideoFileWriter(const std::filesystem::path& path, const VideoW
   s.yuv->width = options.width;
   s.yuv->height = options.height;
   s.check(av_frame_get_buffer(s.yuv, 0), "video frame buffer");
+  zero_buffers(s.yuv);
   s.scaler = sws_getContext(options.width, options.height, AV_PIX_FMT_RGB24, options.width, options.height,
-                            AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr);
+                            AV_PIX_FMT_YUV420P, SWS_BILINEAR | SWS_ACCURATE_RND | SWS_BITEXACT, nullptr, nullptr,
+                            nullptr);
+  s.rgb = av_frame_alloc();
+  s.rgb->format = AV_PIX_FMT_RGB24;
+  s.rgb->width = options.width;
+  s.rgb->height = options.height;
+  s.check(av_frame_get_buffer(s.rgb, 64), "RGB frame buffer");
+  zero_buffers(s.rgb);
   if (s.scaler == nullptr) throw std::runtime_error("cannot create the RGB to YUV converter");
   s.packet = av_packet_alloc();
 
@@ -164,9 +192,10 @@ VideoFileWriter::~VideoFileWriter() = default;
 void VideoFileWriter::write_frame(const std::uint8_t* rgb, int stride) {
   State& s = *state_;
   s.check(av_frame_make_writable(s.yuv), "video frame buffer");
-  const std::uint8_t* planes[1] = {rgb};
-  const int strides[1] = {stride};
-  sws_scale(s.scaler, planes, strides, 0, s.options.height, s.yuv->data, s.yuv->linesize);
+  for (int y = 0; y < s.options.height; ++y) {
+    std::copy_n(rgb + static_cast<std::ptrdiff_t>(y) * stride, s.options.width * 3, s.rgb->data[0] + y * s.rgb->linesize[0]);
+  }
+  sws_scale(s.scaler, s.rgb->data, s.rgb->linesize, 0, s.options.height, s.yuv->data, s.yuv->linesize);
   s.yuv->pts = s.next_video_pts++;
   s.encode(s.video, s.video_stream, s.yuv);
 }

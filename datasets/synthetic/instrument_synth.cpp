@@ -26,13 +26,46 @@ void silence_fluidsynth_log() {
 
 struct InstrumentSynth::Handles {
   fluid_settings_t* settings = nullptr;
-  fluid_synth_t* synth = nullptr;
-  int font = -1;
+  fluid_synth_t* loader = nullptr;  // owns the soundfont; never renders
+  fluid_sfont_t* font = nullptr;
   ~Handles() {
-    if (synth != nullptr) delete_fluid_synth(synth);
+    if (loader != nullptr) delete_fluid_synth(loader);
     if (settings != nullptr) delete_fluid_settings(settings);
   }
 };
+
+namespace {
+
+// A synthesiser for one part: fresh, so nothing of an earlier part (voice filter state, queued
+// blocks) leaks into this one, and sharing the already loaded soundfont.
+class PartSynth {
+ public:
+  PartSynth(fluid_settings_t* settings, fluid_sfont_t* font) : font_(font) {
+    synth_ = new_fluid_synth(settings);
+    if (synth_ == nullptr) throw std::runtime_error("libfluidsynth could not create a synthesiser");
+    font_id_ = fluid_synth_add_sfont(synth_, font_);
+    if (font_id_ == FLUID_FAILED) {
+      delete_fluid_synth(synth_);
+      throw std::runtime_error("libfluidsynth could not share the loaded soundfont");
+    }
+  }
+  ~PartSynth() {
+    fluid_synth_remove_sfont(synth_, font_);  // the loader keeps ownership of the font
+    delete_fluid_synth(synth_);
+  }
+  PartSynth(const PartSynth&) = delete;
+  PartSynth& operator=(const PartSynth&) = delete;
+
+  fluid_synth_t* get() const { return synth_; }
+  int font_id() const { return font_id_; }
+
+ private:
+  fluid_sfont_t* font_;
+  fluid_synth_t* synth_ = nullptr;
+  int font_id_ = FLUID_FAILED;
+};
+
+}  // namespace
 
 InstrumentSynth::InstrumentSynth(const std::filesystem::path& soundfont, int sample_rate)
     : handles_(std::make_unique<Handles>()), sample_rate_(sample_rate) {
@@ -48,28 +81,29 @@ InstrumentSynth::InstrumentSynth(const std::filesystem::path& soundfont, int sam
   fluid_settings_setint(handles_->settings, "synth.reverb.active", 0);
   fluid_settings_setint(handles_->settings, "synth.chorus.active", 0);
   fluid_settings_setint(handles_->settings, "synth.cpu-cores", 1);
+  fluid_settings_setint(handles_->settings, "synth.polyphony", 32);
   fluid_settings_setnum(handles_->settings, "synth.gain", 0.5);
-  handles_->synth = new_fluid_synth(handles_->settings);
-  if (handles_->synth == nullptr) throw std::runtime_error("libfluidsynth could not create a synthesiser");
-  handles_->font = fluid_synth_sfload(handles_->synth, soundfont.c_str(), 1);
-  if (handles_->font == FLUID_FAILED) throw std::runtime_error(soundfont.string() + ": not a readable SoundFont");
+  handles_->loader = new_fluid_synth(handles_->settings);
+  if (handles_->loader == nullptr) throw std::runtime_error("libfluidsynth could not create a synthesiser");
+  const int id = fluid_synth_sfload(handles_->loader, soundfont.c_str(), 1);
+  if (id == FLUID_FAILED) throw std::runtime_error(soundfont.string() + ": not a readable SoundFont");
+  handles_->font = fluid_synth_get_sfont_by_id(handles_->loader, id);
 }
 
 InstrumentSynth::~InstrumentSynth() = default;
 
 bool InstrumentSynth::has_preset(const InstrumentSpec& spec) const {
-  fluid_sfont_t* font = fluid_synth_get_sfont_by_id(handles_->synth, handles_->font);
-  return font != nullptr && fluid_sfont_get_preset(font, spec.bank, spec.program) != nullptr;
+  return fluid_sfont_get_preset(handles_->font, spec.bank, spec.program) != nullptr;
 }
 
 std::vector<float> InstrumentSynth::render(const InstrumentSpec& spec, const std::vector<NoteEvent>& notes,
                                            double seconds) {
-  fluid_synth_t* synth = handles_->synth;
-  fluid_synth_system_reset(synth);
+  const PartSynth part(handles_->settings, handles_->font);
+  fluid_synth_t* synth = part.get();
   const int channel = spec.percussion() ? kDrumChannel : kMelodyChannel;
   if (spec.percussion()) fluid_synth_set_channel_type(synth, channel, CHANNEL_TYPE_DRUM);
   const int bank = has_preset(spec) ? spec.bank : 0;
-  if (fluid_synth_program_select(synth, channel, handles_->font, bank, spec.program) != FLUID_OK) {
+  if (fluid_synth_program_select(synth, channel, part.font_id(), bank, spec.program) != FLUID_OK) {
     throw std::runtime_error("the soundfont has no preset " + std::to_string(bank) + "/" + std::to_string(spec.program) +
                              " for " + spec.name);
   }
@@ -112,7 +146,6 @@ std::vector<float> InstrumentSynth::render(const InstrumentSpec& spec, const std
   render_until(total);
   std::vector<float> mono(static_cast<std::size_t>(total));
   for (std::size_t i = 0; i < mono.size(); ++i) mono[i] = 0.5f * (left[i] + right[i]);
-  fluid_synth_all_sounds_off(synth, -1);
   return mono;
 }
 

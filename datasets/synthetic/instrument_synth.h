@@ -14,8 +14,9 @@ namespace avqa::synthetic {
 inline constexpr const char* kDefaultSoundfont = "/usr/share/sounds/sf2/FluidR3_GM.sf2";
 
 /// Renders one instrument part at a time with libfluidsynth, offline (no audio device). One
-/// instance per thread: loading the soundfont is the expensive step, rendering is cheap.
-/// The same font, events and sample rate give bit-identical samples.
+/// instance per thread: loading the soundfont is the expensive step; each part then renders on
+/// a fresh synthesiser sharing the font, so the same font, events and sample rate give
+/// bit-identical samples whatever was rendered before.
 class InstrumentSynth {
  public:
   /// Throws std::runtime_error naming the Debian package when the soundfont is missing.

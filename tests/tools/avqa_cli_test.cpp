@@ -149,6 +149,43 @@ TEST(AvqaCli, VocabWritesAFileThatLoadsAndChecksOtherFiles) {
   fs::remove(out);
 }
 
+TEST(AvqaCli, GenerateWritesADatasetThatDataStatsReads) {
+  const fs::path out = fs::temp_directory_path() / ("avqa_cli_generate_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  const Result r = avqa("generate --out " + quoted(out) + " --videos 3 --seconds 2 --seed 4 --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "wrote 3 videos")) << r.output;
+  const Result stats = avqa("data stats " + quoted(out / "annotations/avqa-train.json"));
+  EXPECT_EQ(stats.code, 0) << stats.output;
+  EXPECT_TRUE(contains(stats.output, "Audio-Visual")) << stats.output;
+
+  const Result again = avqa("generate --out " + quoted(out) + " --videos 3 --seconds 2 --seed 4 --quiet");
+  EXPECT_EQ(again.code, 2);
+  EXPECT_TRUE(contains(again.output, "not empty; pass --overwrite")) << again.output;
+  EXPECT_EQ(avqa("generate --out " + quoted(out) + " --videos 3 --seconds 2 --seed 4 --quiet --overwrite").code, 0);
+  fs::remove_all(out);
+}
+
+TEST(AvqaCli, GenerateRejectsBadArguments) {
+  const fs::path out = fs::temp_directory_path() / ("avqa_cli_generate_bad_" + std::to_string(::getpid()));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--split 0.5,0.5", "--split"},
+      {"--instruments 0-9", "--instruments"},
+      {"--instruments many", "--instruments"},
+      {"--imbalance 3", "--imbalance"},
+      {"--videos 0", "--videos"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Result r = avqa("generate --out " + quoted(out) + " " + args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, message)) << args << "\n" << r.output;
+  }
+  const Result font = avqa("generate --out " + quoted(out) + " --videos 1 --soundfont /nonexistent.sf2");
+  EXPECT_NE(font.code, 0);
+  EXPECT_TRUE(contains(font.output, "fluid-soundfont-gm")) << font.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST(AvqaCli, StatsOnTheRealTestSetPrintsThePerTypeTable) {
   AVQA_REQUIRE_MUSIC_AVQA(dir);
   const Result r = avqa("data stats " + quoted(dir / "json_update/avqa-test.json"));
