@@ -10,6 +10,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/display.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 }
@@ -138,6 +139,13 @@ VideoFileWriter::VideoFileWriter(const std::filesystem::path& path, const VideoW
   s.check(avcodec_open2(s.video, h264, nullptr), "cannot open the H.264 encoder");
   s.check(avcodec_parameters_from_context(s.video_stream->codecpar, s.video), "video stream parameters");
   s.video_stream->time_base = s.video->time_base;
+  if (options.rotation % 360 != 0) {
+    auto* matrix = reinterpret_cast<std::int32_t*>(
+        av_stream_new_side_data(s.video_stream, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(std::int32_t)));
+    if (matrix == nullptr) throw std::runtime_error(path.string() + ": cannot store the rotation");
+    // The MP4 track matrix stores the inverse transform; players turn clockwise by this much.
+    av_display_rotation_set(matrix, options.rotation);
+  }
 
   if (options.sample_rate > 0) {
     const AVCodec* aac = avcodec_find_encoder(AV_CODEC_ID_AAC);
