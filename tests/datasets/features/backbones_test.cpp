@@ -1,0 +1,114 @@
+#include "datasets/features/backbones.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include <torch/torch.h>
+
+#include <gtest/gtest.h>
+
+#include "core/input_error.h"
+#include "tests/test_paths.h"
+
+namespace avqa::features {
+namespace {
+
+using avqa::testing::TempDir;
+
+std::int64_t count_parameters(torch::nn::Module& m) {
+  std::int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+TEST(Backbones, VggishHasTorchvggishNamesSizesAndShapes) {
+  Vggish vggish;
+  EXPECT_EQ(count_parameters(*vggish), 72141184);
+  const auto names = vggish->named_parameters().keys();
+  for (const char* name : {"features.0.weight", "features.13.bias", "embeddings.0.weight", "embeddings.4.bias"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+  vggish->eval();
+  torch::NoGradGuard no_grad;
+  const auto out = vggish->forward(torch::randn({3, 1, 96, 64}));
+  EXPECT_EQ(out.sizes(), (std::vector<std::int64_t>{3, 128}));
+  EXPECT_GE(out.min().item<float>(), 0.f);  // embeddings come after a ReLU
+  EXPECT_THROW(vggish->forward(torch::randn({1, 1, 64, 96})), c10::Error);
+}
+
+TEST(Backbones, ResNet18HasTorchvisionNamesAndBothStrides) {
+  ResNet18 stride1;
+  EXPECT_EQ(count_parameters(*stride1), 11176512);  // torchvision resnet18 without fc
+  const auto names = stride1->named_parameters().keys();
+  for (const char* name : {"conv1.weight", "bn1.weight", "layer1.0.conv1.weight", "layer4.0.downsample.0.weight",
+                           "layer4.1.bn2.bias"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+  stride1->eval();
+  ResNet18 stride2(ResNet18Options{false});
+  stride2->eval();
+  torch::NoGradGuard no_grad;
+  const auto frames = torch::randn({2, 3, 224, 224});
+  EXPECT_EQ(stride1->forward(frames).sizes(), (std::vector<std::int64_t>{2, 512, 14, 14}));
+  EXPECT_EQ(stride2->forward(frames).sizes(), (std::vector<std::int64_t>{2, 512, 7, 7}));
+}
+
+TEST(Backbones, WeightsLoadByNameAndReproduceTheModel) {
+  TempDir dir("weights");
+  torch::manual_seed(3);
+  ResNet18 source;
+  source->eval();
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (const auto& p : source->named_parameters()) dict.insert(p.key(), p.value().detach());
+  for (const auto& b : source->named_buffers()) dict.insert(b.key(), b.value());
+  dict.insert("fc.weight", torch::zeros({1000, 512}));  // torchvision's classifier: reported, not used
+  {
+    const auto bytes = torch::pickle_save(c10::IValue(dict));
+    std::ofstream(dir / "resnet18.pt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  torch::manual_seed(4);
+  ResNet18 target;
+  target->eval();
+  const WeightsReport report = load_weights(*target, dir / "resnet18.pt");
+  EXPECT_EQ(report.unused, std::vector<std::string>{"fc.weight"});
+  EXPECT_EQ(report.description.rfind("resnet18.pt sha256:", 0), 0u);
+  torch::NoGradGuard no_grad;
+  const auto frames = torch::randn({1, 3, 64, 64});
+  EXPECT_TRUE(torch::equal(source->forward(frames), target->forward(frames)));
+
+  // Missing key and wrong shape name the key; garbage names the file.
+  ASSERT_EQ(dict.erase("layer2.0.conv1.weight"), 1u);
+  {
+    const auto bytes = torch::pickle_save(c10::IValue(dict));
+    std::ofstream(dir / "missing.pt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  try {
+    load_weights(*target, dir / "missing.pt");
+    FAIL() << "loaded a state-dict without layer2.0.conv1.weight";
+  } catch (const core::InputError& e) {
+    EXPECT_EQ(e.where().field, "layer2.0.conv1.weight");
+  }
+  Vggish vggish;
+  try {
+    load_weights(*vggish, dir / "resnet18.pt");
+    FAIL() << "loaded ResNet weights into VGGish";
+  } catch (const core::InputError& e) {
+    EXPECT_EQ(e.where().field, "features.0.weight");
+  }
+  std::ofstream(dir / "garbage.pt") << "not weights";
+  EXPECT_THROW(load_weights(*target, dir / "garbage.pt"), core::InputError);
+}
+
+TEST(Backbones, NormalisationOfTheOriginalScript) {
+  const auto white = torch::full({1, 2, 2, 3}, 255, torch::kUInt8);
+  const auto k = normalize_frames(white, Normalization::Kinetics);
+  EXPECT_EQ(k.sizes(), (std::vector<std::int64_t>{1, 3, 2, 2}));
+  EXPECT_NEAR(k[0][0][0][0].item<float>(), (1 - 0.43216) / 0.22803, 1e-5);
+  const auto i = normalize_frames(white, Normalization::ImageNet);
+  EXPECT_NEAR(i[0][2][1][1].item<float>(), (1 - 0.406) / 0.225, 1e-5);
+  EXPECT_THROW(parse_normalization("cifar"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace avqa::features
