@@ -30,19 +30,21 @@ void ProgressLine::update(std::size_t done, const std::string& note) {
   print(done, note, false);
 }
 
-void ProgressLine::finish(const std::string& note) { print(total_, note, true); }
+void ProgressLine::finish(const std::string& note) {
+  print(total_, note, true);
+}
 
 void ProgressLine::print(std::size_t done, const std::string& note, bool final_line) {
   const double seconds = elapsed_seconds();
   const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
   char line[256];
   if (final_line) {
-    std::snprintf(line, sizeof line, "%s: %zu %s in %.1f s (%.2f %s/s)", label_.c_str(), done, unit_.c_str(), seconds,
-                  rate, unit_.c_str());
+    std::snprintf(line, sizeof line, "%s: %zu %s in %.1f s (%.2f %s/s)", label_.c_str(), done,
+                  unit_.c_str(), seconds, rate, unit_.c_str());
   } else {
     const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0.0;
-    std::snprintf(line, sizeof line, "%s: %zu/%zu %s, %.2f %s/s, ETA %.0f s", label_.c_str(), done, total_,
-                  unit_.c_str(), rate, unit_.c_str(), eta);
+    std::snprintf(line, sizeof line, "%s: %zu/%zu %s, %.2f %s/s, ETA %.0f s", label_.c_str(), done,
+                  total_, unit_.c_str(), rate, unit_.c_str(), eta);
   }
   std::string text = line;
   if (!note.empty()) text += " " + note;

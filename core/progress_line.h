@@ -11,7 +11,10 @@ namespace avqa::core {
 /// terminal it redraws in place; in a log (CI, a pipe) it prints a line every 10 %.
 class ProgressLine {
  public:
-  ProgressLine(std::string label, std::size_t total, std::string unit = "items", std::FILE* out = stderr);
+  ProgressLine(std::string label,
+               std::size_t total,
+               std::string unit = "items",
+               std::FILE* out = stderr);
 
   /// Reports `done` items finished (monotonic); cheap to call often.
   void update(std::size_t done, const std::string& note = {});

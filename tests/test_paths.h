@@ -1,10 +1,9 @@
 #pragma once
 
-#include <unistd.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <unistd.h>
 
 namespace avqa::testing {
 
@@ -17,7 +16,8 @@ inline std::filesystem::path fixture(const std::string& relative) {
 /// Empty when absent, as on a user's fresh clone: tests then GTEST_SKIP with a message.
 inline std::filesystem::path music_avqa_dir() {
   const char* env = std::getenv("AVQA_SHARED_DIR");
-  const std::filesystem::path dir = std::filesystem::path(env && *env ? env : AVQA_SHARED_DIR) / "data/music-avqa";
+  const std::filesystem::path dir =
+      std::filesystem::path(env && *env ? env : AVQA_SHARED_DIR) / "data/music-avqa";
   std::error_code ec;
   return std::filesystem::is_directory(dir, ec) ? dir : std::filesystem::path();
 }
@@ -26,7 +26,8 @@ inline std::filesystem::path music_avqa_dir() {
 class TempDir {
  public:
   explicit TempDir(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() / ("avqa_" + name + "_" + std::to_string(::getpid()))) {
+      : path_(std::filesystem::temp_directory_path() /
+              ("avqa_" + name + "_" + std::to_string(::getpid()))) {
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -49,6 +50,7 @@ class TempDir {
 #define AVQA_REQUIRE_MUSIC_AVQA(dir_var)                                                       \
   const std::filesystem::path dir_var = ::avqa::testing::music_avqa_dir();                     \
   if (dir_var.empty()) {                                                                       \
-    GTEST_SKIP() << "MUSIC-AVQA annotations not found (../shared/data/music-avqa beside the "  \
-                    "checkout, or set AVQA_SHARED_DIR); the hand-written fixtures cover the same code"; \
+    GTEST_SKIP()                                                                               \
+        << "MUSIC-AVQA annotations not found (../shared/data/music-avqa beside the "           \
+           "checkout, or set AVQA_SHARED_DIR); the hand-written fixtures cover the same code"; \
   }

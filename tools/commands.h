@@ -29,6 +29,8 @@ class ExitStatus : public std::exception {
 void add_data_commands(CLI::App& app);
 /// `avqa generate`: the synthetic MUSIC-AVQA dataset.
 void add_generate_command(CLI::App& app);
+/// `avqa extract` and `avqa cache info|verify`: features in an HDF5 cache.
+void add_feature_commands(CLI::App& app, const GlobalOptions& global);
 /// `avqa env` and `avqa bench gemm`: what LibTorch runs on, and how fast.
 void add_runtime_commands(CLI::App& app, const GlobalOptions& global);
 

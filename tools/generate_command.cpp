@@ -37,7 +37,8 @@ void parse_instruments(const std::string& text, synthetic::SceneParams& scene) {
       if (used != text.size() - dash - 1) throw std::invalid_argument(text);
     }
   } catch (const std::exception&) {
-    throw std::invalid_argument("--instruments: expected a count or a range such as 1-4, got '" + text + "'");
+    throw std::invalid_argument("--instruments: expected a count or a range such as 1-4, got '" +
+                                text + "'");
   }
 }
 
@@ -56,7 +57,9 @@ std::array<double, 3> parse_split(const std::string& text) {
       throw std::invalid_argument("--split: '" + part + "' is not a number");
     }
   }
-  if (n != 3) throw std::invalid_argument("--split: expected three shares train,val,test, got '" + text + "'");
+  if (n != 3)
+    throw std::invalid_argument("--split: expected three shares train,val,test, got '" + text +
+                                "'");
   return shares;
 }
 
@@ -71,12 +74,12 @@ void run_generate(GenerateArgs& args, const CLI::App& cmd) {
   o.split = parse_split(args.split);
   if (cmd.count("--snr") > 0) o.scene.snr_db = args.snr;
   const synthetic::GenerationSummary summary = synthetic::generate_dataset(o);
-  std::printf("wrote %d videos to %s in %.1f s (%.2f videos/s)\n", summary.videos, o.out.c_str(), summary.seconds,
-              summary.videos / summary.seconds);
+  std::printf("wrote %d videos to %s in %.1f s (%.2f videos/s)\n", summary.videos, o.out.c_str(),
+              summary.seconds, summary.videos / summary.seconds);
   const char* names[] = {"train", "val", "test"};
   for (int s = 0; s < 3; ++s) {
-    std::printf("  %-5s %5d videos %6d questions  annotations/avqa-%s.json\n", names[s], summary.videos_per_split[s],
-                summary.questions_per_split[s], names[s]);
+    std::printf("  %-5s %5d videos %6d questions  annotations/avqa-%s.json\n", names[s],
+                summary.videos_per_split[s], summary.questions_per_split[s], names[s]);
   }
   std::printf("truth per video in truth/, balance and blind baseline in manifest.json\n");
 }
@@ -88,39 +91,62 @@ void add_generate_command(CLI::App& app) {
   synthetic::GeneratorOptions& o = args->options;
   CLI::App* cmd = app.add_subcommand(
       "generate",
-      "Generate a synthetic MUSIC-AVQA dataset: MP4 videos (H.264 + AAC) of instruments on a stage, questions of\n"
+      "Generate a synthetic MUSIC-AVQA dataset: MP4 videos (H.264 + AAC) of instruments on a "
+      "stage, questions of\n"
       "all nine types with answers computed from the rendered signals, and per-video ground truth");
   cmd->add_option("--out", args->out, "Output folder")->required();
   cmd->add_option("--videos", o.videos, "Number of videos")->capture_default_str();
-  cmd->add_option("--seed", o.seed, "Random seed; the same arguments give the same dataset")->capture_default_str();
-  cmd->add_option("--seconds", o.scene.seconds, "Length of each video in seconds")->capture_default_str();
-  cmd->add_option("--size", o.scene.width, "Frame width and height in pixels")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "Random seed; the same arguments give the same dataset")
+      ->capture_default_str();
+  cmd->add_option("--seconds", o.scene.seconds, "Length of each video in seconds")
+      ->capture_default_str();
+  cmd->add_option("--size", o.scene.width, "Frame width and height in pixels")
+      ->capture_default_str();
   cmd->add_option("--video-fps", o.video_fps, "Video frame rate")->capture_default_str();
   cmd->add_option("--sample-rate", o.sample_rate, "Audio sample rate")->capture_default_str();
-  cmd->add_option("--instruments", args->instruments, "Visible instruments per video: a count or a range")
+  cmd->add_option("--instruments", args->instruments,
+                  "Visible instruments per video: a count or a range")
       ->capture_default_str();
-  cmd->add_option("--split", args->split, "train,val,test shares of the videos")->capture_default_str();
-  cmd->add_option("--questions-per-video", o.questions_per_video, "Questions asked about each video")->capture_default_str();
+  cmd->add_option("--split", args->split, "train,val,test shares of the videos")
+      ->capture_default_str();
+  cmd->add_option("--questions-per-video", o.questions_per_video,
+                  "Questions asked about each video")
+      ->capture_default_str();
   cmd->add_option("--jobs", o.jobs, "Worker threads (0 = all CPUs)")->capture_default_str();
   cmd->add_flag("--overwrite", o.overwrite, "Replace a generated dataset in a non-empty folder");
-  cmd->add_option("--soundfont", args->soundfont, "SoundFont (default: Debian's FluidR3_GM.sf2, package fluid-soundfont-gm)");
-  cmd->add_option("--instrument-table", args->table, "Instrument table JSON (default: built-in resources/instruments.json)");
+  cmd->add_option("--soundfont", args->soundfont,
+                  "SoundFont (default: Debian's FluidR3_GM.sf2, package fluid-soundfont-gm)");
+  cmd->add_option("--instrument-table", args->table,
+                  "Instrument table JSON (default: built-in resources/instruments.json)");
   cmd->add_option("--prefix", o.video_prefix, "Video id prefix")->capture_default_str();
   cmd->add_flag("--quiet", args->quiet, "No progress line");
   auto* knobs = cmd->add_option_group("difficulty", "Difficulty knobs");
-  knobs->add_option("--clutter", o.scene.clutter, "0..1: background shapes and occluders over instruments")
+  knobs
+      ->add_option("--clutter", o.scene.clutter,
+                   "0..1: background shapes and occluders over instruments")
       ->capture_default_str();
-  knobs->add_option("--blur", o.scene.blur_sigma, "Gaussian blur of the frames, in pixels")->capture_default_str();
-  knobs->add_option("--snr", args->snr, "Add white noise at this signal-to-noise ratio (dB); default: clean");
-  knobs->add_option("--silent-rate", o.scene.silent_rate, "Chance a visible instrument stays silent")->capture_default_str();
-  knobs->add_option("--offscreen-rate", o.scene.offscreen_rate, "Chance of an extra instrument heard but not seen")
+  knobs->add_option("--blur", o.scene.blur_sigma, "Gaussian blur of the frames, in pixels")
       ->capture_default_str();
-  knobs->add_option("--duplicate-rate", o.scene.duplicate_rate, "Chance of two instruments of one class")
+  knobs->add_option("--snr", args->snr,
+                    "Add white noise at this signal-to-noise ratio (dB); default: clean");
+  knobs
+      ->add_option("--silent-rate", o.scene.silent_rate, "Chance a visible instrument stays silent")
       ->capture_default_str();
-  knobs->add_option("--outdoor-rate", o.scene.outdoor_rate, "Chance of an outdoor scene")->capture_default_str();
-  knobs->add_option("--imbalance", o.scene.imbalance,
-                    "-1..1: in this share of videos, >0 removes the motion of sounding instruments (audio more\n"
-                    "informative), <0 buries the audio in noise (vision more informative)")
+  knobs
+      ->add_option("--offscreen-rate", o.scene.offscreen_rate,
+                   "Chance of an extra instrument heard but not seen")
+      ->capture_default_str();
+  knobs
+      ->add_option("--duplicate-rate", o.scene.duplicate_rate,
+                   "Chance of two instruments of one class")
+      ->capture_default_str();
+  knobs->add_option("--outdoor-rate", o.scene.outdoor_rate, "Chance of an outdoor scene")
+      ->capture_default_str();
+  knobs
+      ->add_option("--imbalance", o.scene.imbalance,
+                   "-1..1: in this share of videos, >0 removes the motion of sounding instruments "
+                   "(audio more\n"
+                   "informative), <0 buries the audio in noise (vision more informative)")
       ->capture_default_str();
   cmd->callback([args, cmd] { run_generate(*args, *cmd); });
 }

@@ -29,7 +29,8 @@ class BasicBlockImpl : public nn::Module {
     conv2_ = register_module("conv2", conv(out, out, 3, 1, 1, false));
     bn2_ = register_module("bn2", nn::BatchNorm2d(out));
     if (stride != 1 || in != out) {
-      downsample_ = register_module("downsample", nn::Sequential(conv(in, out, 1, stride, 0, false), nn::BatchNorm2d(out)));
+      downsample_ = register_module(
+          "downsample", nn::Sequential(conv(in, out, 1, stride, 0, false), nn::BatchNorm2d(out)));
     }
   }
   torch::Tensor forward(const torch::Tensor& x) {
@@ -49,17 +50,23 @@ TORCH_MODULE(BasicBlock);
 
 VggishImpl::VggishImpl() {
   features_ = register_module(
-      "features", nn::Sequential(conv(1, 64, 3, 1, 1, true), nn::ReLU(), nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)),
-                                 conv(64, 128, 3, 1, 1, true), nn::ReLU(), nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)),
-                                 conv(128, 256, 3, 1, 1, true), nn::ReLU(), conv(256, 256, 3, 1, 1, true), nn::ReLU(),
-                                 nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)), conv(256, 512, 3, 1, 1, true), nn::ReLU(),
-                                 conv(512, 512, 3, 1, 1, true), nn::ReLU(), nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2))));
-  embeddings_ = register_module("embeddings", nn::Sequential(nn::Linear(512 * 4 * 6, 4096), nn::ReLU(), nn::Linear(4096, 4096),
-                                                             nn::ReLU(), nn::Linear(4096, 128), nn::ReLU()));
+      "features",
+      nn::Sequential(conv(1, 64, 3, 1, 1, true), nn::ReLU(),
+                     nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)), conv(64, 128, 3, 1, 1, true),
+                     nn::ReLU(), nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)),
+                     conv(128, 256, 3, 1, 1, true), nn::ReLU(), conv(256, 256, 3, 1, 1, true),
+                     nn::ReLU(), nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)),
+                     conv(256, 512, 3, 1, 1, true), nn::ReLU(), conv(512, 512, 3, 1, 1, true),
+                     nn::ReLU(), nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2))));
+  embeddings_ =
+      register_module("embeddings", nn::Sequential(nn::Linear(512 * 4 * 6, 4096), nn::ReLU(),
+                                                   nn::Linear(4096, 4096), nn::ReLU(),
+                                                   nn::Linear(4096, 128), nn::ReLU()));
 }
 
 torch::Tensor VggishImpl::forward(const torch::Tensor& examples) {
-  TORCH_CHECK(examples.dim() == 4 && examples.size(1) == 1 && examples.size(2) == 96 && examples.size(3) == 64,
+  TORCH_CHECK(examples.dim() == 4 && examples.size(1) == 1 && examples.size(2) == 96 &&
+                  examples.size(3) == 64,
               "VGGish expects [N, 1, 96, 64] log-mel examples, got ", examples.sizes());
   auto x = features_->forward(examples);  // [N, 512, 6, 4]
   // Flatten in TensorFlow's NHWC order, which the released weights were trained with.
@@ -82,12 +89,14 @@ ResNet18Impl::ResNet18Impl(ResNet18Options options) {
 }
 
 torch::Tensor ResNet18Impl::forward(torch::Tensor frames) {
-  TORCH_CHECK(frames.dim() == 4 && frames.size(1) == 3, "ResNet-18 expects [N, 3, H, W] frames, got ", frames.sizes());
+  TORCH_CHECK(frames.dim() == 4 && frames.size(1) == 3,
+              "ResNet-18 expects [N, 3, H, W] frames, got ", frames.sizes());
   auto conv1 = std::dynamic_pointer_cast<nn::Conv2dImpl>(named_children()["conv1"]);
   auto bn1 = std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(named_children()["bn1"]);
   auto x = torch::relu(bn1->forward(conv1->forward(frames)));
   x = torch::max_pool2d(x, 3, 2, 1);
-  for (auto& layer : layers_) x = layer->forward(x);
+  for (auto& layer : layers_)
+    x = layer->forward(x);
   return x;
 }
 
@@ -101,17 +110,21 @@ WeightsReport load_weights(torch::nn::Module& module, const std::filesystem::pat
     const c10::IValue value = torch::pickle_load(bytes);
     if (!value.isGenericDict()) throw std::runtime_error("not a dict");
     for (const auto& item : value.toGenericDict()) {
-      if (item.key().isString() && item.value().isTensor()) tensors[item.key().toStringRef()] = item.value().toTensor();
+      if (item.key().isString() && item.value().isTensor())
+        tensors[item.key().toStringRef()] = item.value().toTensor();
     }
   } catch (const std::exception&) {
     try {  // a TorchScript archive: take its parameters and buffers by name
       torch::jit::script::Module scripted = torch::jit::load(file);
-      for (const auto& p : scripted.named_parameters(/*recurse=*/true)) tensors[p.name] = p.value;
-      for (const auto& b : scripted.named_buffers(/*recurse=*/true)) tensors[b.name] = b.value;
+      for (const auto& p : scripted.named_parameters(/*recurse=*/true))
+        tensors[p.name] = p.value;
+      for (const auto& b : scripted.named_buffers(/*recurse=*/true))
+        tensors[b.name] = b.value;
     } catch (const std::exception&) {
-      throw core::InputError({file, std::nullopt, ""},
-                             "neither a state-dict saved by torch.save (a plain dict of tensors, see "
-                             "tools/export_backbones.py) nor a TorchScript archive");
+      throw core::InputError(
+          {file, std::nullopt, ""},
+          "neither a state-dict saved by torch.save (a plain dict of tensors, see "
+          "tools/export_backbones.py) nor a TorchScript archive");
     }
   }
   WeightsReport report;
@@ -120,7 +133,8 @@ WeightsReport load_weights(torch::nn::Module& module, const std::filesystem::pat
   std::map<std::string, bool> used;
   auto copy = [&](const std::string& name, torch::Tensor& target) {
     const auto it = tensors.find(name);
-    if (it == tensors.end()) throw core::InputError({file, std::nullopt, name}, "is missing from the weights file");
+    if (it == tensors.end())
+      throw core::InputError({file, std::nullopt, name}, "is missing from the weights file");
     if (it->second.sizes() != target.sizes()) {
       std::ostringstream what;
       what << "has shape " << it->second.sizes() << ", the model expects " << target.sizes();
@@ -130,7 +144,8 @@ WeightsReport load_weights(torch::nn::Module& module, const std::filesystem::pat
     used[name] = true;
     report.loaded.push_back(name);
   };
-  for (auto& p : module.named_parameters(/*recurse=*/true)) copy(p.key(), p.value());
+  for (auto& p : module.named_parameters(/*recurse=*/true))
+    copy(p.key(), p.value());
   for (auto& b : module.named_buffers(/*recurse=*/true)) {
     if (tensors.count(b.key())) copy(b.key(), b.value());  // num_batches_tracked may be absent
   }
@@ -146,14 +161,19 @@ Normalization parse_normalization(const std::string& text) {
   throw std::invalid_argument("unknown normalization '" + text + "' (kinetics or imagenet)");
 }
 
-const char* to_string(Normalization n) { return n == Normalization::Kinetics ? "kinetics" : "imagenet"; }
+const char* to_string(Normalization n) {
+  return n == Normalization::Kinetics ? "kinetics" : "imagenet";
+}
 
 torch::Tensor normalize_frames(const torch::Tensor& rgb_uint8, Normalization normalization) {
-  TORCH_CHECK(rgb_uint8.dim() == 4 && rgb_uint8.size(3) == 3, "expected [N, H, W, 3] frames, got ", rgb_uint8.sizes());
-  const auto mean = normalization == Normalization::Kinetics ? torch::tensor({0.43216, 0.394666, 0.37645})
-                                                             : torch::tensor({0.485, 0.456, 0.406});
-  const auto std = normalization == Normalization::Kinetics ? torch::tensor({0.22803, 0.22145, 0.216989})
-                                                            : torch::tensor({0.229, 0.224, 0.225});
+  TORCH_CHECK(rgb_uint8.dim() == 4 && rgb_uint8.size(3) == 3, "expected [N, H, W, 3] frames, got ",
+              rgb_uint8.sizes());
+  const auto mean = normalization == Normalization::Kinetics
+                        ? torch::tensor({0.43216, 0.394666, 0.37645})
+                        : torch::tensor({0.485, 0.456, 0.406});
+  const auto std = normalization == Normalization::Kinetics
+                       ? torch::tensor({0.22803, 0.22145, 0.216989})
+                       : torch::tensor({0.229, 0.224, 0.225});
   auto x = rgb_uint8.permute({0, 3, 1, 2}).to(torch::kFloat32).div(255.0);
   return (x - mean.view({1, 3, 1, 1})) / std.view({1, 3, 1, 1});
 }

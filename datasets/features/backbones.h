@@ -45,9 +45,9 @@ TORCH_MODULE(ResNet18);
 
 /// What `load_weights` matched.
 struct WeightsReport {
-  std::string description;                ///< "<file name> sha256:<hex>"
+  std::string description;  ///< "<file name> sha256:<hex>"
   std::vector<std::string> loaded;
-  std::vector<std::string> unused;        ///< in the file, not in the module (e.g. fc.*, pproc.*)
+  std::vector<std::string> unused;  ///< in the file, not in the module (e.g. fc.*, pproc.*)
 };
 
 /// Copies weights into `module` by parameter and buffer name from a state-dict saved with

@@ -1,7 +1,6 @@
 #include "datasets/features/feature_cache.h"
 
 #include <H5Cpp.h>
-
 #include <algorithm>
 #include <numeric>
 #include <stdexcept>
@@ -14,7 +13,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-[[noreturn]] void bad_cache(const fs::path& path, const std::string& field, const std::string& what) {
+[[noreturn]] void bad_cache(const fs::path& path,
+                            const std::string& field,
+                            const std::string& what) {
   throw core::InputError({path.string(), std::nullopt, field}, what);
 }
 
@@ -29,17 +30,23 @@ H5::FloatType half_type() {
 }
 
 H5::DataType file_type(StorageType storage) {
-  return storage == StorageType::Float16 ? H5::DataType(half_type()) : H5::DataType(H5::PredType::IEEE_F32LE);
+  return storage == StorageType::Float16 ? H5::DataType(half_type())
+                                         : H5::DataType(H5::PredType::IEEE_F32LE);
 }
 
-void write_string_attribute(H5::H5Object& object, const std::string& name, const std::string& value) {
+void write_string_attribute(H5::H5Object& object,
+                            const std::string& name,
+                            const std::string& value) {
   H5::StrType type(H5::PredType::C_S1, std::max<std::size_t>(1, value.size()));
   H5::Attribute attribute = object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
   attribute.write(type, value.empty() ? std::string(1, '\0') : value);
 }
 
 template <typename T>
-void write_scalar_attribute(H5::H5Object& object, const std::string& name, const H5::PredType& type, T value) {
+void write_scalar_attribute(H5::H5Object& object,
+                            const std::string& name,
+                            const H5::PredType& type,
+                            T value) {
   H5::Attribute attribute = object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
   attribute.write(type, &value);
 }
@@ -54,13 +61,17 @@ std::string read_string_attribute(const H5::H5Object& object, const std::string&
 }
 
 template <typename T>
-T read_scalar_attribute(const H5::H5Object& object, const std::string& name, const H5::PredType& type) {
+T read_scalar_attribute(const H5::H5Object& object,
+                        const std::string& name,
+                        const H5::PredType& type) {
   T value{};
   object.openAttribute(name).read(type, &value);
   return value;
 }
 
-std::vector<hsize_t> dataset_dims(std::size_t videos, const CacheLayout& layout, const ModalityLayout& m) {
+std::vector<hsize_t> dataset_dims(std::size_t videos,
+                                  const CacheLayout& layout,
+                                  const ModalityLayout& m) {
   std::vector<hsize_t> dims = {videos, static_cast<hsize_t>(layout.segments)};
   dims.insert(dims.end(), m.segment_shape.begin(), m.segment_shape.end());
   return dims;
@@ -72,8 +83,9 @@ CacheLayout read_layout(const H5::H5File& file, const fs::path& path) {
   try {
     const int schema = read_scalar_attribute<int>(file, "schema_version", H5::PredType::NATIVE_INT);
     if (schema > kCacheSchemaVersion) {
-      bad_cache(path, "schema_version", "cache schema " + std::to_string(schema) + " is newer than this build reads (" +
-                                            std::to_string(kCacheSchemaVersion) + ")");
+      bad_cache(path, "schema_version",
+                "cache schema " + std::to_string(schema) + " is newer than this build reads (" +
+                    std::to_string(kCacheSchemaVersion) + ")");
     }
     layout.segments = read_scalar_attribute<int>(file, "segments", H5::PredType::NATIVE_INT);
     layout.fps = read_scalar_attribute<double>(file, "fps", H5::PredType::NATIVE_DOUBLE);
@@ -84,7 +96,8 @@ CacheLayout read_layout(const H5::H5File& file, const fs::path& path) {
     while (start < modalities.size()) {
       const std::size_t comma = modalities.find(',', start);
       ModalityLayout m;
-      m.name = modalities.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      m.name =
+          modalities.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
       const H5::DataSet data = file.openDataSet(m.name);
       const H5::DataSpace space = data.getSpace();
       std::vector<hsize_t> dims(static_cast<std::size_t>(space.getSimpleExtentNdims()));
@@ -112,7 +125,8 @@ CacheLayout read_layout(const H5::H5File& file, const fs::path& path) {
     for (int a = 0; a < attributes; ++a) {
       const H5::Attribute attribute = file.openAttribute(static_cast<unsigned>(a));
       const std::string name = attribute.getName();
-      if (name.rfind("info_", 0) == 0) layout.attributes[name.substr(5)] = read_string_attribute(file, name);
+      if (name.rfind("info_", 0) == 0)
+        layout.attributes[name.substr(5)] = read_string_attribute(file, name);
     }
   } catch (const H5::Exception& e) {
     bad_cache(path, "", "not a feature cache written by avqa (" + e.getDetailMsg() + ")");
@@ -128,7 +142,9 @@ std::vector<std::uint8_t> read_bytes(const H5::H5File& file, const char* name, s
 
 }  // namespace
 
-const char* to_string(StorageType type) { return type == StorageType::Float16 ? "float16" : "float32"; }
+const char* to_string(StorageType type) {
+  return type == StorageType::Float16 ? "float16" : "float32";
+}
 
 StorageType parse_storage_type(const std::string& text) {
   if (text == "f16" || text == "float16") return StorageType::Float16;
@@ -137,7 +153,8 @@ StorageType parse_storage_type(const std::string& text) {
 }
 
 std::uint64_t ModalityLayout::segment_size() const {
-  return std::accumulate(segment_shape.begin(), segment_shape.end(), std::uint64_t{1}, std::multiplies<>());
+  return std::accumulate(segment_shape.begin(), segment_shape.end(), std::uint64_t{1},
+                         std::multiplies<>());
 }
 
 struct FeatureCacheWriter::Impl {
@@ -165,8 +182,10 @@ FeatureCacheWriter& FeatureCacheWriter::operator=(FeatureCacheWriter&&) noexcept
 FeatureCacheWriter::~FeatureCacheWriter() = default;
 
 FeatureCacheWriter FeatureCacheWriter::create(const fs::path& path, const CacheLayout& layout) {
-  if (fs::exists(path)) bad_cache(path, "", "already exists; pass --resume to finish it or choose another file");
-  if (layout.video_ids.empty()) throw std::invalid_argument("a feature cache needs at least one video");
+  if (fs::exists(path))
+    bad_cache(path, "", "already exists; pass --resume to finish it or choose another file");
+  if (layout.video_ids.empty())
+    throw std::invalid_argument("a feature cache needs at least one video");
   H5::Exception::dontPrint();
   auto impl = std::make_unique<Impl>();
   impl->path = path;
@@ -181,9 +200,11 @@ FeatureCacheWriter FeatureCacheWriter::create(const fs::path& path, const CacheL
     write_scalar_attribute(f, "sample_rate", H5::PredType::NATIVE_INT, layout.sample_rate);
     write_string_attribute(f, "storage", to_string(layout.storage));
     std::string names;
-    for (const auto& m : layout.modalities) names += (names.empty() ? "" : ",") + m.name;
+    for (const auto& m : layout.modalities)
+      names += (names.empty() ? "" : ",") + m.name;
     write_string_attribute(f, "modalities", names);
-    for (const auto& [key, value] : layout.attributes) write_string_attribute(f, "info_" + key, value);
+    for (const auto& [key, value] : layout.attributes)
+      write_string_attribute(f, "info_" + key, value);
 
     // Small per-video arrays: contiguous, allocated and zero-filled now (status 0 = pending).
     const hsize_t count = n;
@@ -192,10 +213,12 @@ FeatureCacheWriter FeatureCacheWriter::create(const fs::path& path, const CacheL
     small.setAllocTime(H5D_ALLOC_TIME_EARLY);
     small.setFillTime(H5D_FILL_TIME_ALLOC);
     std::size_t width = 1;
-    for (const auto& id : layout.video_ids) width = std::max(width, id.size() + 1);
+    for (const auto& id : layout.video_ids)
+      width = std::max(width, id.size() + 1);
     H5::StrType id_type(H5::PredType::C_S1, width);
     std::vector<char> ids(n * width, '\0');
-    for (std::size_t i = 0; i < n; ++i) std::copy(layout.video_ids[i].begin(), layout.video_ids[i].end(), ids.begin() + i * width);
+    for (std::size_t i = 0; i < n; ++i)
+      std::copy(layout.video_ids[i].begin(), layout.video_ids[i].end(), ids.begin() + i * width);
     f.createDataSet("video_ids", id_type, vector_space).write(ids.data(), id_type);
     f.createDataSet("status", H5::PredType::STD_U8LE, vector_space, small);
     f.createDataSet("has_audio", H5::PredType::STD_U8LE, vector_space, small);
@@ -212,7 +235,8 @@ FeatureCacheWriter FeatureCacheWriter::create(const fs::path& path, const CacheL
       plist.setChunk(static_cast<int>(chunk.size()), chunk.data());
       plist.setAllocTime(H5D_ALLOC_TIME_EARLY);
       plist.setFillTime(H5D_FILL_TIME_NEVER);
-      f.createDataSet(m.name, file_type(layout.storage), H5::DataSpace(static_cast<int>(dims.size()), dims.data()), plist);
+      f.createDataSet(m.name, file_type(layout.storage),
+                      H5::DataSpace(static_cast<int>(dims.size()), dims.data()), plist);
       write_string_attribute(f, m.name + "_backbone", m.backbone);
       write_string_attribute(f, m.name + "_weights", m.weights);
     }
@@ -220,7 +244,8 @@ FeatureCacheWriter FeatureCacheWriter::create(const fs::path& path, const CacheL
   } catch (const H5::Exception& e) {
     std::error_code ec;
     fs::remove(path, ec);
-    throw std::runtime_error(path.string() + ": cannot create the feature cache: " + e.getDetailMsg());
+    throw std::runtime_error(path.string() +
+                             ": cannot create the feature cache: " + e.getDetailMsg());
   }
   impl->status.assign(n, VideoStatus::Pending);
   return FeatureCacheWriter(std::move(impl));
@@ -238,28 +263,40 @@ FeatureCacheWriter FeatureCacheWriter::resume(const fs::path& path, const CacheL
   impl->layout = read_layout(impl->file, path);
   const CacheLayout& had = impl->layout;
   if (had.video_ids != layout.video_ids) {
-    bad_cache(path, "video_ids", "the cache was created for another list of videos (" + std::to_string(had.video_ids.size()) +
-                                     " vs " + std::to_string(layout.video_ids.size()) + "); extract into a new cache");
+    bad_cache(path, "video_ids",
+              "the cache was created for another list of videos (" +
+                  std::to_string(had.video_ids.size()) + " vs " +
+                  std::to_string(layout.video_ids.size()) + "); extract into a new cache");
   }
   if (had.segments != layout.segments || had.fps != layout.fps || had.storage != layout.storage) {
     bad_cache(path, "segments", "the cache was created with other sampling or storage settings");
   }
-  if (had.modalities.size() != layout.modalities.size()) bad_cache(path, "modalities", "other modalities");
+  if (had.modalities.size() != layout.modalities.size())
+    bad_cache(path, "modalities", "other modalities");
   for (std::size_t i = 0; i < had.modalities.size(); ++i) {
     const auto& a = had.modalities[i];
     const auto& b = layout.modalities[i];
-    if (a.name != b.name || a.segment_shape != b.segment_shape || a.backbone != b.backbone || a.weights != b.weights) {
-      bad_cache(path, a.name, "the cache holds " + a.name + " features of " + a.backbone + " (" + a.weights +
-                                  "), not of " + b.backbone + " (" + b.weights + ")");
+    if (a.name != b.name || a.segment_shape != b.segment_shape || a.backbone != b.backbone ||
+        a.weights != b.weights) {
+      bad_cache(path, a.name,
+                "the cache holds " + a.name + " features of " + a.backbone + " (" + a.weights +
+                    "), not of " + b.backbone + " (" + b.weights + ")");
     }
   }
   const auto raw = read_bytes(impl->file, "status", had.video_ids.size());
-  for (const std::uint8_t s : raw) impl->status.push_back(s == 1 ? VideoStatus::Done : s == 2 ? VideoStatus::Failed : VideoStatus::Pending);
+  for (const std::uint8_t s : raw)
+    impl->status.push_back(s == 1   ? VideoStatus::Done
+                           : s == 2 ? VideoStatus::Failed
+                                    : VideoStatus::Pending);
   return FeatureCacheWriter(std::move(impl));
 }
 
-const CacheLayout& FeatureCacheWriter::layout() const { return impl_->layout; }
-std::vector<VideoStatus> FeatureCacheWriter::status() const { return impl_->status; }
+const CacheLayout& FeatureCacheWriter::layout() const {
+  return impl_->layout;
+}
+std::vector<VideoStatus> FeatureCacheWriter::status() const {
+  return impl_->status;
+}
 
 void FeatureCacheWriter::write(std::size_t video, const VideoFeatures& features) {
   Impl& s = *impl_;
@@ -269,9 +306,10 @@ void FeatureCacheWriter::write(std::size_t video, const VideoFeatures& features)
     const auto it = features.modalities.find(m.name);
     const std::size_t expected = static_cast<std::size_t>(layout.segments) * m.segment_size();
     if (it == features.modalities.end() || it->second.size() != expected) {
-      throw std::invalid_argument(layout.video_ids[video] + ": " + m.name + " features have " +
-                                  std::to_string(it == features.modalities.end() ? 0 : it->second.size()) +
-                                  " values, the cache expects " + std::to_string(expected));
+      throw std::invalid_argument(
+          layout.video_ids[video] + ": " + m.name + " features have " +
+          std::to_string(it == features.modalities.end() ? 0 : it->second.size()) +
+          " values, the cache expects " + std::to_string(expected));
     }
     H5::DataSet data = s.file.openDataSet(m.name);
     H5::DataSpace space = data.getSpace();
@@ -342,21 +380,30 @@ FeatureCacheReader::FeatureCacheReader(const fs::path& path) : impl_(std::make_u
   const std::size_t n = s.layout.video_ids.size();
   try {
     const auto raw = read_bytes(s.file, "status", n);
-    for (const std::uint8_t b : raw) s.status.push_back(b == 1 ? VideoStatus::Done : b == 2 ? VideoStatus::Failed : VideoStatus::Pending);
+    for (const std::uint8_t b : raw)
+      s.status.push_back(b == 1   ? VideoStatus::Done
+                         : b == 2 ? VideoStatus::Failed
+                                  : VideoStatus::Pending);
     s.has_audio = read_bytes(s.file, "has_audio", n);
     s.real_seconds.resize(n);
     s.file.openDataSet("real_seconds").read(s.real_seconds.data(), H5::PredType::NATIVE_FLOAT);
-    for (const auto& m : s.layout.modalities) s.datasets.emplace(m.name, s.file.openDataSet(m.name));
+    for (const auto& m : s.layout.modalities)
+      s.datasets.emplace(m.name, s.file.openDataSet(m.name));
   } catch (const H5::Exception& e) {
     bad_cache(path, "", "damaged feature cache: " + e.getDetailMsg());
   }
-  for (std::size_t i = 0; i < n; ++i) s.index.emplace(s.layout.video_ids[i], i);
+  for (std::size_t i = 0; i < n; ++i)
+    s.index.emplace(s.layout.video_ids[i], i);
 }
 
 FeatureCacheReader::~FeatureCacheReader() = default;
 
-const CacheLayout& FeatureCacheReader::layout() const { return impl_->layout; }
-const std::vector<VideoStatus>& FeatureCacheReader::status() const { return impl_->status; }
+const CacheLayout& FeatureCacheReader::layout() const {
+  return impl_->layout;
+}
+const std::vector<VideoStatus>& FeatureCacheReader::status() const {
+  return impl_->status;
+}
 
 std::optional<std::size_t> FeatureCacheReader::find(const std::string& video_id) const {
   const auto it = impl_->index.find(video_id);
@@ -364,19 +411,28 @@ std::optional<std::size_t> FeatureCacheReader::find(const std::string& video_id)
   return it->second;
 }
 
-float FeatureCacheReader::real_seconds(std::size_t video) const { return impl_->real_seconds.at(video); }
-bool FeatureCacheReader::has_audio(std::size_t video) const { return impl_->has_audio.at(video) != 0; }
+float FeatureCacheReader::real_seconds(std::size_t video) const {
+  return impl_->real_seconds.at(video);
+}
+bool FeatureCacheReader::has_audio(std::size_t video) const {
+  return impl_->has_audio.at(video) != 0;
+}
 
-std::vector<float> FeatureCacheReader::read(const std::string& modality, std::size_t video,
+std::vector<float> FeatureCacheReader::read(const std::string& modality,
+                                            std::size_t video,
                                             const std::vector<int>& segments) const {
   const Impl& s = *impl_;
   const auto m = std::find_if(s.layout.modalities.begin(), s.layout.modalities.end(),
                               [&](const ModalityLayout& x) { return x.name == modality; });
-  if (m == s.layout.modalities.end()) bad_cache(s.path, modality, "the cache has no " + modality + " features");
+  if (m == s.layout.modalities.end())
+    bad_cache(s.path, modality, "the cache has no " + modality + " features");
   if (video >= s.status.size()) throw std::out_of_range("video index outside the cache");
   if (s.status[video] != VideoStatus::Done) {
-    bad_cache(s.path, modality, "video " + s.layout.video_ids[video] + " has no features (" +
-                                    (s.status[video] == VideoStatus::Failed ? "extraction failed" : "not extracted yet") + ")");
+    bad_cache(
+        s.path, modality,
+        "video " + s.layout.video_ids[video] + " has no features (" +
+            (s.status[video] == VideoStatus::Failed ? "extraction failed" : "not extracted yet") +
+            ")");
   }
   std::vector<int> wanted = segments;
   if (wanted.empty()) {
@@ -398,14 +454,16 @@ std::vector<float> FeatureCacheReader::read(const std::string& modality, std::si
   H5::DataSpace space = data.getSpace();
   for (std::size_t k = 0; k < wanted.size(); ++k) {
     if (wanted[k] < 0 || wanted[k] >= s.layout.segments) {
-      throw std::out_of_range("segment " + std::to_string(wanted[k]) + " outside 0.." + std::to_string(s.layout.segments - 1));
+      throw std::out_of_range("segment " + std::to_string(wanted[k]) + " outside 0.." +
+                              std::to_string(s.layout.segments - 1));
     }
     start[0] = video;
     start[1] = static_cast<hsize_t>(wanted[k]);
     space.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
     if (s.layout.storage == StorageType::Float16) {
       data.read(half.data(), half16, memory, space);
-      std::transform(half.begin(), half.end(), out.begin() + static_cast<std::ptrdiff_t>(k * size), half_to_float);
+      std::transform(half.begin(), half.end(), out.begin() + static_cast<std::ptrdiff_t>(k * size),
+                     half_to_float);
     } else {
       data.read(out.data() + k * size, H5::PredType::NATIVE_FLOAT, memory, space);
     }

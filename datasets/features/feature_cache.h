@@ -19,10 +19,10 @@ StorageType parse_storage_type(const std::string& text);  ///< "f16"/"float16" o
 
 /// One modality's dataset in the cache: [videos, segments, ...segment_shape].
 struct ModalityLayout {
-  std::string name;                    ///< "audio", "visual"
+  std::string name;                          ///< "audio", "visual"
   std::vector<std::uint64_t> segment_shape;  ///< e.g. {128} or {512, 14, 14}
-  std::string backbone;                ///< what made the features, e.g. "vggish"
-  std::string weights;                 ///< weights file name and SHA-256, or "random-init"
+  std::string backbone;                      ///< what made the features, e.g. "vggish"
+  std::string weights;                       ///< weights file name and SHA-256, or "random-init"
 
   std::uint64_t segment_size() const;
 };
@@ -35,7 +35,8 @@ struct CacheLayout {
   int sample_rate = 16000;             ///< audio rate the audio features were computed at
   StorageType storage = StorageType::Float16;
   std::vector<ModalityLayout> modalities;
-  std::map<std::string, std::string> attributes;  ///< anything else worth recording (normalisation, tool)
+  std::map<std::string, std::string>
+      attributes;  ///< anything else worth recording (normalisation, tool)
 };
 
 /// Extraction state of one video in the cache.
@@ -99,7 +100,9 @@ class FeatureCacheReader {
   /// Features of `modality` for `video` at the given segment indices (all when empty):
   /// [segments.size() x segment_size] floats. Throws core::InputError naming the cache and the
   /// video when it was not extracted (pending or failed) or the modality is unknown.
-  std::vector<float> read(const std::string& modality, std::size_t video, const std::vector<int>& segments = {}) const;
+  std::vector<float> read(const std::string& modality,
+                          std::size_t video,
+                          const std::vector<int>& segments = {}) const;
 
  private:
   struct Impl;

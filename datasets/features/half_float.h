@@ -12,14 +12,17 @@ inline std::uint16_t float_to_half(float value) {
   std::memcpy(&x, &value, sizeof x);
   const std::uint32_t sign = (x >> 16) & 0x8000u;
   const std::uint32_t abs = x & 0x7FFFFFFFu;
-  if (abs >= 0x7F800000u) return static_cast<std::uint16_t>(sign | (abs > 0x7F800000u ? 0x7E00u : 0x7C00u));
-  if (abs >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // overflows to infinity
-  if (abs < 0x38800000u) {                                                     // subnormal or zero
+  if (abs >= 0x7F800000u)
+    return static_cast<std::uint16_t>(sign | (abs > 0x7F800000u ? 0x7E00u : 0x7C00u));
+  if (abs >= 0x477FF000u)
+    return static_cast<std::uint16_t>(sign | 0x7C00u);  // overflows to infinity
+  if (abs < 0x38800000u) {                              // subnormal or zero
     // Units of 2^-24; exact in float, nearbyint rounds half to even.
     const float magnitude = std::fabs(value) * 16777216.0f;
     return static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(std::nearbyint(magnitude)));
   }
-  const std::uint32_t rounded = abs + 0x0FFFu + ((abs >> 13) & 1u) - 0x38000000u;  // rebias, round to even
+  const std::uint32_t rounded =
+      abs + 0x0FFFu + ((abs >> 13) & 1u) - 0x38000000u;  // rebias, round to even
   return static_cast<std::uint16_t>(sign | (rounded >> 13));
 }
 

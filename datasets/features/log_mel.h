@@ -35,7 +35,9 @@ at::Tensor log_mel_spectrogram(const at::Tensor& waveform, const LogMelParams& p
 /// script does (second i -> samples [i * sr, (i + 1) * sr) -> first 96 frames):
 /// audio [segments * samples_per_segment] -> [segments, 1, 96, 64]. Segments shorter than
 /// 0.96 s are zero-padded.
-at::Tensor vggish_examples(const std::vector<float>& audio, int segments, int samples_per_segment,
+at::Tensor vggish_examples(const std::vector<float>& audio,
+                           int segments,
+                           int samples_per_segment,
                            const LogMelParams& params = {});
 
 }  // namespace avqa::features

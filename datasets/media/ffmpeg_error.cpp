@@ -12,7 +12,7 @@ namespace avqa::media {
 
 void limit_ffmpeg_logging() {
   static std::once_flag once;
-  std::call_once(once, [] { av_log_set_level(AV_LOG_ERROR); });
+  std::call_once(once, [] { av_log_set_level(AV_LOG_FATAL); });
 }
 
 std::string ffmpeg_error_text(int code) {

@@ -4,7 +4,8 @@
 
 namespace avqa::media {
 
-/// Keeps FFmpeg's own log to errors (its encoder statistics would flood every command);
+/// Silences FFmpeg's own log (encoder statistics, decoder complaints): every failure reaches the
+/// user once, as an error naming the file, with FFmpeg's reason;
 /// called by every reader and writer, effective once per process.
 void limit_ffmpeg_logging();
 

@@ -51,7 +51,8 @@ CodecPtr open_decoder(const std::filesystem::path& path, AVStream* stream) {
   const AVCodec* codec = avcodec_find_decoder(stream->codecpar->codec_id);
   if (codec == nullptr) bad_file(path, "no decoder for stream " + std::to_string(stream->index));
   CodecPtr ctx(avcodec_alloc_context3(codec));
-  if (avcodec_parameters_to_context(ctx.get(), stream->codecpar) < 0) bad_file(path, "bad stream parameters");
+  if (avcodec_parameters_to_context(ctx.get(), stream->codecpar) < 0)
+    bad_file(path, "bad stream parameters");
   ctx->thread_count = 1;
   ctx->pkt_timebase = stream->time_base;
   if (const int err = avcodec_open2(ctx.get(), codec, nullptr); err < 0) {
@@ -64,11 +65,15 @@ CodecPtr open_decoder(const std::filesystem::path& path, AVStream* stream) {
 // aligned staging frame: the same file always gives the same pixels.
 class RgbConverter {
  public:
-  std::vector<std::uint8_t> convert(const std::filesystem::path& path, const AVFrame* frame, int width, int height) {
+  std::vector<std::uint8_t> convert(const std::filesystem::path& path,
+                                    const AVFrame* frame,
+                                    int width,
+                                    int height) {
     if (!scaler_) {
-      scaler_.reset(sws_getContext(frame->width, frame->height, static_cast<AVPixelFormat>(frame->format), width, height,
-                                   AV_PIX_FMT_RGB24, SWS_BILINEAR | SWS_ACCURATE_RND | SWS_BITEXACT, nullptr, nullptr,
-                                   nullptr));
+      scaler_.reset(sws_getContext(frame->width, frame->height,
+                                   static_cast<AVPixelFormat>(frame->format), width, height,
+                                   AV_PIX_FMT_RGB24, SWS_BILINEAR | SWS_ACCURATE_RND | SWS_BITEXACT,
+                                   nullptr, nullptr, nullptr));
       if (!scaler_) bad_file(path, "cannot convert its pixel format to RGB");
       staging_.reset(av_frame_alloc());
       staging_->format = AV_PIX_FMT_RGB24;
@@ -76,10 +81,12 @@ class RgbConverter {
       staging_->height = height;
       if (av_frame_get_buffer(staging_.get(), 64) < 0) bad_file(path, "out of memory for a frame");
     }
-    sws_scale(scaler_.get(), frame->data, frame->linesize, 0, frame->height, staging_->data, staging_->linesize);
+    sws_scale(scaler_.get(), frame->data, frame->linesize, 0, frame->height, staging_->data,
+              staging_->linesize);
     std::vector<std::uint8_t> rgb(static_cast<std::size_t>(width) * height * 3);
     for (int y = 0; y < height; ++y) {
-      std::copy_n(staging_->data[0] + y * staging_->linesize[0], width * 3, rgb.data() + static_cast<std::size_t>(y) * width * 3);
+      std::copy_n(staging_->data[0] + y * staging_->linesize[0], width * 3,
+                  rgb.data() + static_cast<std::size_t>(y) * width * 3);
     }
     return rgb;
   }
@@ -100,8 +107,12 @@ struct StreamInfo {
   int rotation = 0;  // clockwise degrees to display upright
 };
 
-StreamInfo decode_streams(const std::filesystem::path& path, bool want_video, bool want_audio, int audio_rate,
-                          const std::function<void(const AVFrame*, double)>& on_frame, std::vector<float>* audio_out) {
+StreamInfo decode_streams(const std::filesystem::path& path,
+                          bool want_video,
+                          bool want_audio,
+                          int audio_rate,
+                          const std::function<void(const AVFrame*, double)>& on_frame,
+                          std::vector<float>* audio_out) {
   limit_ffmpeg_logging();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) bad_file(path, "no such file");
@@ -118,8 +129,10 @@ StreamInfo decode_streams(const std::filesystem::path& path, bool want_video, bo
 
   StreamInfo info;
   info.duration = format->duration > 0 ? static_cast<double>(format->duration) / AV_TIME_BASE : 0.0;
-  const int video_index = want_video ? av_find_best_stream(format.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0) : -1;
-  const int audio_index = want_audio ? av_find_best_stream(format.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0) : -1;
+  const int video_index =
+      want_video ? av_find_best_stream(format.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0) : -1;
+  const int audio_index =
+      want_audio ? av_find_best_stream(format.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0) : -1;
   if (want_video && video_index < 0) bad_file(path, "no video stream");
 
   CodecPtr video;
@@ -133,7 +146,8 @@ StreamInfo decode_streams(const std::filesystem::path& path, bool want_video, bo
     info.height = video->height;
     const AVRational rate = video_stream->avg_frame_rate;
     info.frame_rate = rate.den > 0 ? av_q2d(rate) : 0.0;
-    if (const std::uint8_t* matrix = av_stream_get_side_data(video_stream, AV_PKT_DATA_DISPLAYMATRIX, nullptr)) {
+    if (const std::uint8_t* matrix =
+            av_stream_get_side_data(video_stream, AV_PKT_DATA_DISPLAYMATRIX, nullptr)) {
       // av_display_rotation_get gives the counter-clockwise angle; round to quarter turns.
       const double angle = -av_display_rotation_get(reinterpret_cast<const std::int32_t*>(matrix));
       info.rotation = ((static_cast<int>(std::lround(angle / 90.0)) % 4) + 4) % 4 * 90;
@@ -145,8 +159,8 @@ StreamInfo decode_streams(const std::filesystem::path& path, bool want_video, bo
     AVChannelLayout mono;
     av_channel_layout_default(&mono, 1);
     SwrContext* swr = nullptr;
-    if (swr_alloc_set_opts2(&swr, &mono, AV_SAMPLE_FMT_FLT, audio_rate, &audio->ch_layout, audio->sample_fmt,
-                            audio->sample_rate, 0, nullptr) < 0 ||
+    if (swr_alloc_set_opts2(&swr, &mono, AV_SAMPLE_FMT_FLT, audio_rate, &audio->ch_layout,
+                            audio->sample_fmt, audio->sample_rate, 0, nullptr) < 0 ||
         swr_init(swr) < 0) {
       swr_free(&swr);
       bad_file(path, "cannot set up audio resampling");
@@ -170,10 +184,14 @@ StreamInfo decode_streams(const std::filesystem::path& path, bool want_video, bo
     while (true) {
       const int got = avcodec_receive_frame(codec, frame.get());
       if (got == AVERROR(EAGAIN) || got == AVERROR_EOF) return;
-      if (got < 0) bad_file(path, std::string("corrupt ") + (is_video ? "video" : "audio") + ": " + ffmpeg_error_text(got));
+      if (got < 0)
+        bad_file(path, std::string("corrupt ") + (is_video ? "video" : "audio") + ": " +
+                           ffmpeg_error_text(got));
       if (is_video) {
         const std::int64_t pts = frame->best_effort_timestamp;
-        on_frame(frame.get(), pts == AV_NOPTS_VALUE ? 0.0 : static_cast<double>(pts) * av_q2d(video_stream->time_base));
+        on_frame(frame.get(), pts == AV_NOPTS_VALUE
+                                  ? 0.0
+                                  : static_cast<double>(pts) * av_q2d(video_stream->time_base));
       } else if (audio_out != nullptr) {
         append_audio(const_cast<const std::uint8_t**>(frame->extended_data), frame->nb_samples);
       }
@@ -211,8 +229,8 @@ StreamInfo decode_streams(const std::filesystem::path& path, bool want_video, bo
     // AAC codes whole 1024-sample frames; the stream's duration says where the signal ends.
     const AVStream* stream = format->streams[audio_index];
     if (audio_out != nullptr && stream->duration > 0) {
-      const auto length =
-          static_cast<std::size_t>(std::llround(static_cast<double>(stream->duration) * av_q2d(stream->time_base) * audio_rate));
+      const auto length = static_cast<std::size_t>(std::llround(
+          static_cast<double>(stream->duration) * av_q2d(stream->time_base) * audio_rate));
       if (length < audio_out->size()) audio_out->resize(length);
     }
   }
@@ -220,7 +238,10 @@ StreamInfo decode_streams(const std::filesystem::path& path, bool want_video, bo
 }
 
 // Rotates a packed RGB image by quarter turns clockwise.
-std::vector<std::uint8_t> rotate(const std::vector<std::uint8_t>& rgb, int width, int height, int degrees) {
+std::vector<std::uint8_t> rotate(const std::vector<std::uint8_t>& rgb,
+                                 int width,
+                                 int height,
+                                 int degrees) {
   if (degrees == 0) return rgb;
   const int out_w = degrees == 180 ? width : height;
   const int out_h = degrees == 180 ? height : width;
@@ -239,7 +260,8 @@ std::vector<std::uint8_t> rotate(const std::vector<std::uint8_t>& rgb, int width
         nx = y;
         ny = width - 1 - x;
       }
-      std::copy_n(&rgb[(static_cast<std::size_t>(y) * width + x) * 3], 3, &out[(static_cast<std::size_t>(ny) * out_w + nx) * 3]);
+      std::copy_n(&rgb[(static_cast<std::size_t>(y) * width + x) * 3], 3,
+                  &out[(static_cast<std::size_t>(ny) * out_w + nx) * 3]);
     }
   }
   (void)out_h;
@@ -271,14 +293,17 @@ DecodedMedia decode_media(const std::filesystem::path& path, const DecodeOptions
 }
 
 SampledClip sample_clip(const std::filesystem::path& path, const SamplingOptions& options) {
-  if (options.segments <= 0 || options.fps <= 0 || options.frame_size <= 0 || options.sample_rate <= 0) {
-    throw std::invalid_argument("sampling needs positive segments, fps, frame size and sample rate");
+  if (options.segments <= 0 || options.fps <= 0 || options.frame_size <= 0 ||
+      options.sample_rate <= 0) {
+    throw std::invalid_argument(
+        "sampling needs positive segments, fps, frame size and sample rate");
   }
   SampledClip clip;
   clip.segments = options.segments;
   clip.frame_size = options.frame_size;
   clip.samples_per_segment = static_cast<int>(std::lround(options.sample_rate / options.fps));
-  const std::size_t frame_bytes = static_cast<std::size_t>(options.frame_size) * options.frame_size * 3;
+  const std::size_t frame_bytes =
+      static_cast<std::size_t>(options.frame_size) * options.frame_size * 3;
   std::vector<std::vector<std::uint8_t>> picked(static_cast<std::size_t>(options.segments));
 
   // Streaming selection: segment i takes the frame nearest (i + 0.5) / fps; the previous frame
@@ -289,15 +314,19 @@ SampledClip sample_clip(const std::filesystem::path& path, const SamplingOptions
   int next = 0;
   double last_time = 0;
   auto centre = [&](int i) { return (i + 0.5) / options.fps; };
-  auto take = [&](const AVFrame* frame) { return converter.convert(path, frame, options.frame_size, options.frame_size); };
+  auto take = [&](const AVFrame* frame) {
+    return converter.convert(path, frame, options.frame_size, options.frame_size);
+  };
   std::vector<float> samples;
   const StreamInfo info = decode_streams(
       path, true, true, options.sample_rate,
       [&](const AVFrame* frame, double t) {
         last_time = std::max(last_time, t);
         while (next < options.segments && centre(next) <= t) {
-          const bool use_previous = previous_time >= 0 && centre(next) - previous_time < t - centre(next);
-          picked[static_cast<std::size_t>(next)] = use_previous ? take(previous.get()) : take(frame);
+          const bool use_previous =
+              previous_time >= 0 && centre(next) - previous_time < t - centre(next);
+          picked[static_cast<std::size_t>(next)] =
+              use_previous ? take(previous.get()) : take(frame);
           ++next;
         }
         av_frame_unref(previous.get());
@@ -310,12 +339,16 @@ SampledClip sample_clip(const std::filesystem::path& path, const SamplingOptions
   clip.real_seconds = std::max(info.duration, last_time + frame_step);
   // Segments after the last frame: the last frame ends the video, and the rule repeats the
   // last second, i.e. the frame sampled for the last whole second of the video.
-  const int real_segments = std::max(1, std::min(options.segments, static_cast<int>(std::floor(clip.real_seconds * options.fps + 1e-9))));
+  const int real_segments =
+      std::max(1, std::min(options.segments,
+                           static_cast<int>(std::floor(clip.real_seconds * options.fps + 1e-9))));
   if (next < options.segments) {
     std::vector<std::uint8_t> tail = take(previous.get());
-    for (int i = next; i < options.segments; ++i) picked[static_cast<std::size_t>(i)] = tail;
+    for (int i = next; i < options.segments; ++i)
+      picked[static_cast<std::size_t>(i)] = tail;
   }
-  for (int i = real_segments; i < options.segments; ++i) picked[static_cast<std::size_t>(i)] = picked[static_cast<std::size_t>(real_segments - 1)];
+  for (int i = real_segments; i < options.segments; ++i)
+    picked[static_cast<std::size_t>(i)] = picked[static_cast<std::size_t>(real_segments - 1)];
 
   clip.rotation = info.rotation;
   clip.frames.reserve(frame_bytes * static_cast<std::size_t>(options.segments));
@@ -331,10 +364,12 @@ SampledClip sample_clip(const std::filesystem::path& path, const SamplingOptions
     const std::size_t whole = samples.size() / spp;  // complete segments of audio
     for (int i = 0; i < options.segments; ++i) {
       // Past the end of the audio, repeat its last complete segment (or what there is).
-      const std::size_t source = static_cast<std::size_t>(i) < whole ? static_cast<std::size_t>(i) : (whole > 0 ? whole - 1 : 0);
+      const std::size_t source = static_cast<std::size_t>(i) < whole ? static_cast<std::size_t>(i)
+                                                                     : (whole > 0 ? whole - 1 : 0);
       const std::size_t begin = source * spp;
       const std::size_t count = std::min(spp, samples.size() - std::min(samples.size(), begin));
-      std::copy_n(samples.begin() + static_cast<std::ptrdiff_t>(begin), count, clip.audio.begin() + static_cast<std::ptrdiff_t>(i * spp));
+      std::copy_n(samples.begin() + static_cast<std::ptrdiff_t>(begin), count,
+                  clip.audio.begin() + static_cast<std::ptrdiff_t>(i * spp));
     }
   }
   return clip;

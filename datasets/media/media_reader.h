@@ -31,9 +31,10 @@ DecodedMedia decode_media(const std::filesystem::path& path, const DecodeOptions
 
 /// How `sample_clip` turns a video into the model's fixed-length input.
 struct SamplingOptions {
-  int segments = 60;        ///< T: segments sampled (MUSIC-AVQA: 60 one-second segments)
-  double fps = 1.0;         ///< segments per second; segment i is centred at (i + 0.5) / fps
-  int frame_size = 224;     ///< frames resized to frame_size x frame_size (aspect not kept, as the original)
+  int segments = 60;  ///< T: segments sampled (MUSIC-AVQA: 60 one-second segments)
+  double fps = 1.0;   ///< segments per second; segment i is centred at (i + 0.5) / fps
+  int frame_size =
+      224;  ///< frames resized to frame_size x frame_size (aspect not kept, as the original)
   int sample_rate = 16000;  ///< audio: mono at this rate
 };
 

@@ -1,9 +1,8 @@
 #include "datasets/media/video_file_writer.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <stdexcept>
+#include <unistd.h>
 #include <vector>
 
 extern "C" {
@@ -65,7 +64,9 @@ struct VideoFileWriter::State {
     if (!finished && !temp_path.empty()) ::unlink(temp_path.c_str());
   }
 
-  void check(int code, const char* what) const { throw_if_error(code, path.string() + ": " + what); }
+  void check(int code, const char* what) const {
+    throw_if_error(code, path.string() + ": " + what);
+  }
 
   void drain(AVCodecContext* codec, AVStream* stream) {
     while (true) {
@@ -91,7 +92,8 @@ struct VideoFileWriter::State {
     std::size_t offset = 0;
     while (pending_audio.size() - offset >= static_cast<std::size_t>(frame_size) ||
            (flush_partial && offset < pending_audio.size())) {
-      const int n = static_cast<int>(std::min<std::size_t>(frame_size, pending_audio.size() - offset));
+      const int n =
+          static_cast<int>(std::min<std::size_t>(frame_size, pending_audio.size() - offset));
       check(av_frame_make_writable(pcm), "audio frame buffer");
       pcm->nb_samples = n;
       std::copy_n(pending_audio.data() + offset, n, reinterpret_cast<float*>(pcm->data[0]));
@@ -100,26 +102,35 @@ struct VideoFileWriter::State {
       encode(audio, audio_stream, pcm);
       offset += static_cast<std::size_t>(n);
     }
-    pending_audio.erase(pending_audio.begin(), pending_audio.begin() + static_cast<std::ptrdiff_t>(offset));
+    pending_audio.erase(pending_audio.begin(),
+                        pending_audio.begin() + static_cast<std::ptrdiff_t>(offset));
   }
 };
 
-VideoFileWriter::VideoFileWriter(const std::filesystem::path& path, const VideoWriterOptions& options)
+VideoFileWriter::VideoFileWriter(const std::filesystem::path& path,
+                                 const VideoWriterOptions& options)
     : state_(std::make_unique<State>()) {
   limit_ffmpeg_logging();
   State& s = *state_;
   s.path = path;
   s.options = options;
-  if (options.width <= 0 || options.height <= 0 || options.width % 2 || options.height % 2 || options.fps <= 0) {
-    throw std::invalid_argument(path.string() + ": frame size must be positive and even, fps positive");
+  if (options.width <= 0 || options.height <= 0 || options.width % 2 || options.height % 2 ||
+      options.fps <= 0) {
+    throw std::invalid_argument(path.string() +
+                                ": frame size must be positive and even, fps positive");
   }
   const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : ".";
-  s.temp_path = (folder / ("." + path.filename().string() + ".partial-" + std::to_string(::getpid()))).string();
+  s.temp_path =
+      (folder / ("." + path.filename().string() + ".partial-" + std::to_string(::getpid())))
+          .string();
 
-  s.check(avformat_alloc_output_context2(&s.format, nullptr, "mp4", s.temp_path.c_str()), "cannot set up MP4 output");
+  s.check(avformat_alloc_output_context2(&s.format, nullptr, "mp4", s.temp_path.c_str()),
+          "cannot set up MP4 output");
 
   const AVCodec* h264 = avcodec_find_encoder_by_name("libx264");
-  if (h264 == nullptr) throw std::runtime_error("libavcodec has no libx264 encoder (install libavcodec59 from Debian)");
+  if (h264 == nullptr)
+    throw std::runtime_error(
+        "libavcodec has no libx264 encoder (install libavcodec59 from Debian)");
   s.video_stream = avformat_new_stream(s.format, nullptr);
   s.video = avcodec_alloc_context3(h264);
   s.video->width = options.width;
@@ -137,11 +148,12 @@ VideoFileWriter::VideoFileWriter(const std::filesystem::path& path, const VideoW
   // between runs); without it the stream depends on the input alone.
   av_opt_set(s.video->priv_data, "x264-params", "mbtree=0", 0);
   s.check(avcodec_open2(s.video, h264, nullptr), "cannot open the H.264 encoder");
-  s.check(avcodec_parameters_from_context(s.video_stream->codecpar, s.video), "video stream parameters");
+  s.check(avcodec_parameters_from_context(s.video_stream->codecpar, s.video),
+          "video stream parameters");
   s.video_stream->time_base = s.video->time_base;
   if (options.rotation % 360 != 0) {
-    auto* matrix = reinterpret_cast<std::int32_t*>(
-        av_stream_new_side_data(s.video_stream, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(std::int32_t)));
+    auto* matrix = reinterpret_cast<std::int32_t*>(av_stream_new_side_data(
+        s.video_stream, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(std::int32_t)));
     if (matrix == nullptr) throw std::runtime_error(path.string() + ": cannot store the rotation");
     // The MP4 track matrix stores the inverse transform; players turn clockwise by this much.
     av_display_rotation_set(matrix, options.rotation);
@@ -158,9 +170,11 @@ VideoFileWriter::VideoFileWriter(const std::filesystem::path& path, const VideoW
     s.audio->bit_rate = options.audio_bitrate;
     s.audio->time_base = AVRational{1, options.sample_rate};
     s.audio->thread_count = 1;
-    if (s.format->oformat->flags & AVFMT_GLOBALHEADER) s.audio->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if (s.format->oformat->flags & AVFMT_GLOBALHEADER)
+      s.audio->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     s.check(avcodec_open2(s.audio, aac, nullptr), "cannot open the AAC encoder");
-    s.check(avcodec_parameters_from_context(s.audio_stream->codecpar, s.audio), "audio stream parameters");
+    s.check(avcodec_parameters_from_context(s.audio_stream->codecpar, s.audio),
+            "audio stream parameters");
     s.audio_stream->time_base = s.audio->time_base;
     s.pcm = av_frame_alloc();
     s.pcm->format = AV_SAMPLE_FMT_FLTP;
@@ -176,9 +190,10 @@ VideoFileWriter::VideoFileWriter(const std::filesystem::path& path, const VideoW
   s.yuv->height = options.height;
   s.check(av_frame_get_buffer(s.yuv, 0), "video frame buffer");
   zero_buffers(s.yuv);
-  s.scaler = sws_getContext(options.width, options.height, AV_PIX_FMT_RGB24, options.width, options.height,
-                            AV_PIX_FMT_YUV420P, SWS_BILINEAR | SWS_ACCURATE_RND | SWS_BITEXACT, nullptr, nullptr,
-                            nullptr);
+  s.scaler =
+      sws_getContext(options.width, options.height, AV_PIX_FMT_RGB24, options.width, options.height,
+                     AV_PIX_FMT_YUV420P, SWS_BILINEAR | SWS_ACCURATE_RND | SWS_BITEXACT, nullptr,
+                     nullptr, nullptr);
   s.rgb = av_frame_alloc();
   s.rgb->format = AV_PIX_FMT_RGB24;
   s.rgb->width = options.width;
@@ -201,16 +216,19 @@ void VideoFileWriter::write_frame(const std::uint8_t* rgb, int stride) {
   State& s = *state_;
   s.check(av_frame_make_writable(s.yuv), "video frame buffer");
   for (int y = 0; y < s.options.height; ++y) {
-    std::copy_n(rgb + static_cast<std::ptrdiff_t>(y) * stride, s.options.width * 3, s.rgb->data[0] + y * s.rgb->linesize[0]);
+    std::copy_n(rgb + static_cast<std::ptrdiff_t>(y) * stride, s.options.width * 3,
+                s.rgb->data[0] + y * s.rgb->linesize[0]);
   }
-  sws_scale(s.scaler, s.rgb->data, s.rgb->linesize, 0, s.options.height, s.yuv->data, s.yuv->linesize);
+  sws_scale(s.scaler, s.rgb->data, s.rgb->linesize, 0, s.options.height, s.yuv->data,
+            s.yuv->linesize);
   s.yuv->pts = s.next_video_pts++;
   s.encode(s.video, s.video_stream, s.yuv);
 }
 
 void VideoFileWriter::write_audio(const float* samples, std::size_t count) {
   State& s = *state_;
-  if (s.audio == nullptr) throw std::logic_error(s.path.string() + ": writer was opened without audio");
+  if (s.audio == nullptr)
+    throw std::logic_error(s.path.string() + ": writer was opened without audio");
   s.pending_audio.insert(s.pending_audio.end(), samples, samples + count);
   s.encode_audio_frames(/*flush_partial=*/false);
 }
@@ -231,6 +249,8 @@ void VideoFileWriter::finish() {
   s.finished = true;
 }
 
-std::int64_t VideoFileWriter::frames_written() const { return state_->next_video_pts; }
+std::int64_t VideoFileWriter::frames_written() const {
+  return state_->next_video_pts;
+}
 
 }  // namespace avqa::media

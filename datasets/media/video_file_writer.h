@@ -17,7 +17,7 @@ struct VideoWriterOptions {
   int crf = 20;                     ///< x264 constant rate factor (lower = better)
   std::string preset = "veryfast";  ///< x264 speed preset
   int audio_bitrate = 64000;        ///< AAC bits per second
-  int rotation = 0;                 ///< display rotation metadata, clockwise degrees (0, 90, 180, 270)
+  int rotation = 0;  ///< display rotation metadata, clockwise degrees (0, 90, 180, 270)
 };
 
 /// Writes an MP4 file atomically: everything goes to a temporary file in the destination

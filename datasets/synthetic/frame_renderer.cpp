@@ -1,14 +1,14 @@
 #include "datasets/synthetic/frame_renderer.h"
 
 #include <cmath>
-
 #include <opencv2/imgproc.hpp>
 
 namespace avqa::synthetic {
 namespace {
 
 cv::Scalar scaled(const std::array<unsigned char, 3>& rgb, double factor) {
-  return cv::Scalar(std::min(255.0, rgb[0] * factor), std::min(255.0, rgb[1] * factor), std::min(255.0, rgb[2] * factor));
+  return cv::Scalar(std::min(255.0, rgb[0] * factor), std::min(255.0, rgb[1] * factor),
+                    std::min(255.0, rgb[2] * factor));
 }
 
 // Blends a filled shape into `image` with the given opacity.
@@ -20,8 +20,9 @@ void blend_shape(cv::Mat& image, const ClutterShape& shape) {
   cv::Mat layer = roi.clone();
   const cv::Scalar color(shape.rgb[0], shape.rgb[1], shape.rgb[2]);
   if (shape.circle) {
-    cv::circle(layer, cv::Point(rect.x + rect.width / 2 - clipped.x, rect.y + rect.height / 2 - clipped.y), rect.width / 2,
-               color, cv::FILLED, cv::LINE_AA);
+    cv::circle(layer,
+               cv::Point(rect.x + rect.width / 2 - clipped.x, rect.y + rect.height / 2 - clipped.y),
+               rect.width / 2, color, cv::FILLED, cv::LINE_AA);
   } else {
     layer.setTo(color);
   }
@@ -43,40 +44,50 @@ struct FrameRenderer::Impl {
     const int horizon = static_cast<int>(H * (scene.outdoor ? 0.58 : 0.66));
     for (int y = 0; y < H; ++y) {
       // Sky lightens towards the horizon; a wall darkens slightly towards the floor.
-      const double f = y < horizon ? (scene.outdoor ? 0.75 + 0.35 * y / horizon : 1.05 - 0.15 * y / horizon)
-                                   : 0.8 + 0.25 * (y - horizon) / std::max(1, H - horizon);
+      const double f = y < horizon
+                           ? (scene.outdoor ? 0.75 + 0.35 * y / horizon : 1.05 - 0.15 * y / horizon)
+                           : 0.8 + 0.25 * (y - horizon) / std::max(1, H - horizon);
       background.row(y).setTo(scaled(y < horizon ? scene.backdrop : scene.floor, f));
     }
     if (scene.outdoor) {
-      cv::circle(background, cv::Point(W * 5 / 6, H / 8), W / 14, cv::Scalar(255, 236, 150), cv::FILLED, cv::LINE_AA);
+      cv::circle(background, cv::Point(W * 5 / 6, H / 8), W / 14, cv::Scalar(255, 236, 150),
+                 cv::FILLED, cv::LINE_AA);
     } else {
       for (int x = W / 24; x < W; x += W / 12) {  // curtain folds or wall panels
-        cv::line(background, cv::Point(x, 0), cv::Point(x, horizon - 1), scaled(scene.backdrop, 0.8), std::max(1, W / 112),
-                 cv::LINE_AA);
+        cv::line(background, cv::Point(x, 0), cv::Point(x, horizon - 1),
+                 scaled(scene.backdrop, 0.8), std::max(1, W / 112), cv::LINE_AA);
       }
-      cv::line(background, cv::Point(0, horizon), cv::Point(W, horizon), scaled(scene.floor, 0.6), std::max(1, W / 100));
+      cv::line(background, cv::Point(0, horizon), cv::Point(W, horizon), scaled(scene.floor, 0.6),
+               std::max(1, W / 100));
     }
     for (const ClutterShape& shape : scene.clutter) {
       if (!shape.occluder) blend_shape(background, shape);
     }
   }
 
-  void draw_sprite(cv::Mat& image, const InstrumentSpec& spec, const Box& box, bool flip, double brightness) const {
+  void draw_sprite(cv::Mat& image,
+                   const InstrumentSpec& spec,
+                   const Box& box,
+                   bool flip,
+                   double brightness) const {
     const double w = box.width();
     const double h = box.height();
     auto to_px = [&](const std::array<double, 2>& p) {
       const double fx = flip ? 1.0 - p[0] : p[0];
-      return cv::Point(static_cast<int>(std::lround(box.x0 + fx * w)), static_cast<int>(std::lround(box.y0 + p[1] * h)));
+      return cv::Point(static_cast<int>(std::lround(box.x0 + fx * w)),
+                       static_cast<int>(std::lround(box.y0 + p[1] * h)));
     };
     for (const SpritePrimitive& prim : spec.sprite) {
       const cv::Scalar color = scaled(prim.rgb, brightness);
       switch (prim.shape) {
         case SpritePrimitive::Shape::Rect:
-          cv::rectangle(image, to_px(prim.points[0]), to_px(prim.points[1]), color, cv::FILLED, cv::LINE_AA);
+          cv::rectangle(image, to_px(prim.points[0]), to_px(prim.points[1]), color, cv::FILLED,
+                        cv::LINE_AA);
           break;
         case SpritePrimitive::Shape::Circle:
-          cv::circle(image, to_px(prim.points[0]), std::max(1, static_cast<int>(std::lround(prim.radius * w))), color,
-                     cv::FILLED, cv::LINE_AA);
+          cv::circle(image, to_px(prim.points[0]),
+                     std::max(1, static_cast<int>(std::lround(prim.radius * w))), color, cv::FILLED,
+                     cv::LINE_AA);
           break;
         case SpritePrimitive::Shape::Ellipse:
           cv::ellipse(image, to_px(prim.points[0]),
@@ -90,7 +101,8 @@ struct FrameRenderer::Impl {
           break;
         case SpritePrimitive::Shape::Poly: {
           std::vector<cv::Point> points;
-          for (const auto& p : prim.points) points.push_back(to_px(p));
+          for (const auto& p : prim.points)
+            points.push_back(to_px(p));
           cv::fillPoly(image, std::vector<std::vector<cv::Point>>{points}, color, cv::LINE_AA);
           break;
         }
@@ -99,7 +111,9 @@ struct FrameRenderer::Impl {
   }
 };
 
-FrameRenderer::FrameRenderer(const InstrumentTable& table, const Scene& scene, const SceneParams& params)
+FrameRenderer::FrameRenderer(const InstrumentTable& table,
+                             const Scene& scene,
+                             const SceneParams& params)
     : impl_(new Impl{table, scene, params, {}}) {
   impl_->draw_background();
 }
@@ -112,8 +126,10 @@ Box FrameRenderer::box_at(std::size_t instrument, double seconds, bool sounding)
   if (!sounding || impl_->scene.motion_suppressed) return box;
   // Playing instruments bob and sway; the amplitude scales with the frame so 224 px gives 3-4 px.
   const double scale = impl_->params.width / 224.0;
-  const int dx = static_cast<int>(std::lround(2.0 * scale * std::sin(2 * M_PI * 3.1 * seconds + inst.motion_phase)));
-  const int dy = static_cast<int>(std::lround(4.0 * scale * std::sin(2 * M_PI * 2.3 * seconds + 1.7 * inst.motion_phase)));
+  const int dx = static_cast<int>(
+      std::lround(2.0 * scale * std::sin(2 * M_PI * 3.1 * seconds + inst.motion_phase)));
+  const int dy = static_cast<int>(
+      std::lround(4.0 * scale * std::sin(2 * M_PI * 2.3 * seconds + 1.7 * inst.motion_phase)));
   box.x0 += dx;
   box.x1 += dx;
   box.y0 += dy;
@@ -121,7 +137,9 @@ Box FrameRenderer::box_at(std::size_t instrument, double seconds, bool sounding)
   return box;
 }
 
-void FrameRenderer::render(double seconds, const std::vector<bool>& sounding, std::vector<std::uint8_t>& rgb) const {
+void FrameRenderer::render(double seconds,
+                           const std::vector<bool>& sounding,
+                           std::vector<std::uint8_t>& rgb) const {
   const SceneParams& p = impl_->params;
   rgb.resize(static_cast<std::size_t>(p.width) * p.height * 3);
   cv::Mat image(p.height, p.width, CV_8UC3, rgb.data());
@@ -130,8 +148,8 @@ void FrameRenderer::render(double seconds, const std::vector<bool>& sounding, st
   for (std::size_t i = 0; i < instruments.size(); ++i) {
     if (!instruments[i].visible) continue;
     const bool plays = i < sounding.size() && sounding[i];
-    impl_->draw_sprite(image, impl_->table.at(instruments[i].spec), box_at(i, seconds, plays), instruments[i].flip,
-                       instruments[i].brightness);
+    impl_->draw_sprite(image, impl_->table.at(instruments[i].spec), box_at(i, seconds, plays),
+                       instruments[i].flip, instruments[i].brightness);
   }
   for (const ClutterShape& shape : impl_->scene.clutter) {
     if (shape.occluder) blend_shape(image, shape);

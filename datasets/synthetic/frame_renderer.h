@@ -21,7 +21,9 @@ class FrameRenderer {
 
   /// Draws the frame at `seconds` into `rgb` ([height, width, 3], resized as needed);
   /// `sounding[i]` says whether scene instrument i sounds at that moment.
-  void render(double seconds, const std::vector<bool>& sounding, std::vector<std::uint8_t>& rgb) const;
+  void render(double seconds,
+              const std::vector<bool>& sounding,
+              std::vector<std::uint8_t>& rgb) const;
 
   /// Where instrument i is drawn at `seconds`, motion included.
   Box box_at(std::size_t instrument, double seconds, bool sounding) const;

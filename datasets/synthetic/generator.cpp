@@ -29,7 +29,8 @@ using ordered_json = nlohmann::ordered_json;
 
 constexpr const char* kSplitNames[] = {"train", "val", "test"};
 constexpr double kMixPeak = 0.89;  // normalised mix peak, leaves AAC headroom
-constexpr int kAbsentClassesOffered = 3;  // absent classes offered per clip for "no"/"zero" questions
+constexpr int kAbsentClassesOffered =
+    3;  // absent classes offered per clip for "no"/"zero" questions
 // Largest share one answer may take of a template's questions (plus one question of slack), so
 // that the question alone does not give the answer away.
 constexpr double kYesNoAnswerCap = 0.55;
@@ -81,7 +82,8 @@ SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
 
   // Audio: one stem per instrument, mixed in float; the stems are the ground truth.
   std::vector<std::vector<float>> stems;
-  const std::size_t samples = static_cast<std::size_t>(p.seconds) * static_cast<std::size_t>(o.sample_rate);
+  const std::size_t samples =
+      static_cast<std::size_t>(p.seconds) * static_cast<std::size_t>(o.sample_rate);
   std::vector<float> mix(samples, 0.f);
   for (const PlannedInstrument& inst : scene.instruments) {
     std::vector<float> stem = synth.render(ctx.table.at(inst.spec), inst.notes, p.seconds);
@@ -94,15 +96,19 @@ SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
   }
   if (scene.snr_db) {
     double energy = 0;
-    for (const float x : mix) energy += static_cast<double>(x) * x;
+    for (const float x : mix)
+      energy += static_cast<double>(x) * x;
     const double rms = std::sqrt(energy / static_cast<double>(samples));
     const double noise_rms = (rms > 0 ? rms : 0.01) / std::pow(10.0, *scene.snr_db / 20.0);
-    for (float& x : mix) x += static_cast<float>(noise_rms * gaussian(rng));
+    for (float& x : mix)
+      x += static_cast<float>(noise_rms * gaussian(rng));
   }
   float peak = 0;
-  for (const float x : mix) peak = std::max(peak, std::abs(x));
+  for (const float x : mix)
+    peak = std::max(peak, std::abs(x));
   const double mix_gain = peak > 0 ? kMixPeak / peak : 1.0;
-  for (float& x : mix) x = static_cast<float>(x * mix_gain);
+  for (float& x : mix)
+    x = static_cast<float>(x * mix_gain);
 
   SceneTruth truth;
   truth.video_id = video_id(o, index);
@@ -118,7 +124,8 @@ SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
   const StemAnalysisParams analysis;
   std::vector<StemAnalysis> measured;
   for (std::vector<float>& stem : stems) {
-    for (float& x : stem) x = static_cast<float>(x * mix_gain);  // the level each part has in the file
+    for (float& x : stem)
+      x = static_cast<float>(x * mix_gain);  // the level each part has in the file
     measured.push_back(analyse_stem(stem, o.sample_rate, p.seconds, analysis));
   }
   auto sounding_at = [&](std::size_t i, double t) {
@@ -135,7 +142,8 @@ SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
     t.column = inst.column;
     t.box = inst.box;
     if (inst.visible) {
-      for (int s = 0; s < p.seconds; ++s) t.boxes_per_second.push_back(renderer.box_at(i, s + 0.5, sounding_at(i, s + 0.5)));
+      for (int s = 0; s < p.seconds; ++s)
+        t.boxes_per_second.push_back(renderer.box_at(i, s + 0.5, sounding_at(i, s + 0.5)));
     }
     t.sounding_per_second = measured[i].sounding_per_second;
     t.sounding_intervals = merge_seconds(t.sounding_per_second);
@@ -159,11 +167,13 @@ SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
   const std::size_t samples_per_frame = static_cast<std::size_t>(o.sample_rate / o.video_fps);
   for (int f = 0; f < frames; ++f) {
     const double t = static_cast<double>(f) / o.video_fps;
-    for (std::size_t i = 0; i < sounding.size(); ++i) sounding[i] = sounding_at(i, t);
+    for (std::size_t i = 0; i < sounding.size(); ++i)
+      sounding[i] = sounding_at(i, t);
     renderer.render(t, sounding, rgb);
     writer.write_frame(rgb.data(), p.width * 3);
     const std::size_t begin = static_cast<std::size_t>(f) * samples_per_frame;
-    const std::size_t end = f + 1 == frames ? samples : std::min(samples, begin + samples_per_frame);
+    const std::size_t end =
+        f + 1 == frames ? samples : std::min(samples, begin + samples_per_frame);
     if (end > begin) writer.write_audio(mix.data() + begin, end - begin);
   }
   writer.finish();
@@ -173,7 +183,9 @@ SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
 
 std::vector<SceneTruth> render_all(const Context& ctx) {
   const GeneratorOptions& o = ctx.options;
-  const int jobs = std::max(1, std::min(o.videos, o.jobs > 0 ? o.jobs : static_cast<int>(std::thread::hardware_concurrency())));
+  const int jobs = std::max(
+      1, std::min(o.videos,
+                  o.jobs > 0 ? o.jobs : static_cast<int>(std::thread::hardware_concurrency())));
   std::vector<SceneTruth> truths(static_cast<std::size_t>(o.videos));
   std::atomic<int> next{0};
   std::atomic<int> done{0};
@@ -200,8 +212,10 @@ std::vector<SceneTruth> render_all(const Context& ctx) {
     }
   };
   std::vector<std::thread> threads;
-  for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
-  for (std::thread& t : threads) t.join();
+  for (int j = 0; j < jobs; ++j)
+    threads.emplace_back(worker);
+  for (std::thread& t : threads)
+    t.join();
   if (error) std::rethrow_exception(error);
   if (o.progress) progress.finish();
   return truths;
@@ -220,7 +234,8 @@ std::vector<Question> choose_questions(const Context& ctx, const std::vector<Sce
   for (std::size_t v = 0; v < truths.size(); ++v) {
     const SceneTruth& truth = truths[v];
     std::set<std::string> present;
-    for (const auto& inst : truth.instruments) present.insert(inst.name);
+    for (const auto& inst : truth.instruments)
+      present.insert(inst.name);
     std::vector<std::string> absent;
     for (const auto& spec : ctx.table.instruments()) {
       if (!present.count(spec.name)) absent.push_back(spec.name);
@@ -240,7 +255,8 @@ std::vector<Question> choose_questions(const Context& ctx, const std::vector<Sce
       auto candidates = question_candidates(templates[k], truth, absent);
       if (candidates.empty()) continue;
       int asked = 0;
-      for (const auto& [answer, n] : given[k]) asked += n;
+      for (const auto& [answer, n] : given[k])
+        asked += n;
       std::set<std::string> answers;
       bool yes_no = true;
       for (const auto& c : candidates) {
@@ -252,16 +268,19 @@ std::vector<Question> choose_questions(const Context& ctx, const std::vector<Sce
       for (const std::string& answer : answers) {
         if (given[k][answer] + 1 <= cap * (asked + 1) + 1) acceptable.push_back(answer);
       }
-      if (!acceptable.empty()) eligible.push_back({usage[k], rng.next(), k, std::move(candidates), std::move(acceptable)});
+      if (!acceptable.empty())
+        eligible.push_back({usage[k], rng.next(), k, std::move(candidates), std::move(acceptable)});
     }
     std::sort(eligible.begin(), eligible.end(), [](const Option& a, const Option& b) {
       return a.usage != b.usage ? a.usage < b.usage : a.tie < b.tie;
     });
-    const std::size_t take = std::min<std::size_t>(eligible.size(), static_cast<std::size_t>(o.questions_per_video));
+    const std::size_t take =
+        std::min<std::size_t>(eligible.size(), static_cast<std::size_t>(o.questions_per_video));
     for (std::size_t q = 0; q < take; ++q) {
       Option& option = eligible[q];
       int fewest = INT32_MAX;
-      for (const std::string& answer : option.acceptable) fewest = std::min(fewest, given[option.tmpl][answer]);
+      for (const std::string& answer : option.acceptable)
+        fewest = std::min(fewest, given[option.tmpl][answer]);
       std::vector<std::string> rare;
       for (const std::string& answer : option.acceptable) {
         if (given[option.tmpl][answer] == fewest) rare.push_back(answer);
@@ -283,7 +302,8 @@ std::vector<Question> choose_questions(const Context& ctx, const std::vector<Sce
 // `["a", "b"]`: a list stored as a string, spaced as in the MUSIC-AVQA files.
 std::string list_string(const std::vector<std::string>& items) {
   std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + nlohmann::json(items[i]).dump();
+  for (std::size_t i = 0; i < items.size(); ++i)
+    out += (i ? ", " : "") + nlohmann::json(items[i]).dump();
   return out + "]";
 }
 
@@ -303,13 +323,17 @@ ordered_json annotation_record(const std::string& video, int question_id, const 
 
 std::vector<int> assign_splits(const GeneratorOptions& o) {
   std::vector<int> order(static_cast<std::size_t>(o.videos));
-  for (int i = 0; i < o.videos; ++i) order[static_cast<std::size_t>(i)] = i;
+  for (int i = 0; i < o.videos; ++i)
+    order[static_cast<std::size_t>(i)] = i;
   Rng rng(derive_seed(o.seed, 0x5EED5EEDULL));
   rng.shuffle(order);
   const int train = static_cast<int>(std::lround(o.split[0] * o.videos));
   const int val = std::min(o.videos - train, static_cast<int>(std::lround(o.split[1] * o.videos)));
   std::vector<int> split(static_cast<std::size_t>(o.videos));
-  for (int k = 0; k < o.videos; ++k) split[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])] = k < train ? 0 : k < train + val ? 1 : 2;
+  for (int k = 0; k < o.videos; ++k)
+    split[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])] = k < train         ? 0
+                                                                          : k < train + val ? 1
+                                                                                            : 2;
   return split;
 }
 
@@ -341,11 +365,15 @@ void prepare_output(const GeneratorOptions& o) {
   }
   if (fs::exists(o.out, ec) && !fs::is_empty(o.out, ec)) {
     if (!o.overwrite) {
-      throw std::invalid_argument(o.out.string() + ": folder is not empty; pass --overwrite to replace a generated dataset");
+      throw std::invalid_argument(
+          o.out.string() +
+          ": folder is not empty; pass --overwrite to replace a generated dataset");
     }
-    for (const char* generated : {"videos", "annotations", "truth", "manifest.json"}) fs::remove_all(o.out / generated);
+    for (const char* generated : {"videos", "annotations", "truth", "manifest.json"})
+      fs::remove_all(o.out / generated);
   }
-  for (const char* folder : {"videos", "annotations", "truth"}) fs::create_directories(o.out / folder);
+  for (const char* folder : {"videos", "annotations", "truth"})
+    fs::create_directories(o.out / folder);
 }
 
 }  // namespace
@@ -358,21 +386,25 @@ void validate(const GeneratorOptions& o) {
   require(!o.out.empty(), "--out: an output folder is required");
   require(o.videos >= 1 && o.videos <= 1000000, "--videos must be in 1..1000000");
   require(s.seconds >= 1 && s.seconds <= 600, "--seconds must be in 1..600");
-  require(s.width >= 32 && s.width <= 1024 && s.width % 2 == 0, "--size must be even and in 32..1024");
+  require(s.width >= 32 && s.width <= 1024 && s.width % 2 == 0,
+          "--size must be even and in 32..1024");
   require(s.height == s.width, "frames are square: width and height must match");
   require(o.video_fps >= 1 && o.video_fps <= 60, "--video-fps must be in 1..60");
   require(o.sample_rate >= 8000 && o.sample_rate <= 48000 && o.sample_rate % o.video_fps == 0,
           "--sample-rate must be in 8000..48000 and a multiple of --video-fps");
-  require(s.min_instruments >= 1 && s.min_instruments <= s.max_instruments && s.max_instruments <= 6,
-          "--instruments must be a range within 1-6, e.g. 1-4");
+  require(
+      s.min_instruments >= 1 && s.min_instruments <= s.max_instruments && s.max_instruments <= 6,
+      "--instruments must be a range within 1-6, e.g. 1-4");
   const double total = o.split[0] + o.split[1] + o.split[2];
   require(o.split[0] >= 0 && o.split[1] >= 0 && o.split[2] >= 0 && std::abs(total - 1.0) < 1e-6,
           "--split must be three non-negative shares summing to 1, e.g. 0.7,0.1,0.2");
-  require(o.questions_per_video >= 1 && o.questions_per_video <= 64, "--questions-per-video must be in 1..64");
+  require(o.questions_per_video >= 1 && o.questions_per_video <= 64,
+          "--questions-per-video must be in 1..64");
   require(o.jobs >= 0, "--jobs must be >= 0");
-  for (const auto& [value, name] : {std::pair{s.silent_rate, "--silent-rate"}, std::pair{s.offscreen_rate, "--offscreen-rate"},
-                                    std::pair{s.duplicate_rate, "--duplicate-rate"}, std::pair{s.outdoor_rate, "--outdoor-rate"},
-                                    std::pair{s.clutter, "--clutter"}}) {
+  for (const auto& [value, name] :
+       {std::pair{s.silent_rate, "--silent-rate"}, std::pair{s.offscreen_rate, "--offscreen-rate"},
+        std::pair{s.duplicate_rate, "--duplicate-rate"},
+        std::pair{s.outdoor_rate, "--outdoor-rate"}, std::pair{s.clutter, "--clutter"}}) {
     require(value >= 0 && value <= 1, std::string(name) + " must be in 0..1");
   }
   require(s.imbalance >= -1 && s.imbalance <= 1, "--imbalance must be in -1..1");
@@ -386,10 +418,13 @@ GenerationSummary generate_dataset(const GeneratorOptions& options) {
   validate(options);
   const auto start = std::chrono::steady_clock::now();
   Context ctx{options,
-              options.instrument_table.empty() ? InstrumentTable::builtin() : InstrumentTable::load(options.instrument_table),
+              options.instrument_table.empty() ? InstrumentTable::builtin()
+                                               : InstrumentTable::load(options.instrument_table),
               options.soundfont.empty() ? fs::path(kDefaultSoundfont) : options.soundfont};
   {
-    InstrumentSynth probe(ctx.soundfont, options.sample_rate);  // fails early, naming the package, if the font is missing
+    InstrumentSynth probe(
+        ctx.soundfont,
+        options.sample_rate);  // fails early, naming the package, if the font is missing
   }
   prepare_output(options);
   const std::vector<SceneTruth> truths = render_all(ctx);
@@ -397,10 +432,12 @@ GenerationSummary generate_dataset(const GeneratorOptions& options) {
   const std::vector<int> split = assign_splits(options);
 
   // Annotations, split by video; question ids run over the whole dataset.
-  std::array<ordered_json, 3> records = {ordered_json::array(), ordered_json::array(), ordered_json::array()};
+  std::array<ordered_json, 3> records = {ordered_json::array(), ordered_json::array(),
+                                         ordered_json::array()};
   GenerationSummary summary;
   summary.videos = options.videos;
-  for (const int s : split) ++summary.videos_per_split[static_cast<std::size_t>(s)];
+  for (const int s : split)
+    ++summary.videos_per_split[static_cast<std::size_t>(s)];
   const auto& templates = question_templates();
   std::vector<std::array<std::map<std::string, int>, 3>> answers_per_template(templates.size());
   std::array<std::array<int, data::kNumQuestionTypes>, 3> per_type{};
@@ -408,15 +445,18 @@ GenerationSummary generate_dataset(const GeneratorOptions& options) {
   for (std::size_t q = 0; q < questions.size(); ++q) {
     const Question& question = questions[q];
     const auto s = static_cast<std::size_t>(split[question.video]);
-    records[s].push_back(annotation_record(truths[question.video].video_id, static_cast<int>(q), question));
+    records[s].push_back(
+        annotation_record(truths[question.video].video_id, static_cast<int>(q), question));
     ++summary.questions_per_split[s];
-    ++answers_per_template[static_cast<std::size_t>(question.template_id)][s][question.candidate.answer];
+    ++answers_per_template[static_cast<std::size_t>(question.template_id)][s]
+                          [question.candidate.answer];
     ++per_type[s][data::index_of(templates[static_cast<std::size_t>(question.template_id)].type)];
     ++answers[question.candidate.answer];
   }
   for (std::size_t s = 0; s < 3; ++s) {
-    core::write_file_atomically(options.out / "annotations" / (std::string("avqa-") + kSplitNames[s] + ".json"),
-                                records[s].dump(2) + "\n");
+    core::write_file_atomically(
+        options.out / "annotations" / (std::string("avqa-") + kSplitNames[s] + ".json"),
+        records[s].dump(2) + "\n");
   }
 
   // Manifest: how the dataset was made and how balanced it came out.
@@ -431,7 +471,8 @@ GenerationSummary generate_dataset(const GeneratorOptions& options) {
     }
     std::map<std::string, int> all;
     for (const auto& per_split : answers_per_template[static_cast<std::size_t>(tmpl.id)]) {
-      for (const auto& [answer, n] : per_split) all[answer] += n;
+      for (const auto& [answer, n] : per_split)
+        all[answer] += n;
     }
     int asked = 0;
     int majority = 0;
@@ -453,17 +494,19 @@ GenerationSummary generate_dataset(const GeneratorOptions& options) {
       blind_total += static_cast<std::size_t>(n);
       if (answer == guess) blind_correct += static_cast<std::size_t>(n);
     }
-    template_report.push_back({{"id", tmpl.id},
-                               {"type", std::string(data::short_label(tmpl.type))},
-                               {"template", tmpl.text},
-                               {"questions", asked},
-                               {"majority_share", asked ? std::round(1000.0 * majority / asked) / 1000.0 : 0.0},
-                               {"answers", all}});
+    template_report.push_back(
+        {{"id", tmpl.id},
+         {"type", std::string(data::short_label(tmpl.type))},
+         {"template", tmpl.text},
+         {"questions", asked},
+         {"majority_share", asked ? std::round(1000.0 * majority / asked) / 1000.0 : 0.0},
+         {"answers", all}});
   }
   ordered_json splits = ordered_json::object();
   for (std::size_t s = 0; s < 3; ++s) {
     ordered_json types = ordered_json::object();
-    for (const auto type : data::kAllQuestionTypes) types[std::string(data::short_label(type))] = per_type[s][data::index_of(type)];
+    for (const auto type : data::kAllQuestionTypes)
+      types[std::string(data::short_label(type))] = per_type[s][data::index_of(type)];
     splits[kSplitNames[s]] = {{"videos", summary.videos_per_split[s]},
                               {"questions", summary.questions_per_split[s]},
                               {"questions_per_type", types}};
@@ -473,9 +516,11 @@ GenerationSummary generate_dataset(const GeneratorOptions& options) {
       {"generator_version", kGeneratorVersion},
       {"seed", options.seed},
       {"parameters", parameters_json(options)},
-      {"soundfont", {{"file", ctx.soundfont.filename().string()}, {"sha256", core::sha256_file(ctx.soundfont)}}},
+      {"soundfont",
+       {{"file", ctx.soundfont.filename().string()}, {"sha256", core::sha256_file(ctx.soundfont)}}},
       {"instrument_table",
-       {{"source", options.instrument_table.empty() ? "built-in resources/instruments.json" : options.instrument_table.string()},
+       {{"source", options.instrument_table.empty() ? "built-in resources/instruments.json"
+                                                    : options.instrument_table.string()},
         {"instruments", ctx.table.size()}}},
       {"splits", splits},
       {"answers", answers},
@@ -484,16 +529,21 @@ GenerationSummary generate_dataset(const GeneratorOptions& options) {
       {"blind_baseline",
        {{"rule", "most frequent training answer per template, scored on test"},
         {"test_questions", blind_total},
-        {"accuracy", blind_total ? std::round(10000.0 * static_cast<double>(blind_correct) / static_cast<double>(blind_total)) / 100.0
+        {"accuracy", blind_total ? std::round(10000.0 * static_cast<double>(blind_correct) /
+                                              static_cast<double>(blind_total)) /
+                                       100.0
                                  : 0.0}}},
       {"interpretations",
-       {{"sounding", "a 20 ms frame of the instrument's own track above -45 dBFS; a second sounds when half its frames do"},
+       {{"sounding",
+         "a 20 ms frame of the instrument's own track above -45 dBFS; a second sounds when half "
+         "its frames do"},
         {"louder", "mean dBFS over sounding frames, at least 3 dB apart"},
         {"more rhythmic", "onsets per sounding second, at least 0.5 and 1.5x apart"},
         {"playing longer", "sounding time at least 1 s apart"},
         {"lowest", "the quietest sounding instrument"},
         {"did not sound from beginning to end", "visible instruments that never sound"},
-        {"first/last sounding, comes in, before/after", "order of each instrument's first sounding second"},
+        {"first/last sounding, comes in, before/after",
+         "order of each instrument's first sounding second"},
         {"in the video", "visible; an off-screen source is heard but not seen"}}},
   };
   core::write_file_atomically(options.out / "manifest.json", manifest.dump(2) + "\n");

@@ -17,20 +17,20 @@ inline constexpr int kGeneratorVersion = 1;
 /// Everything `avqa generate` takes. The same options give byte-identical annotations, truth
 /// and manifest, and identical decoded frames and audio samples.
 struct GeneratorOptions {
-  std::filesystem::path out;             ///< dataset folder
+  std::filesystem::path out;  ///< dataset folder
   int videos = 50;
   std::uint64_t seed = 1;
-  SceneParams scene;                     ///< duration, frame size, instruments, difficulty knobs
+  SceneParams scene;  ///< duration, frame size, instruments, difficulty knobs
   int video_fps = 8;
   int sample_rate = 16000;
   std::array<double, 3> split{0.7, 0.1, 0.2};  ///< train, val, test shares of the videos
   int questions_per_video = 8;
-  int jobs = 0;                          ///< worker threads; 0 = all CPUs
-  bool overwrite = false;                ///< replace the generator's outputs in a non-empty folder
-  std::filesystem::path soundfont;       ///< empty = Debian's FluidR3_GM
+  int jobs = 0;                     ///< worker threads; 0 = all CPUs
+  bool overwrite = false;           ///< replace the generator's outputs in a non-empty folder
+  std::filesystem::path soundfont;  ///< empty = Debian's FluidR3_GM
   std::filesystem::path instrument_table;  ///< empty = the built-in resources/instruments.json
   std::string video_prefix = "syn";
-  bool progress = true;                  ///< print a progress line on stderr
+  bool progress = true;  ///< print a progress line on stderr
 };
 
 struct GenerationSummary {

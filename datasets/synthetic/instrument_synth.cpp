@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fluidsynth.h>
 #include <mutex>
 #include <stdexcept>
-
-#include <fluidsynth.h>
 
 namespace avqa::synthetic {
 namespace {
@@ -71,9 +70,10 @@ InstrumentSynth::InstrumentSynth(const std::filesystem::path& soundfont, int sam
     : handles_(std::make_unique<Handles>()), sample_rate_(sample_rate) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(soundfont, ec)) {
-    throw std::runtime_error("soundfont " + soundfont.string() +
-                             " not found: install Debian's fluid-soundfont-gm (apt-get install fluid-soundfont-gm) "
-                             "or pass --soundfont FILE.sf2");
+    throw std::runtime_error(
+        "soundfont " + soundfont.string() +
+        " not found: install Debian's fluid-soundfont-gm (apt-get install fluid-soundfont-gm) "
+        "or pass --soundfont FILE.sf2");
   }
   silence_fluidsynth_log();
   handles_->settings = new_fluid_settings();
@@ -84,9 +84,11 @@ InstrumentSynth::InstrumentSynth(const std::filesystem::path& soundfont, int sam
   fluid_settings_setint(handles_->settings, "synth.polyphony", 32);
   fluid_settings_setnum(handles_->settings, "synth.gain", 0.5);
   handles_->loader = new_fluid_synth(handles_->settings);
-  if (handles_->loader == nullptr) throw std::runtime_error("libfluidsynth could not create a synthesiser");
+  if (handles_->loader == nullptr)
+    throw std::runtime_error("libfluidsynth could not create a synthesiser");
   const int id = fluid_synth_sfload(handles_->loader, soundfont.c_str(), 1);
-  if (id == FLUID_FAILED) throw std::runtime_error(soundfont.string() + ": not a readable SoundFont");
+  if (id == FLUID_FAILED)
+    throw std::runtime_error(soundfont.string() + ": not a readable SoundFont");
   handles_->font = fluid_synth_get_sfont_by_id(handles_->loader, id);
 }
 
@@ -96,7 +98,8 @@ bool InstrumentSynth::has_preset(const InstrumentSpec& spec) const {
   return fluid_sfont_get_preset(handles_->font, spec.bank, spec.program) != nullptr;
 }
 
-std::vector<float> InstrumentSynth::render(const InstrumentSpec& spec, const std::vector<NoteEvent>& notes,
+std::vector<float> InstrumentSynth::render(const InstrumentSpec& spec,
+                                           const std::vector<NoteEvent>& notes,
                                            double seconds) {
   const PartSynth part(handles_->settings, handles_->font);
   fluid_synth_t* synth = part.get();
@@ -104,8 +107,8 @@ std::vector<float> InstrumentSynth::render(const InstrumentSpec& spec, const std
   if (spec.percussion()) fluid_synth_set_channel_type(synth, channel, CHANNEL_TYPE_DRUM);
   const int bank = has_preset(spec) ? spec.bank : 0;
   if (fluid_synth_program_select(synth, channel, part.font_id(), bank, spec.program) != FLUID_OK) {
-    throw std::runtime_error("the soundfont has no preset " + std::to_string(bank) + "/" + std::to_string(spec.program) +
-                             " for " + spec.name);
+    throw std::runtime_error("the soundfont has no preset " + std::to_string(bank) + "/" +
+                             std::to_string(spec.program) + " for " + spec.name);
   }
 
   struct Event {
@@ -131,7 +134,8 @@ std::vector<float> InstrumentSynth::render(const InstrumentSpec& spec, const std
   auto render_until = [&](long end) {
     end = std::min(end, total);
     if (end > cursor) {
-      fluid_synth_write_float(synth, static_cast<int>(end - cursor), left.data() + cursor, 0, 1, right.data() + cursor, 0, 1);
+      fluid_synth_write_float(synth, static_cast<int>(end - cursor), left.data() + cursor, 0, 1,
+                              right.data() + cursor, 0, 1);
       cursor = end;
     }
   };
@@ -145,7 +149,8 @@ std::vector<float> InstrumentSynth::render(const InstrumentSpec& spec, const std
   }
   render_until(total);
   std::vector<float> mono(static_cast<std::size_t>(total));
-  for (std::size_t i = 0; i < mono.size(); ++i) mono[i] = 0.5f * (left[i] + right[i]);
+  for (std::size_t i = 0; i < mono.size(); ++i)
+    mono[i] = 0.5f * (left[i] + right[i]);
   return mono;
 }
 

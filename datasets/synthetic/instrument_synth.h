@@ -26,7 +26,9 @@ class InstrumentSynth {
   InstrumentSynth& operator=(const InstrumentSynth&) = delete;
 
   /// Mono samples in [-1, 1], `seconds` long, of `notes` played on `spec`'s preset.
-  std::vector<float> render(const InstrumentSpec& spec, const std::vector<NoteEvent>& notes, double seconds);
+  std::vector<float> render(const InstrumentSpec& spec,
+                            const std::vector<NoteEvent>& notes,
+                            double seconds);
 
   /// Whether the font has `spec`'s preset (else a fallback of the same program in bank 0).
   bool has_preset(const InstrumentSpec& spec) const;

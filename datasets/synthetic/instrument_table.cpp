@@ -17,26 +17,33 @@ using json = nlohmann::json;
 
 // The 22 MUSIC-AVQA instrument answers: a class outside them could never be an answer.
 const std::set<std::string> kMusicAvqaInstruments = {
-    "accordion", "acoustic_guitar", "bagpipe", "banjo",  "bassoon", "cello", "clarinet", "congas",
-    "drum",      "electric_bass",   "erhu",    "flute",  "guzheng", "piano", "pipa",     "saxophone",
-    "suona",     "trumpet",         "tuba",    "ukulele", "violin", "xylophone"};
+    "accordion", "acoustic_guitar", "bagpipe", "banjo",         "bassoon", "cello",
+    "clarinet",  "congas",          "drum",    "electric_bass", "erhu",    "flute",
+    "guzheng",   "piano",           "pipa",    "saxophone",     "suona",   "trumpet",
+    "tuba",      "ukulele",         "violin",  "xylophone"};
 
 class TableReader {
  public:
   explicit TableReader(std::string source) : source_(std::move(source)) {}
 
-  [[noreturn]] void fail(std::optional<std::size_t> record, const std::string& field, const std::string& what) const {
+  [[noreturn]] void fail(std::optional<std::size_t> record,
+                         const std::string& field,
+                         const std::string& what) const {
     throw core::InputError({source_, record, field}, what);
   }
 
-  std::array<unsigned char, 3> color(const json& value, std::size_t i, const std::string& field) const {
+  std::array<unsigned char, 3> color(const json& value,
+                                     std::size_t i,
+                                     const std::string& field) const {
     if (!value.is_string()) fail(i, field, "must be a colour string #RRGGBB");
     const std::string text = value.get<std::string>();
-    if (text.size() != 7 || text[0] != '#') fail(i, field, "must be a colour string #RRGGBB, got '" + text + "'");
+    if (text.size() != 7 || text[0] != '#')
+      fail(i, field, "must be a colour string #RRGGBB, got '" + text + "'");
     std::array<unsigned char, 3> rgb{};
     for (int c = 0; c < 3; ++c) {
       try {
-        rgb[static_cast<std::size_t>(c)] = static_cast<unsigned char>(std::stoi(text.substr(1 + 2 * c, 2), nullptr, 16));
+        rgb[static_cast<std::size_t>(c)] =
+            static_cast<unsigned char>(std::stoi(text.substr(1 + 2 * c, 2), nullptr, 16));
       } catch (const std::exception&) {
         fail(i, field, "must be a colour string #RRGGBB, got '" + text + "'");
       }
@@ -51,20 +58,26 @@ class TableReader {
     return {value[0].get<double>(), value[1].get<double>()};
   }
 
-  double number(const json& object, const char* key, std::size_t i, const std::string& prefix) const {
-    if (!object.contains(key) || !object[key].is_number()) fail(i, prefix + key, "must be a number");
+  double number(const json& object,
+                const char* key,
+                std::size_t i,
+                const std::string& prefix) const {
+    if (!object.contains(key) || !object[key].is_number())
+      fail(i, prefix + key, "must be a number");
     return object[key].get<double>();
   }
 
   SpritePrimitive primitive(const json& p, std::size_t i, std::size_t k) const {
     const std::string prefix = "sprite[" + std::to_string(k) + "].";
-    if (!p.is_object() || !p.contains("shape") || !p["shape"].is_string()) fail(i, prefix + "shape", "is missing");
+    if (!p.is_object() || !p.contains("shape") || !p["shape"].is_string())
+      fail(i, prefix + "shape", "is missing");
     SpritePrimitive out;
     const std::string shape = p["shape"].get<std::string>();
     out.rgb = color(p.value("color", json()), i, prefix + "color");
     if (shape == "rect" || shape == "line") {
       out.shape = shape == "rect" ? SpritePrimitive::Shape::Rect : SpritePrimitive::Shape::Line;
-      out.points = {point(p.value("from", json()), i, prefix + "from"), point(p.value("to", json()), i, prefix + "to")};
+      out.points = {point(p.value("from", json()), i, prefix + "from"),
+                    point(p.value("to", json()), i, prefix + "to")};
       if (shape == "line") out.width = number(p, "width", i, prefix);
     } else if (shape == "circle") {
       out.shape = SpritePrimitive::Shape::Circle;
@@ -80,9 +93,11 @@ class TableReader {
       if (!p.contains("points") || !p["points"].is_array() || p["points"].size() < 3) {
         fail(i, prefix + "points", "must list at least 3 points");
       }
-      for (const json& q : p["points"]) out.points.push_back(point(q, i, prefix + "points"));
+      for (const json& q : p["points"])
+        out.points.push_back(point(q, i, prefix + "points"));
     } else {
-      fail(i, prefix + "shape", "unknown shape '" + shape + "' (rect, circle, ellipse, line, poly)");
+      fail(i, prefix + "shape",
+           "unknown shape '" + shape + "' (rect, circle, ellipse, line, poly)");
     }
     return out;
   }
@@ -118,7 +133,8 @@ class TableReader {
         fail(i, "keys", "a percussion instrument (bank 128) must list its keys");
       }
       for (const json& k : item["keys"]) {
-        if (!k.is_number_integer() || k.get<int>() < 0 || k.get<int>() > 127) fail(i, "keys", "must be MIDI keys 0..127");
+        if (!k.is_number_integer() || k.get<int>() < 0 || k.get<int>() > 127)
+          fail(i, "keys", "must be MIDI keys 0..127");
         spec.keys.push_back(k.get<int>());
       }
     } else {
@@ -133,7 +149,8 @@ class TableReader {
     if (!item.contains("sprite") || !item["sprite"].is_array() || item["sprite"].empty()) {
       fail(i, "sprite", "must list the drawing primitives");
     }
-    for (std::size_t k = 0; k < item["sprite"].size(); ++k) spec.sprite.push_back(primitive(item["sprite"][k], i, k));
+    for (std::size_t k = 0; k < item["sprite"].size(); ++k)
+      spec.sprite.push_back(primitive(item["sprite"][k], i, k));
     return spec;
   }
 
@@ -151,17 +168,20 @@ InstrumentTable InstrumentTable::parse(std::string_view json_text, const std::st
     throw core::InputError({source, std::nullopt, ""}, std::string("invalid JSON: ") + e.what());
   }
   TableReader reader(source);
-  if (!document.is_object() || !document.contains("instruments") || !document["instruments"].is_array()) {
+  if (!document.is_object() || !document.contains("instruments") ||
+      !document["instruments"].is_array()) {
     reader.fail(std::nullopt, "instruments", "an instrument table needs an \"instruments\" array");
   }
   InstrumentTable table;
   std::set<std::string> seen;
   for (std::size_t i = 0; i < document["instruments"].size(); ++i) {
     InstrumentSpec spec = reader.instrument(document["instruments"][i], i);
-    if (!seen.insert(spec.name).second) reader.fail(i, "class", "'" + spec.name + "' is listed twice");
+    if (!seen.insert(spec.name).second)
+      reader.fail(i, "class", "'" + spec.name + "' is listed twice");
     table.instruments_.push_back(std::move(spec));
   }
-  if (table.instruments_.size() < 4) reader.fail(std::nullopt, "instruments", "needs at least 4 instruments");
+  if (table.instruments_.size() < 4)
+    reader.fail(std::nullopt, "instruments", "needs at least 4 instruments");
   return table;
 }
 
@@ -169,7 +189,9 @@ InstrumentTable InstrumentTable::load(const std::filesystem::path& path) {
   return parse(data::read_text_file(path), path.string());
 }
 
-InstrumentTable InstrumentTable::builtin() { return parse(kBuiltinInstrumentTable, "resources/instruments.json"); }
+InstrumentTable InstrumentTable::builtin() {
+  return parse(kBuiltinInstrumentTable, "resources/instruments.json");
+}
 
 std::optional<std::size_t> InstrumentTable::find(std::string_view name) const {
   for (std::size_t i = 0; i < instruments_.size(); ++i) {

@@ -15,11 +15,12 @@ enum class Articulation { Sustained, Plucked, Struck, Percussive };
 struct SpritePrimitive {
   enum class Shape { Rect, Circle, Ellipse, Line, Poly };
   Shape shape = Shape::Rect;
-  std::vector<std::array<double, 2>> points;  ///< rect/line: 2 corners or ends; circle/ellipse: centre; poly: vertices
-  double radius = 0;                          ///< circle
-  std::array<double, 2> axes{};               ///< ellipse half-axes
-  double angle = 0;                           ///< ellipse rotation in degrees
-  double width = 0;                           ///< line width as a fraction of the box width
+  std::vector<std::array<double, 2>>
+      points;         ///< rect/line: 2 corners or ends; circle/ellipse: centre; poly: vertices
+  double radius = 0;  ///< circle
+  std::array<double, 2> axes{};  ///< ellipse half-axes
+  double angle = 0;              ///< ellipse rotation in degrees
+  double width = 0;              ///< line width as a fraction of the box width
   std::array<unsigned char, 3> rgb{};
 };
 

@@ -15,34 +15,76 @@ using Candidates = std::vector<QuestionCandidate>;
 const std::vector<QuestionTemplate> kTemplates = {
     {0, QuestionType::AudioCounting, "Is there a <Object> sound?", {}},
     {1, QuestionType::AudioCounting, "Are there <Object> and <Object> sound?", {}},
-    {2, QuestionType::AudioCounting, "How many musical instruments were heard throughout the video?", {}},
+    {2,
+     QuestionType::AudioCounting,
+     "How many musical instruments were heard throughout the video?",
+     {}},
     {3, QuestionType::AudioComparative, "Is the <Object> louder than the <Object>?", {}},
     {4, QuestionType::AudioComparative, "Is the <Object> more rhythmic than the <Object>?", {}},
     {5, QuestionType::AudioComparative, "Is the <Object> playing longer than the <Object>?", {}},
     {6, QuestionType::VisualCounting, "Is there a <Object> in the entire video?", {}},
-    {7, QuestionType::VisualCounting, "Are there <Object> and <Object> instruments in the video?", {}},
+    {7,
+     QuestionType::VisualCounting,
+     "Are there <Object> and <Object> instruments in the video?",
+     {}},
     {8, QuestionType::VisualCounting, "How many <Object> are in the entire video?", {}},
-    {9, QuestionType::VisualCounting, "How many types of musical instruments appeared in the entire video?", {}},
+    {9,
+     QuestionType::VisualCounting,
+     "How many types of musical instruments appeared in the entire video?",
+     {}},
     {10, QuestionType::VisualLocation, "Where is the performance?", {}},
     {11, QuestionType::VisualLocation, "What kind of musical instrument is it?", {}},
     {12, QuestionType::VisualLocation, "What kind of instrument is the <LRer> instrument?", {}},
     {13, QuestionType::VisualLocation, "What is the instrument on the <LR> of <Object>?", {}},
-    {14, QuestionType::AudioVisualExistential, "Is this sound from the instrument in the video?", {}},
+    {14,
+     QuestionType::AudioVisualExistential,
+     "Is this sound from the instrument in the video?",
+     {}},
     {15, QuestionType::AudioVisualExistential, "Is there a voiceover?",
      "no speech track is rendered, so the answer would always be 'no'"},
     {16, QuestionType::AudioVisualExistential, "Is the <Object> in the video always playing?", {}},
     {17, QuestionType::AudioVisualCounting, "How many instruments are sounding in the video?", {}},
-    {18, QuestionType::AudioVisualCounting, "How many instruments in the video did not sound from beginning to end?", {}},
-    {19, QuestionType::AudioVisualCounting, "How many sounding <Object> in the video\xEF\xBC\x9F", {}},
-    {20, QuestionType::AudioVisualCounting, "How many types of musical instruments sound in the video?", {}},
+    {18,
+     QuestionType::AudioVisualCounting,
+     "How many instruments in the video did not sound from beginning to end?",
+     {}},
+    {19,
+     QuestionType::AudioVisualCounting,
+     "How many sounding <Object> in the video\xEF\xBC\x9F",
+     {}},
+    {20,
+     QuestionType::AudioVisualCounting,
+     "How many types of musical instruments sound in the video?",
+     {}},
     {21, QuestionType::AudioVisualLocation, "Where is the <LL> instrument?", {}},
-    {22, QuestionType::AudioVisualLocation, "Is the <FL> sound coming from the <LR> instrument?", {}},
-    {23, QuestionType::AudioVisualLocation, "What is the <LR> instrument of the <FL> sounding instrument?", {}},
-    {24, QuestionType::AudioVisualLocation, "Which is the musical instrument that sounds at the same time as the <Object>?", {}},
-    {25, QuestionType::AudioVisualComparative, "Is the <Object> on the <LR> louder than the <Object> on the <LR>?", {}},
-    {26, QuestionType::AudioVisualComparative, "Is the <Object> on the <LR> more rhythmic than the <Object> on the <LR>?", {}},
-    {27, QuestionType::AudioVisualComparative, "Is the instrument on the <LR> louder than the instrument on the <LR>?", {}},
-    {28, QuestionType::AudioVisualComparative, "Is the instrument on the <LR> more rhythmic than the instrument on the <LR>?", {}},
+    {22,
+     QuestionType::AudioVisualLocation,
+     "Is the <FL> sound coming from the <LR> instrument?",
+     {}},
+    {23,
+     QuestionType::AudioVisualLocation,
+     "What is the <LR> instrument of the <FL> sounding instrument?",
+     {}},
+    {24,
+     QuestionType::AudioVisualLocation,
+     "Which is the musical instrument that sounds at the same time as the <Object>?",
+     {}},
+    {25,
+     QuestionType::AudioVisualComparative,
+     "Is the <Object> on the <LR> louder than the <Object> on the <LR>?",
+     {}},
+    {26,
+     QuestionType::AudioVisualComparative,
+     "Is the <Object> on the <LR> more rhythmic than the <Object> on the <LR>?",
+     {}},
+    {27,
+     QuestionType::AudioVisualComparative,
+     "Is the instrument on the <LR> louder than the instrument on the <LR>?",
+     {}},
+    {28,
+     QuestionType::AudioVisualComparative,
+     "Is the instrument on the <LR> more rhythmic than the instrument on the <LR>?",
+     {}},
     {29, QuestionType::AudioVisualTemporal, "Where is the <FL> sounding instrument?", {}},
     {30, QuestionType::AudioVisualTemporal, "Which <Object> makes the sound <FL>?", {}},
     {31, QuestionType::AudioVisualTemporal, "What is the <TH> instrument that comes in?", {}},
@@ -74,17 +116,20 @@ class SceneView {
   const AnswerMargins& margins() const { return m_; }
 
   std::size_t count(const std::vector<std::size_t>& pool, const std::string& name) const {
-    return static_cast<std::size_t>(std::count_if(pool.begin(), pool.end(), [&](std::size_t i) { return at(i).name == name; }));
+    return static_cast<std::size_t>(
+        std::count_if(pool.begin(), pool.end(), [&](std::size_t i) { return at(i).name == name; }));
   }
 
   std::set<std::string> names(const std::vector<std::size_t>& pool) const {
     std::set<std::string> out;
-    for (const std::size_t i : pool) out.insert(at(i).name);
+    for (const std::size_t i : pool)
+      out.insert(at(i).name);
     return out;
   }
 
   /// The one instance of `name` in `pool`, if there is exactly one.
-  std::optional<std::size_t> unique(const std::vector<std::size_t>& pool, const std::string& name) const {
+  std::optional<std::size_t> unique(const std::vector<std::size_t>& pool,
+                                    const std::string& name) const {
     std::optional<std::size_t> found;
     for (const std::size_t i : pool) {
       if (at(i).name != name) continue;
@@ -144,11 +189,13 @@ class SceneView {
     return side[0].second;
   }
 
-  /// The instrument that starts first (or last) among `pool`, when no other starts in the same second.
+  /// The instrument that starts first (or last) among `pool`, when no other starts in the same
+  /// second.
   std::optional<std::size_t> by_onset(const std::vector<std::size_t>& pool, bool first) const {
     if (pool.empty()) return std::nullopt;
     std::vector<std::pair<int, std::size_t>> order;
-    for (const std::size_t i : pool) order.emplace_back(*at(i).first_second(), i);
+    for (const std::size_t i : pool)
+      order.emplace_back(*at(i).first_second(), i);
     std::sort(order.begin(), order.end());
     if (!first) std::reverse(order.begin(), order.end());
     if (order.size() > 1 && order[0].first == order[1].first) return std::nullopt;
@@ -158,8 +205,10 @@ class SceneView {
   /// `pool` sorted by onset second; ties keep their relative order.
   std::vector<std::pair<int, std::size_t>> onset_order(const std::vector<std::size_t>& pool) const {
     std::vector<std::pair<int, std::size_t>> order;
-    for (const std::size_t i : pool) order.emplace_back(*at(i).first_second(), i);
-    std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const std::size_t i : pool)
+      order.emplace_back(*at(i).first_second(), i);
+    std::stable_sort(order.begin(), order.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     return order;
   }
 
@@ -175,7 +224,9 @@ void add(Candidates& out, std::vector<std::string> values, std::optional<std::st
 
 // Ordered pairs of distinct sounding instruments, each the only one of its class in `pool`.
 template <typename Compare>
-Candidates compare_by_class(const SceneView& v, const std::vector<std::size_t>& pool, Compare compare) {
+Candidates compare_by_class(const SceneView& v,
+                            const std::vector<std::size_t>& pool,
+                            Compare compare) {
   Candidates out;
   for (const std::size_t a : v.sounding()) {
     for (const std::size_t b : v.sounding()) {
@@ -228,17 +279,21 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
   const SceneTruth& t = v.truth();
   const std::set<std::string> present = v.names(v.all());
   const std::set<std::string> visible_names = v.names(v.visible());
-  std::vector<std::string> askable(present.begin(), present.end());  // classes in the scene, then absent ones
+  std::vector<std::string> askable(present.begin(),
+                                   present.end());  // classes in the scene, then absent ones
   askable.insert(askable.end(), others.begin(), others.end());
 
   switch (id) {
     case 0:  // Is there a <Object> sound?
-      for (const auto& name : askable) add(out, {name}, v.count(v.sounding(), name) > 0 ? "yes" : "no");
+      for (const auto& name : askable)
+        add(out, {name}, v.count(v.sounding(), name) > 0 ? "yes" : "no");
       break;
     case 1:  // Are there <Object> and <Object> sound?
       for (const auto& a : askable) {
         for (const auto& b : askable) {
-          if (a != b) add(out, {a, b}, v.count(v.sounding(), a) > 0 && v.count(v.sounding(), b) > 0 ? "yes" : "no");
+          if (a != b)
+            add(out, {a, b},
+                v.count(v.sounding(), a) > 0 && v.count(v.sounding(), b) > 0 ? "yes" : "no");
         }
       }
       break;
@@ -246,23 +301,29 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
       add(out, {}, count_answer(v.sounding().size()));
       break;
     case 3:
-      return compare_by_class(v, v.all(), [&](std::size_t a, std::size_t b) { return v.louder(a, b); });
+      return compare_by_class(v, v.all(),
+                              [&](std::size_t a, std::size_t b) { return v.louder(a, b); });
     case 4:
-      return compare_by_class(v, v.all(), [&](std::size_t a, std::size_t b) { return v.more_rhythmic(a, b); });
+      return compare_by_class(v, v.all(),
+                              [&](std::size_t a, std::size_t b) { return v.more_rhythmic(a, b); });
     case 5:
-      return compare_by_class(v, v.all(), [&](std::size_t a, std::size_t b) { return v.longer(a, b); });
+      return compare_by_class(v, v.all(),
+                              [&](std::size_t a, std::size_t b) { return v.longer(a, b); });
     case 6:  // Is there a <Object> in the entire video?
-      for (const auto& name : askable) add(out, {name}, visible_names.count(name) ? "yes" : "no");
+      for (const auto& name : askable)
+        add(out, {name}, visible_names.count(name) ? "yes" : "no");
       break;
     case 7:  // Are there <Object> and <Object> instruments in the video?
       for (const auto& a : askable) {
         for (const auto& b : askable) {
-          if (a != b) add(out, {a, b}, visible_names.count(a) && visible_names.count(b) ? "yes" : "no");
+          if (a != b)
+            add(out, {a, b}, visible_names.count(a) && visible_names.count(b) ? "yes" : "no");
         }
       }
       break;
     case 8:  // How many <Object> are in the entire video?
-      for (const auto& name : askable) add(out, {name}, count_answer(v.count(v.visible(), name)));
+      for (const auto& name : askable)
+        add(out, {name}, count_answer(v.count(v.visible(), name)));
       break;
     case 9:  // How many types of musical instruments appeared in the entire video?
       if (!v.visible().empty()) add(out, {}, count_answer(visible_names.size()));
@@ -276,11 +337,13 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
     case 12: {  // What kind of instrument is the <LRer> instrument?
       if (v.visible().size() < 2) break;
       std::vector<std::pair<double, std::size_t>> xs;
-      for (const std::size_t i : v.visible()) xs.emplace_back(v.at(i).box.center_x(), i);
+      for (const std::size_t i : v.visible())
+        xs.emplace_back(v.at(i).box.center_x(), i);
       std::sort(xs.begin(), xs.end());
       const double gap = t.width / 12.0;
       if (xs[1].first - xs[0].first >= gap) add(out, {"leftest"}, v.at(xs.front().second).name);
-      if (xs[xs.size() - 1].first - xs[xs.size() - 2].first >= gap) add(out, {"rightest"}, v.at(xs.back().second).name);
+      if (xs[xs.size() - 1].first - xs[xs.size() - 2].first >= gap)
+        add(out, {"rightest"}, v.at(xs.back().second).name);
       break;
     }
     case 13:  // What is the instrument on the <LR> of <Object>?
@@ -288,7 +351,8 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
         const auto named = v.unique(v.visible(), name);
         if (!named) continue;
         for (const bool left : {true, false}) {
-          if (const auto n = v.neighbour(*named, left)) add(out, {left ? "left" : "right", name}, v.at(*n).name);
+          if (const auto n = v.neighbour(*named, left))
+            add(out, {left ? "left" : "right", name}, v.at(*n).name);
         }
       }
       break;
@@ -304,18 +368,22 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
         const auto& seconds = v.at(*i).sounding_per_second;
         const auto silent = std::count(seconds.begin(), seconds.end(), false);
         if (silent == 0) add(out, {name}, "yes");
-        if (silent >= 2) add(out, {name}, "no");  // one silent second could be a release tail: not asked
+        if (silent >= 2)
+          add(out, {name}, "no");  // one silent second could be a release tail: not asked
       }
       break;
     case 17:  // How many instruments are sounding in the video?
       if (!v.visible().empty()) add(out, {}, count_answer(v.visible_sounding().size()));
       break;
     case 18:  // How many instruments in the video did not sound from beginning to end?
-      if (!v.visible().empty()) add(out, {}, count_answer(v.visible().size() - v.visible_sounding().size()));
+      if (!v.visible().empty())
+        add(out, {}, count_answer(v.visible().size() - v.visible_sounding().size()));
       break;
     case 19:  // How many sounding <Object> in the video?
-      for (const auto& name : visible_names) add(out, {name}, count_answer(v.count(v.visible_sounding(), name)));
-      for (const auto& name : others) add(out, {name}, count_answer(0));
+      for (const auto& name : visible_names)
+        add(out, {name}, count_answer(v.count(v.visible_sounding(), name)));
+      for (const auto& name : others)
+        add(out, {name}, count_answer(0));
       break;
     case 20:  // How many types of musical instruments sound in the video?
       if (!v.visible().empty()) add(out, {}, count_answer(v.names(v.visible_sounding()).size()));
@@ -324,13 +392,15 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
       const auto& pool = v.visible_sounding();
       if (pool.size() < 2) break;
       std::vector<std::pair<double, std::size_t>> by_level;
-      for (const std::size_t i : pool) by_level.emplace_back(v.at(i).loudness_db, i);
+      for (const std::size_t i : pool)
+        by_level.emplace_back(v.at(i).loudness_db, i);
       std::sort(by_level.begin(), by_level.end());
       const double margin = v.margins().loudness_db;
       if (by_level[by_level.size() - 1].first - by_level[by_level.size() - 2].first >= margin) {
         add(out, {"loudest"}, to_string(v.at(by_level.back().second).column));
       }
-      if (by_level[1].first - by_level[0].first >= margin) add(out, {"lowest"}, to_string(v.at(by_level.front().second).column));
+      if (by_level[1].first - by_level[0].first >= margin)
+        add(out, {"lowest"}, to_string(v.at(by_level.front().second).column));
       break;
     }
     case 22:  // Is the <FL> sound coming from the <LR> instrument?
@@ -339,7 +409,8 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
         if (!winner || v.visible_sounding().size() < 2) continue;
         for (const char* column : kColumns) {
           const auto there = v.in_column(column);
-          if (there.size() == 1) add(out, {first ? "first" : "last", column}, there[0] == *winner ? "yes" : "no");
+          if (there.size() == 1)
+            add(out, {first ? "first" : "last", column}, there[0] == *winner ? "yes" : "no");
         }
       }
       break;
@@ -348,7 +419,8 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
         const auto winner = v.by_onset(v.visible_sounding(), first);
         if (!winner || v.visible_sounding().size() < 2) continue;
         for (const bool left : {true, false}) {
-          if (const auto n = v.neighbour(*winner, left)) add(out, {left ? "left" : "right", first ? "first" : "last"}, v.at(*n).name);
+          if (const auto n = v.neighbour(*winner, left))
+            add(out, {left ? "left" : "right", first ? "first" : "last"}, v.at(*n).name);
         }
       }
       break;
@@ -368,23 +440,28 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
         std::sort(overlaps.rbegin(), overlaps.rend());
         const int best = overlaps[0].first;
         const int next = overlaps.size() > 1 ? overlaps[1].first : 0;
-        if (best >= 1 && best - next >= v.margins().overlap_seconds && v.at(overlaps[0].second).name != v.at(a).name) {
+        if (best >= 1 && best - next >= v.margins().overlap_seconds &&
+            v.at(overlaps[0].second).name != v.at(a).name) {
           add(out, {v.at(a).name}, v.at(overlaps[0].second).name);
         }
       }
       break;
     case 25:
-      return compare_by_class_and_column(v, [&](std::size_t a, std::size_t b) { return v.louder(a, b); });
+      return compare_by_class_and_column(
+          v, [&](std::size_t a, std::size_t b) { return v.louder(a, b); });
     case 26:
-      return compare_by_class_and_column(v, [&](std::size_t a, std::size_t b) { return v.more_rhythmic(a, b); });
+      return compare_by_class_and_column(
+          v, [&](std::size_t a, std::size_t b) { return v.more_rhythmic(a, b); });
     case 27:
       return compare_by_column(v, [&](std::size_t a, std::size_t b) { return v.louder(a, b); });
     case 28:
-      return compare_by_column(v, [&](std::size_t a, std::size_t b) { return v.more_rhythmic(a, b); });
+      return compare_by_column(v,
+                               [&](std::size_t a, std::size_t b) { return v.more_rhythmic(a, b); });
     case 29:  // Where is the <FL> sounding instrument?
       if (v.visible_sounding().size() < 2) break;
       for (const bool first : {true, false}) {
-        if (const auto w = v.by_onset(v.visible_sounding(), first)) add(out, {first ? "first" : "last"}, to_string(v.at(*w).column));
+        if (const auto w = v.by_onset(v.visible_sounding(), first))
+          add(out, {first ? "first" : "last"}, to_string(v.at(*w).column));
       }
       break;
     case 30:  // Which <Object> makes the sound <FL>?
@@ -403,7 +480,8 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
           }
           const std::size_t w = order[0].second;
           const auto column_mates = v.in_column(to_string(v.at(w).column));
-          if (v.count(column_mates, name) == 1) add(out, {name, first ? "first" : "last"}, to_string(v.at(w).column));
+          if (v.count(column_mates, name) == 1)
+            add(out, {name, first ? "first" : "last"}, to_string(v.at(w).column));
         }
       }
       break;
@@ -419,7 +497,8 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
     case 32: {  // Which instrument makes sounds <BA> the <Object>?
       const auto order = v.onset_order(v.visible_sounding());
       auto distinct = [&](std::size_t k) {
-        return (k == 0 || order[k - 1].first != order[k].first) && (k + 1 == order.size() || order[k + 1].first != order[k].first);
+        return (k == 0 || order[k - 1].first != order[k].first) &&
+               (k + 1 == order.size() || order[k + 1].first != order[k].first);
       };
       for (std::size_t k = 0; k < order.size(); ++k) {
         const std::string& name = v.at(order[k].second).name;
@@ -441,15 +520,18 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
 
 }  // namespace
 
-const std::vector<QuestionTemplate>& question_templates() { return kTemplates; }
+const std::vector<QuestionTemplate>& question_templates() {
+  return kTemplates;
+}
 
 std::string count_answer(std::size_t count) {
-  static const char* const kWords[] = {"zero", "one", "two", "three", "four", "five",
-                                       "six",  "seven", "eight", "nine", "ten"};
+  static const char* const kWords[] = {"zero", "one",   "two",   "three", "four", "five",
+                                       "six",  "seven", "eight", "nine",  "ten"};
   return count <= 10 ? kWords[count] : "more than ten";
 }
 
-std::vector<QuestionCandidate> question_candidates(const QuestionTemplate& tmpl, const SceneTruth& truth,
+std::vector<QuestionCandidate> question_candidates(const QuestionTemplate& tmpl,
+                                                   const SceneTruth& truth,
                                                    const std::vector<std::string>& other_classes,
                                                    const AnswerMargins& margins) {
   if (!tmpl.unsupported_reason.empty()) return {};

@@ -23,12 +23,13 @@ const std::vector<QuestionTemplate>& question_templates();
 
 /// Decision margins: a question whose answer hinges on a smaller difference is not asked.
 struct AnswerMargins {
-  double loudness_db = 3.0;     ///< louder / loudest / quietest
-  double onset_rate = 0.5;      ///< more rhythmic: onsets per sounding second...
-  double onset_ratio = 1.5;     ///< ...and ratio of the two rates
+  double loudness_db = 3.0;       ///< louder / loudest / quietest
+  double onset_rate = 0.5;        ///< more rhythmic: onsets per sounding second...
+  double onset_ratio = 1.5;       ///< ...and ratio of the two rates
   double duration_seconds = 1.0;  ///< playing longer
   double overlap_seconds = 1.0;   ///< "at the same time as": best overlap beats the next by this
-  double location_fraction = 1.0 / 12;  ///< leftest / left of: centres this share of the width apart
+  double location_fraction =
+      1.0 / 12;  ///< leftest / left of: centres this share of the width apart
 };
 
 /// One way to ask a template about a scene: the placeholder values and the answer.
@@ -41,7 +42,8 @@ struct QuestionCandidate {
 /// truth (who sounds when, how loud, how rhythmic; where things stand). Empty when the template
 /// does not apply (e.g. "What kind of musical instrument is it?" with two instruments).
 /// `other_classes` are classes absent from the scene, offered as "no"/"zero" candidates.
-std::vector<QuestionCandidate> question_candidates(const QuestionTemplate& tmpl, const SceneTruth& truth,
+std::vector<QuestionCandidate> question_candidates(const QuestionTemplate& tmpl,
+                                                   const SceneTruth& truth,
                                                    const std::vector<std::string>& other_classes,
                                                    const AnswerMargins& margins = {});
 

@@ -32,7 +32,8 @@ class Rng {
     const std::uint64_t span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo) + 1;
     const std::uint64_t limit = UINT64_MAX - UINT64_MAX % span;
     std::uint64_t x = next();
-    while (x >= limit) x = next();
+    while (x >= limit)
+      x = next();
     return lo + static_cast<int>(x % span);
   }
 

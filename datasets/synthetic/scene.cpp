@@ -10,7 +10,8 @@ constexpr int kPentatonic[] = {0, 2, 4, 7, 9};  // scale steps for melodies
 
 std::array<unsigned char, 3> jitter_color(Rng& rng, std::array<int, 3> base, int spread) {
   std::array<unsigned char, 3> out{};
-  for (std::size_t c = 0; c < 3; ++c) out[c] = static_cast<unsigned char>(std::clamp(base[c] + rng.integer(-spread, spread), 0, 255));
+  for (std::size_t c = 0; c < 3; ++c)
+    out[c] = static_cast<unsigned char>(std::clamp(base[c] + rng.integer(-spread, spread), 0, 255));
   return out;
 }
 
@@ -28,7 +29,9 @@ std::vector<std::array<int, 2>> sample_intervals(Rng& rng, int seconds) {
   return {{start, end}};
 }
 
-std::vector<NoteEvent> sample_notes(Rng& rng, const InstrumentSpec& spec, const std::vector<std::array<int, 2>>& intervals) {
+std::vector<NoteEvent> sample_notes(Rng& rng,
+                                    const InstrumentSpec& spec,
+                                    const std::vector<std::array<int, 2>>& intervals) {
   // A part is dense (many short notes, audible gaps) or smooth (long notes), so instruments
   // differ in onset rate: the measured basis of "more rhythmic".
   const bool dense = rng.chance(0.5);
@@ -36,13 +39,21 @@ std::vector<NoteEvent> sample_notes(Rng& rng, const InstrumentSpec& spec, const 
   // through the interval; sustained notes can be long.
   double step = 0;
   switch (spec.percussion() ? Articulation::Percussive : spec.articulation) {
-    case Articulation::Sustained: step = dense ? rng.uniform(0.18, 0.28) : rng.uniform(0.7, 1.1); break;
-    case Articulation::Percussive: step = dense ? rng.uniform(0.14, 0.2) : rng.uniform(0.3, 0.42); break;
+    case Articulation::Sustained:
+      step = dense ? rng.uniform(0.18, 0.28) : rng.uniform(0.7, 1.1);
+      break;
+    case Articulation::Percussive:
+      step = dense ? rng.uniform(0.14, 0.2) : rng.uniform(0.3, 0.42);
+      break;
     case Articulation::Plucked:
-    case Articulation::Struck: step = dense ? rng.uniform(0.15, 0.22) : rng.uniform(0.35, 0.5); break;
+    case Articulation::Struck:
+      step = dense ? rng.uniform(0.15, 0.22) : rng.uniform(0.35, 0.5);
+      break;
   }
   const double duty = dense ? 0.55 : 0.9;
-  const int root = spec.percussion() ? 0 : rng.integer(spec.pitch_low, std::max(spec.pitch_low, spec.pitch_high - 12));
+  const int root = spec.percussion() ? 0
+                                     : rng.integer(spec.pitch_low,
+                                                   std::max(spec.pitch_low, spec.pitch_high - 12));
   int degree = 0;
   std::vector<NoteEvent> notes;
   for (const auto& [start, end] : intervals) {
@@ -69,9 +80,12 @@ std::vector<NoteEvent> sample_notes(Rng& rng, const InstrumentSpec& spec, const 
 
 const char* to_string(Column column) {
   switch (column) {
-    case Column::Left: return "left";
-    case Column::Middle: return "middle";
-    case Column::Right: return "right";
+    case Column::Left:
+      return "left";
+    case Column::Middle:
+      return "middle";
+    case Column::Right:
+      return "right";
   }
   return "?";
 }
@@ -84,7 +98,8 @@ Scene sample_scene(const InstrumentTable& table, const SceneParams& params, Rng&
     scene.floor = jitter_color(rng, {70, 150, 60}, 25);       // grass
   } else {
     const bool curtain = rng.chance(0.5);
-    scene.backdrop = curtain ? jitter_color(rng, {130, 25, 35}, 25) : jitter_color(rng, {215, 200, 170}, 25);
+    scene.backdrop =
+        curtain ? jitter_color(rng, {130, 25, 35}, 25) : jitter_color(rng, {215, 200, 170}, 25);
     scene.floor = jitter_color(rng, {120, 80, 45}, 20);  // wooden stage
   }
 
@@ -94,7 +109,8 @@ Scene sample_scene(const InstrumentTable& table, const SceneParams& params, Rng&
 
   // Classes: distinct, except an optional second instance of the first class.
   std::vector<std::size_t> classes(table.size());
-  for (std::size_t i = 0; i < classes.size(); ++i) classes[i] = i;
+  for (std::size_t i = 0; i < classes.size(); ++i)
+    classes[i] = i;
   rng.shuffle(classes);
   std::vector<std::size_t> chosen(classes.begin(), classes.begin() + visible);
   if (visible >= 2 && rng.chance(params.duplicate_rate)) chosen[1] = chosen[0];
@@ -148,16 +164,18 @@ Scene sample_scene(const InstrumentTable& table, const SceneParams& params, Rng&
     if (!silent) {
       inst.intervals = sample_intervals(rng, params.seconds);
       // A duplicate instance sometimes starts together with the first ("simultaneously").
-      if (i == 1 && inst.spec == scene.instruments[0].spec && !scene.instruments[0].intervals.empty() &&
-          rng.chance(0.4)) {
+      if (i == 1 && inst.spec == scene.instruments[0].spec &&
+          !scene.instruments[0].intervals.empty() && rng.chance(0.4)) {
         const int start = scene.instruments[0].intervals.front()[0];
-        inst.intervals = {{start, std::min(params.seconds, start + rng.integer(2, params.seconds))}};
+        inst.intervals = {
+            {start, std::min(params.seconds, start + rng.integer(2, params.seconds))}};
       }
       inst.notes = sample_notes(rng, table.at(inst.spec), inst.intervals);
       if (inst.notes.empty()) inst.intervals.clear();
     }
-    inst.gain_db = std::array<double, 3>{-3.0, -9.0, -15.0}[static_cast<std::size_t>(rng.integer(0, 2))] +
-                   rng.uniform(-1.0, 1.0);
+    inst.gain_db =
+        std::array<double, 3>{-3.0, -9.0, -15.0}[static_cast<std::size_t>(rng.integer(0, 2))] +
+        rng.uniform(-1.0, 1.0);
     inst.motion_phase = rng.uniform(0.0, 2.0 * M_PI);
   }
 
@@ -176,7 +194,8 @@ Scene sample_scene(const InstrumentTable& table, const SceneParams& params, Rng&
   }
   const int occluders = static_cast<int>(std::lround(params.clutter * 3));
   for (int k = 0; k < occluders && visible > 0; ++k) {
-    const Box& target = scene.instruments[static_cast<std::size_t>(rng.integer(0, visible - 1))].box;
+    const Box& target =
+        scene.instruments[static_cast<std::size_t>(rng.integer(0, visible - 1))].box;
     ClutterShape shape;
     shape.occluder = true;
     shape.circle = rng.chance(0.5);

@@ -40,7 +40,7 @@ struct SceneParams {
   int seconds = 10;
   int width = 224;
   int height = 224;
-  int min_instruments = 1;       ///< visible instruments per scene
+  int min_instruments = 1;  ///< visible instruments per scene
   int max_instruments = 4;
   double silent_rate = 0.25;     ///< chance a visible instrument never sounds (a distractor)
   double offscreen_rate = 0.3;   ///< chance of an extra instrument heard but not seen
@@ -49,7 +49,8 @@ struct SceneParams {
   double clutter = 0.0;          ///< 0..1: background shapes and partial occluders
   double blur_sigma = 0.0;       ///< Gaussian blur of every frame, pixels
   std::optional<double> snr_db;  ///< white noise at this SNR (dB) against the mix; none = clean
-  double imbalance = 0.0;        ///< -1..1: >0 removes visual motion cues, <0 buries audio in noise, in that share of clips
+  double imbalance = 0.0;  ///< -1..1: >0 removes visual motion cues, <0 buries audio in noise, in
+                           ///< that share of clips
   double imbalance_snr_db = -5;  ///< SNR of the noise that buries audio when imbalance < 0
 };
 
@@ -60,11 +61,11 @@ struct PlannedInstrument {
   bool visible = true;
   Box box;
   Column column = Column::Middle;
-  bool flip = false;                        ///< sprite mirrored horizontally
-  double brightness = 1.0;                  ///< sprite colour scale
+  bool flip = false;                          ///< sprite mirrored horizontally
+  double brightness = 1.0;                    ///< sprite colour scale
   std::vector<std::array<int, 2>> intervals;  ///< planned sounding seconds [start, end)
   std::vector<NoteEvent> notes;
-  double gain_db = 0;   ///< applied to the rendered stem
+  double gain_db = 0;  ///< applied to the rendered stem
   double motion_phase = 0;
 };
 
@@ -79,8 +80,8 @@ struct ClutterShape {
 
 struct Scene {
   bool outdoor = false;
-  std::array<unsigned char, 3> backdrop{};  ///< wall or sky colour
-  std::array<unsigned char, 3> floor{};     ///< floor or grass colour
+  std::array<unsigned char, 3> backdrop{};     ///< wall or sky colour
+  std::array<unsigned char, 3> floor{};        ///< floor or grass colour
   std::vector<PlannedInstrument> instruments;  ///< visible ones first, off-screen ones last
   std::vector<ClutterShape> clutter;
   bool motion_suppressed = false;  ///< imbalance: sounding instruments do not move in this clip

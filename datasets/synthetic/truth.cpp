@@ -7,7 +7,10 @@
 
 namespace avqa::synthetic {
 
-StemAnalysis analyse_stem(const std::vector<float>& samples, int sample_rate, int seconds, const StemAnalysisParams& params) {
+StemAnalysis analyse_stem(const std::vector<float>& samples,
+                          int sample_rate,
+                          int seconds,
+                          const StemAnalysisParams& params) {
   StemAnalysis out;
   const auto frame = static_cast<std::size_t>(std::lround(params.frame_seconds * sample_rate));
   const std::size_t frames = samples.size() / frame;
@@ -17,7 +20,8 @@ StemAnalysis analyse_stem(const std::vector<float>& samples, int sample_rate, in
   std::size_t sounding_frames = 0;
   for (std::size_t f = 0; f < frames; ++f) {
     double energy = 0;
-    for (std::size_t i = f * frame; i < (f + 1) * frame; ++i) energy += static_cast<double>(samples[i]) * samples[i];
+    for (std::size_t i = f * frame; i < (f + 1) * frame; ++i)
+      energy += static_cast<double>(samples[i]) * samples[i];
     const double db = 10.0 * std::log10(energy / static_cast<double>(frame) + 1e-12);
     out.frame_db[f] = static_cast<float>(db);
     out.frame_sounding[f] = db > params.sounding_db;
@@ -34,30 +38,41 @@ StemAnalysis analyse_stem(const std::vector<float>& samples, int sample_rate, in
     double energy = 0;
     const std::size_t begin = static_cast<std::size_t>(s) * static_cast<std::size_t>(sample_rate);
     const std::size_t end = std::min(samples.size(), begin + static_cast<std::size_t>(sample_rate));
-    for (std::size_t i = begin; i < end; ++i) energy += static_cast<double>(samples[i]) * samples[i];
-    out.rms_per_second.push_back(end > begin ? static_cast<float>(std::sqrt(energy / static_cast<double>(end - begin))) : 0.f);
+    for (std::size_t i = begin; i < end; ++i)
+      energy += static_cast<double>(samples[i]) * samples[i];
+    out.rms_per_second.push_back(
+        end > begin ? static_cast<float>(std::sqrt(energy / static_cast<double>(end - begin)))
+                    : 0.f);
     std::size_t count = 0;
-    for (std::size_t f = s * per_second; f < std::min(frames, (s + 1) * per_second); ++f) count += out.frame_sounding[f];
-    out.sounding_per_second.push_back(static_cast<double>(count) >= params.second_fraction * static_cast<double>(per_second));
+    for (std::size_t f = s * per_second; f < std::min(frames, (s + 1) * per_second); ++f)
+      count += out.frame_sounding[f];
+    out.sounding_per_second.push_back(static_cast<double>(count) >=
+                                      params.second_fraction * static_cast<double>(per_second));
   }
 
-  const auto lookback = static_cast<std::size_t>(std::lround(params.onset_lookback / params.frame_seconds));
+  const auto lookback =
+      static_cast<std::size_t>(std::lround(params.onset_lookback / params.frame_seconds));
   double last_onset = -1e9;
   for (std::size_t f = 0; f < frames; ++f) {
     if (!out.frame_sounding[f]) continue;
     float recent_min = f == 0 ? -120.f : out.frame_db[f - 1];
-    for (std::size_t k = 1; k <= lookback && k <= f; ++k) recent_min = std::min(recent_min, out.frame_db[f - k]);
+    for (std::size_t k = 1; k <= lookback && k <= f; ++k)
+      recent_min = std::min(recent_min, out.frame_db[f - k]);
     const double t = static_cast<double>(f) * params.frame_seconds;
-    if (out.frame_db[f] - recent_min >= params.onset_rise_db && t - last_onset >= params.onset_refractory) {
+    if (out.frame_db[f] - recent_min >= params.onset_rise_db &&
+        t - last_onset >= params.onset_refractory) {
       out.onsets.push_back(t);
       last_onset = t;
     }
   }
-  if (out.sounding_seconds > 0) out.onset_rate = static_cast<double>(out.onsets.size()) / out.sounding_seconds;
+  if (out.sounding_seconds > 0)
+    out.onset_rate = static_cast<double>(out.onsets.size()) / out.sounding_seconds;
   return out;
 }
 
-bool InstrumentTruth::sounds() const { return first_second().has_value(); }
+bool InstrumentTruth::sounds() const {
+  return first_second().has_value();
+}
 
 std::optional<int> InstrumentTruth::first_second() const {
   for (std::size_t s = 0; s < sounding_per_second.size(); ++s) {
@@ -82,7 +97,8 @@ std::vector<std::size_t> SceneTruth::visible() const {
 }
 
 bool SceneTruth::offscreen_sounds() const {
-  return std::any_of(instruments.begin(), instruments.end(), [](const auto& i) { return !i.visible && i.sounds(); });
+  return std::any_of(instruments.begin(), instruments.end(),
+                     [](const auto& i) { return !i.visible && i.sounds(); });
 }
 
 std::string to_json(const SceneTruth& truth) {
@@ -96,23 +112,28 @@ std::string to_json(const SceneTruth& truth) {
       item["position"] = to_string(inst.column);
       item["box"] = box_json(inst.box);
       json boxes = json::array();
-      for (const Box& b : inst.boxes_per_second) boxes.push_back(box_json(b));
+      for (const Box& b : inst.boxes_per_second)
+        boxes.push_back(box_json(b));
       item["box_per_second"] = boxes;
     }
     json intervals = json::array();
-    for (const auto& [s, e] : inst.sounding_intervals) intervals.push_back({s, e});
+    for (const auto& [s, e] : inst.sounding_intervals)
+      intervals.push_back({s, e});
     item["sounding_intervals"] = intervals;
     json per_second = json::array();
-    for (const bool b : inst.sounding_per_second) per_second.push_back(b ? 1 : 0);
+    for (const bool b : inst.sounding_per_second)
+      per_second.push_back(b ? 1 : 0);
     item["sounding_per_second"] = per_second;
     json rms = json::array();
-    for (const float r : inst.rms_per_second) rms.push_back(std::round(static_cast<double>(r) * 1e6) / 1e6);
+    for (const float r : inst.rms_per_second)
+      rms.push_back(std::round(static_cast<double>(r) * 1e6) / 1e6);
     item["loudness_per_second"] = rms;
     item["sounding_seconds"] = round3(inst.sounding_seconds);
     item["loudness_db"] = round3(inst.loudness_db);
     item["onset_rate"] = round3(inst.onset_rate);
     json onsets = json::array();
-    for (const double o : inst.onsets) onsets.push_back(round3(o));
+    for (const double o : inst.onsets)
+      onsets.push_back(round3(o));
     item["onsets"] = onsets;
     instruments.push_back(item);
   }
@@ -127,10 +148,11 @@ std::string to_json(const SceneTruth& truth) {
               {"snr_db", truth.snr_db ? json(*truth.snr_db) : json(nullptr)},
               {"mix_gain", std::round(truth.mix_gain * 1e6) / 1e6},
               {"instruments", instruments},
-              {"units", {{"box", "pixels [x0, y0, x1, y1)"},
-                         {"loudness_per_second", "RMS of the instrument's own track, full scale 1"},
-                         {"loudness_db", "mean RMS dBFS over its sounding 20 ms frames"},
-                         {"onset_rate", "onsets per sounding second"}}}};
+              {"units",
+               {{"box", "pixels [x0, y0, x1, y1)"},
+                {"loudness_per_second", "RMS of the instrument's own track, full scale 1"},
+                {"loudness_db", "mean RMS dBFS over its sounding 20 ms frames"},
+                {"onset_rate", "onsets per sounding second"}}}};
   return doc.dump(1) + "\n";
 }
 

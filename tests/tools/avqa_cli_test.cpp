@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "datasets/features/feature_cache.h"
 #include "datasets/vocabulary.h"
 #include "tests/test_paths.h"
 
@@ -150,24 +151,31 @@ TEST(AvqaCli, VocabWritesAFileThatLoadsAndChecksOtherFiles) {
 }
 
 TEST(AvqaCli, GenerateWritesADatasetThatDataStatsReads) {
-  const fs::path out = fs::temp_directory_path() / ("avqa_cli_generate_" + std::to_string(::getpid()));
+  const fs::path out =
+      fs::temp_directory_path() / ("avqa_cli_generate_" + std::to_string(::getpid()));
   fs::remove_all(out);
-  const Result r = avqa("generate --out " + quoted(out) + " --videos 3 --seconds 2 --seed 4 --quiet");
+  const Result r =
+      avqa("generate --out " + quoted(out) + " --videos 3 --seconds 2 --seed 4 --quiet");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "wrote 3 videos")) << r.output;
   const Result stats = avqa("data stats " + quoted(out / "annotations/avqa-train.json"));
   EXPECT_EQ(stats.code, 0) << stats.output;
   EXPECT_TRUE(contains(stats.output, "Audio-Visual")) << stats.output;
 
-  const Result again = avqa("generate --out " + quoted(out) + " --videos 3 --seconds 2 --seed 4 --quiet");
+  const Result again =
+      avqa("generate --out " + quoted(out) + " --videos 3 --seconds 2 --seed 4 --quiet");
   EXPECT_EQ(again.code, 2);
   EXPECT_TRUE(contains(again.output, "not empty; pass --overwrite")) << again.output;
-  EXPECT_EQ(avqa("generate --out " + quoted(out) + " --videos 3 --seconds 2 --seed 4 --quiet --overwrite").code, 0);
+  EXPECT_EQ(
+      avqa("generate --out " + quoted(out) + " --videos 3 --seconds 2 --seed 4 --quiet --overwrite")
+          .code,
+      0);
   fs::remove_all(out);
 }
 
 TEST(AvqaCli, GenerateRejectsBadArguments) {
-  const fs::path out = fs::temp_directory_path() / ("avqa_cli_generate_bad_" + std::to_string(::getpid()));
+  const fs::path out =
+      fs::temp_directory_path() / ("avqa_cli_generate_bad_" + std::to_string(::getpid()));
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--split 0.5,0.5", "--split"},
       {"--instruments 0-9", "--instruments"},
@@ -180,10 +188,57 @@ TEST(AvqaCli, GenerateRejectsBadArguments) {
     EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
     EXPECT_TRUE(contains(r.output, message)) << args << "\n" << r.output;
   }
-  const Result font = avqa("generate --out " + quoted(out) + " --videos 1 --soundfont /nonexistent.sf2");
+  const Result font =
+      avqa("generate --out " + quoted(out) + " --videos 1 --soundfont /nonexistent.sf2");
   EXPECT_NE(font.code, 0);
   EXPECT_TRUE(contains(font.output, "fluid-soundfont-gm")) << font.output;
   EXPECT_FALSE(fs::exists(out));
+}
+
+// kill -9 in the middle of an extraction, then --resume: nothing finished is lost, the result
+// equals an uninterrupted run, and `cache verify` accepts it.
+TEST(AvqaCli, ExtractSurvivesKillNineAndResumes) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("avqa_cli_extract_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_EQ(
+      avqa("generate --out " + quoted(dir / "data") + " --videos 24 --seconds 3 --seed 2 --quiet")
+          .code,
+      0);
+  const std::string args =
+      " --videos " + quoted(dir / "data/videos") + " --seconds 3 --jobs 1 --threads 1";
+  const std::string log = (dir / "log.txt").string();
+  const std::string killer =
+      "sh -c '" + std::string(AVQA_CLI) + " extract --out " + (dir / "killed.h5").string() + args +
+      " 2> " + log + " & pid=$!; while kill -0 $pid 2>/dev/null && ! grep -q \"extract: [1-9]\" " +
+      log + "; do sleep 0.02; done; kill -9 $pid; wait $pid; exit 0'";
+  ASSERT_EQ(std::system(killer.c_str()), 0);
+  std::size_t done_before = 0;
+  {
+    const avqa::features::FeatureCacheReader killed(dir / "killed.h5");  // readable after kill -9
+    for (const auto s : killed.status())
+      done_before += s == avqa::features::VideoStatus::Done;
+  }
+  EXPECT_GT(done_before, 0u);
+  EXPECT_LT(done_before, 24u) << "the extraction finished before it could be killed";
+  EXPECT_EQ(avqa("cache verify " + quoted(dir / "killed.h5")).code, 2);  // incomplete
+
+  const Result resumed = avqa("extract --out " + quoted(dir / "killed.h5") + args + " --resume");
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_TRUE(contains(resumed.output, std::to_string(done_before) + " already done"))
+      << resumed.output;
+  EXPECT_EQ(avqa("cache verify " + quoted(dir / "killed.h5")).code, 0);
+  ASSERT_EQ(avqa("extract --out " + quoted(dir / "clean.h5") + args).code, 0);
+  const avqa::features::FeatureCacheReader killed(dir / "killed.h5");
+  const avqa::features::FeatureCacheReader clean(dir / "clean.h5");
+  for (std::size_t v = 0; v < 24; ++v) {
+    EXPECT_EQ(killed.read("visual", v), clean.read("visual", v)) << v;
+    EXPECT_EQ(killed.read("audio", v), clean.read("audio", v)) << v;
+  }
+  const Result info = avqa("cache info " + quoted(dir / "clean.h5"));
+  EXPECT_TRUE(contains(info.output, "24 done")) << info.output;
+  EXPECT_TRUE(contains(info.output, "random-init")) << info.output;
+  fs::remove_all(dir);
 }
 
 TEST(AvqaCli, StatsOnTheRealTestSetPrintsThePerTypeTable) {

@@ -1,12 +1,10 @@
 #include "datasets/features/backbones.h"
 
+#include <fstream>
 #include <unistd.h>
 
-#include <fstream>
-
-#include <torch/torch.h>
-
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include "core/input_error.h"
 #include "tests/test_paths.h"
@@ -18,7 +16,8 @@ using avqa::testing::TempDir;
 
 std::int64_t count_parameters(torch::nn::Module& m) {
   std::int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
+  for (const auto& p : m.parameters())
+    n += p.numel();
   return n;
 }
 
@@ -26,7 +25,8 @@ TEST(Backbones, VggishHasTorchvggishNamesSizesAndShapes) {
   Vggish vggish;
   EXPECT_EQ(count_parameters(*vggish), 72141184);
   const auto names = vggish->named_parameters().keys();
-  for (const char* name : {"features.0.weight", "features.13.bias", "embeddings.0.weight", "embeddings.4.bias"}) {
+  for (const char* name :
+       {"features.0.weight", "features.13.bias", "embeddings.0.weight", "embeddings.4.bias"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
   }
   vggish->eval();
@@ -41,8 +41,8 @@ TEST(Backbones, ResNet18HasTorchvisionNamesAndBothStrides) {
   ResNet18 stride1;
   EXPECT_EQ(count_parameters(*stride1), 11176512);  // torchvision resnet18 without fc
   const auto names = stride1->named_parameters().keys();
-  for (const char* name : {"conv1.weight", "bn1.weight", "layer1.0.conv1.weight", "layer4.0.downsample.0.weight",
-                           "layer4.1.bn2.bias"}) {
+  for (const char* name : {"conv1.weight", "bn1.weight", "layer1.0.conv1.weight",
+                           "layer4.0.downsample.0.weight", "layer4.1.bn2.bias"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
   }
   stride1->eval();
@@ -60,12 +60,16 @@ TEST(Backbones, WeightsLoadByNameAndReproduceTheModel) {
   ResNet18 source;
   source->eval();
   c10::Dict<std::string, torch::Tensor> dict;
-  for (const auto& p : source->named_parameters()) dict.insert(p.key(), p.value().detach());
-  for (const auto& b : source->named_buffers()) dict.insert(b.key(), b.value());
-  dict.insert("fc.weight", torch::zeros({1000, 512}));  // torchvision's classifier: reported, not used
+  for (const auto& p : source->named_parameters())
+    dict.insert(p.key(), p.value().detach());
+  for (const auto& b : source->named_buffers())
+    dict.insert(b.key(), b.value());
+  dict.insert("fc.weight",
+              torch::zeros({1000, 512}));  // torchvision's classifier: reported, not used
   {
     const auto bytes = torch::pickle_save(c10::IValue(dict));
-    std::ofstream(dir / "resnet18.pt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(dir / "resnet18.pt", std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
   torch::manual_seed(4);
   ResNet18 target;
@@ -81,7 +85,8 @@ TEST(Backbones, WeightsLoadByNameAndReproduceTheModel) {
   ASSERT_EQ(dict.erase("layer2.0.conv1.weight"), 1u);
   {
     const auto bytes = torch::pickle_save(c10::IValue(dict));
-    std::ofstream(dir / "missing.pt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(dir / "missing.pt", std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
   try {
     load_weights(*target, dir / "missing.pt");

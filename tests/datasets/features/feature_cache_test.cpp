@@ -1,12 +1,11 @@
 #include "datasets/features/feature_cache.h"
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -22,11 +21,13 @@ using avqa::testing::TempDir;
 
 CacheLayout small_layout(StorageType storage, int videos = 4) {
   CacheLayout layout;
-  for (int i = 0; i < videos; ++i) layout.video_ids.push_back("vid" + std::to_string(i));
+  for (int i = 0; i < videos; ++i)
+    layout.video_ids.push_back("vid" + std::to_string(i));
   layout.segments = 3;
   layout.fps = 1;
   layout.storage = storage;
-  layout.modalities = {{"audio", {4}, "vggish", "random-init"}, {"visual", {2, 3, 3}, "resnet18", "weights.pt sha256:abc"}};
+  layout.modalities = {{"audio", {4}, "vggish", "random-init"},
+                       {"visual", {2, 3, 3}, "resnet18", "weights.pt sha256:abc"}};
   layout.attributes["visual_normalization"] = "kinetics";
   return layout;
 }
@@ -37,7 +38,8 @@ VideoFeatures features_for(const CacheLayout& layout, int video) {
   for (const auto& m : layout.modalities) {
     std::vector<float> values(static_cast<std::size_t>(layout.segments) * m.segment_size());
     // Exact in float16: multiples of 1/16 below 64.
-    for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(video) + static_cast<float>(i) / 16.f;
+    for (std::size_t i = 0; i < values.size(); ++i)
+      values[i] = static_cast<float>(video) + static_cast<float>(i) / 16.f;
     f.modalities[m.name] = values;
   }
   f.real_seconds = 2.5f + video;
@@ -46,12 +48,13 @@ VideoFeatures features_for(const CacheLayout& layout, int video) {
 }
 
 TEST(HalfFloat, RoundTripsAndRoundsToNearestEven) {
-  for (const float v : {0.f, 1.f, -2.5f, 0.333251953125f, 65504.f, 6.103515625e-05f, 5.9604644775390625e-08f}) {
+  for (const float v :
+       {0.f, 1.f, -2.5f, 0.333251953125f, 65504.f, 6.103515625e-05f, 5.9604644775390625e-08f}) {
     EXPECT_EQ(half_to_float(float_to_half(v)), v) << v;
   }
   EXPECT_EQ(float_to_half(1.0f), 0x3C00);
   EXPECT_EQ(float_to_half(1.0f + 1.0f / 2048), 0x3C00);  // halfway between 1 and 1+2^-10: to even
-  EXPECT_EQ(float_to_half(1e6f), 0x7C00);                 // overflow: infinity
+  EXPECT_EQ(float_to_half(1e6f), 0x7C00);                // overflow: infinity
   EXPECT_TRUE(std::isnan(half_to_float(float_to_half(NAN))));
   EXPECT_NEAR(half_to_float(float_to_half(0.1f)), 0.1f, 1e-4);
 }
@@ -73,8 +76,8 @@ TEST_P(FeatureCacheTest, WritesAndReadsBackByVideoId) {
   EXPECT_EQ(reader.layout().modalities[1].segment_shape, (std::vector<std::uint64_t>{2, 3, 3}));
   EXPECT_EQ(reader.layout().modalities[1].weights, "weights.pt sha256:abc");
   EXPECT_EQ(reader.layout().attributes.at("visual_normalization"), "kinetics");
-  EXPECT_EQ(reader.status(), (std::vector<VideoStatus>{VideoStatus::Done, VideoStatus::Pending, VideoStatus::Done,
-                                                        VideoStatus::Failed}));
+  EXPECT_EQ(reader.status(), (std::vector<VideoStatus>{VideoStatus::Done, VideoStatus::Pending,
+                                                       VideoStatus::Done, VideoStatus::Failed}));
   const std::size_t v = *reader.find("vid2");
   EXPECT_FLOAT_EQ(reader.real_seconds(v), 4.5f);
   EXPECT_TRUE(reader.has_audio(v));
@@ -92,7 +95,9 @@ TEST_P(FeatureCacheTest, WritesAndReadsBackByVideoId) {
   EXPECT_THROW(reader.read("audio", v, {3}), std::out_of_range);
 }
 
-INSTANTIATE_TEST_SUITE_P(Storage, FeatureCacheTest, ::testing::Values(StorageType::Float16, StorageType::Float32));
+INSTANTIATE_TEST_SUITE_P(Storage,
+                         FeatureCacheTest,
+                         ::testing::Values(StorageType::Float16, StorageType::Float32));
 
 TEST(FeatureCache, WrongShapesAndExistingFilesAreRefused) {
   TempDir dir("cache_refuse");
@@ -146,22 +151,26 @@ TEST(FeatureCache, SurvivesKillNineAndResumes) {
       const VideoStatus s = reader.status()[static_cast<std::size_t>(v)];
       if (v <= 7) {
         ASSERT_EQ(s, VideoStatus::Done) << v;
-        EXPECT_EQ(reader.read("audio", static_cast<std::size_t>(v)), features_for(layout, v).modalities.at("audio"));
+        EXPECT_EQ(reader.read("audio", static_cast<std::size_t>(v)),
+                  features_for(layout, v).modalities.at("audio"));
       } else {
         EXPECT_EQ(s, VideoStatus::Pending) << v;
       }
     }
   }
   FeatureCacheWriter writer = FeatureCacheWriter::resume(path, layout);
-  for (int v = 8; v < 40; ++v) writer.write(static_cast<std::size_t>(v), features_for(layout, v));
+  for (int v = 8; v < 40; ++v)
+    writer.write(static_cast<std::size_t>(v), features_for(layout, v));
   const FeatureCacheReader reader(path);
-  for (int v = 0; v < 40; ++v) ASSERT_EQ(reader.status()[static_cast<std::size_t>(v)], VideoStatus::Done);
+  for (int v = 0; v < 40; ++v)
+    ASSERT_EQ(reader.status()[static_cast<std::size_t>(v)], VideoStatus::Done);
   EXPECT_EQ(reader.read("visual", 39), features_for(layout, 39).modalities.at("visual"));
 }
 
 // h5dump (Debian's hdf5-tools) sees the layout and the attributes that say what made the features.
 TEST(FeatureCache, ReadableByH5dump) {
-  if (std::system("command -v h5dump >/dev/null 2>&1") != 0) GTEST_SKIP() << "h5dump not installed (package hdf5-tools)";
+  if (std::system("command -v h5dump >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "h5dump not installed (package hdf5-tools)";
   TempDir dir("cache_h5dump");
   const CacheLayout layout = small_layout(StorageType::Float16);
   {
@@ -169,11 +178,13 @@ TEST(FeatureCache, ReadableByH5dump) {
     writer.write(0, features_for(layout, 0));
   }
   const std::string out = (dir / "dump.txt").string();
-  ASSERT_EQ(std::system(("h5dump -H -A '" + (dir / "c.h5").string() + "' > '" + out + "'").c_str()), 0);
+  ASSERT_EQ(std::system(("h5dump -H -A '" + (dir / "c.h5").string() + "' > '" + out + "'").c_str()),
+            0);
   std::ifstream in(out);
   const std::string dump((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  for (const char* part : {"ATTRIBUTE \"audio_backbone\"", "\"vggish\"", "ATTRIBUTE \"visual_weights\"", "DATASET \"visual\"",
-                           "( 4, 3, 2, 3, 3 )", "16-bit little-endian floating-point"}) {
+  for (const char* part :
+       {"ATTRIBUTE \"audio_backbone\"", "\"vggish\"", "ATTRIBUTE \"visual_weights\"",
+        "DATASET \"visual\"", "( 4, 3, 2, 3, 3 )", "16-bit little-endian floating-point"}) {
     EXPECT_NE(dump.find(part), std::string::npos) << part << "\n" << dump;
   }
 }

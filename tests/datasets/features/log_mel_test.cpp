@@ -4,26 +4,29 @@
 #include <cmath>
 #include <complex>
 
-#include <torch/torch.h>
-
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 namespace avqa::features {
 namespace {
 
-double mel(double hz) { return 1127.0 * std::log(1.0 + hz / 700.0); }
+double mel(double hz) {
+  return 1127.0 * std::log(1.0 + hz / 700.0);
+}
 
 // The definition, straight: periodic Hann frames of 400 samples every 160, zero-padded DFT of
 // 512 points, magnitude, triangular HTK-mel weights 125-7500 Hz without DC, log(x + 0.01).
 std::vector<double> reference_frame(const std::vector<float>& x, int frame) {
   std::vector<double> windowed(512, 0.0);
   for (int n = 0; n < 400; ++n) {
-    windowed[static_cast<std::size_t>(n)] = x[static_cast<std::size_t>(frame * 160 + n)] * (0.5 - 0.5 * std::cos(2 * M_PI * n / 400));
+    windowed[static_cast<std::size_t>(n)] =
+        x[static_cast<std::size_t>(frame * 160 + n)] * (0.5 - 0.5 * std::cos(2 * M_PI * n / 400));
   }
   std::vector<double> magnitude(257);
   for (int k = 0; k < 257; ++k) {
     std::complex<double> sum = 0;
-    for (int n = 0; n < 512; ++n) sum += windowed[static_cast<std::size_t>(n)] * std::polar(1.0, -2 * M_PI * k * n / 512);
+    for (int n = 0; n < 512; ++n)
+      sum += windowed[static_cast<std::size_t>(n)] * std::polar(1.0, -2 * M_PI * k * n / 512);
     magnitude[static_cast<std::size_t>(k)] = std::abs(sum);
   }
   std::vector<double> out(64);
@@ -36,7 +39,8 @@ std::vector<double> reference_frame(const std::vector<float>& x, int frame) {
     double energy = 0;
     for (int k = 1; k < 257; ++k) {
       const double m = mel(8000.0 * k / 256);
-      energy += magnitude[static_cast<std::size_t>(k)] * std::max(0.0, std::min((m - l) / (c - l), (u - m) / (u - c)));
+      energy += magnitude[static_cast<std::size_t>(k)] *
+                std::max(0.0, std::min((m - l) / (c - l), (u - m) / (u - c)));
     }
     out[static_cast<std::size_t>(b)] = std::log(energy + 0.01);
   }
@@ -47,8 +51,9 @@ std::vector<float> test_signal(int samples) {
   std::vector<float> x(static_cast<std::size_t>(samples));
   for (int n = 0; n < samples; ++n) {
     const double t = n / 16000.0;
-    x[static_cast<std::size_t>(n)] = static_cast<float>(0.5 * std::sin(2 * M_PI * 440 * t) + 0.2 * std::sin(2 * M_PI * 3000 * t) +
-                                                         0.05 * std::sin(2 * M_PI * 97 * t * t * 50));
+    x[static_cast<std::size_t>(n)] = static_cast<float>(
+        0.5 * std::sin(2 * M_PI * 440 * t) + 0.2 * std::sin(2 * M_PI * 3000 * t) +
+        0.05 * std::sin(2 * M_PI * 97 * t * t * 50));
   }
   return x;
 }
@@ -60,18 +65,21 @@ TEST(LogMel, ParametersAreVggish) {
   EXPECT_EQ(p.fft_length(), 512);
   const auto w = mel_weight_matrix(p);
   ASSERT_EQ(w.size(), 257u * 64u);
-  for (int b = 0; b < 64; ++b) EXPECT_EQ(w[static_cast<std::size_t>(b)], 0.f);  // no DC
+  for (int b = 0; b < 64; ++b)
+    EXPECT_EQ(w[static_cast<std::size_t>(b)], 0.f);  // no DC
 }
 
 TEST(LogMel, MatchesTheDefinitionFrameByFrame) {
   const auto x = test_signal(16000);
-  const auto spectrum = log_mel_spectrogram(torch::from_blob(const_cast<float*>(x.data()), {16000}, torch::kFloat32).clone());
+  const auto spectrum = log_mel_spectrogram(
+      torch::from_blob(const_cast<float*>(x.data()), {16000}, torch::kFloat32).clone());
   ASSERT_EQ(spectrum.size(0), 1 + (16000 - 400) / 160);  // 98 frames
   ASSERT_EQ(spectrum.size(1), 64);
   for (const int frame : {0, 37, 97}) {
     const auto expected = reference_frame(x, frame);
     for (int b = 0; b < 64; ++b) {
-      EXPECT_NEAR(spectrum[frame][b].item<float>(), expected[static_cast<std::size_t>(b)], 1e-4) << "frame " << frame << " band " << b;
+      EXPECT_NEAR(spectrum[frame][b].item<float>(), expected[static_cast<std::size_t>(b)], 1e-4)
+          << "frame " << frame << " band " << b;
     }
   }
 }

@@ -46,7 +46,8 @@ void write_clip(const fs::path& path, int seconds, bool audio, int rotation = 0)
     if (audio) {
       for (std::size_t i = 0; i < chunk.size(); ++i) {
         const double t = (f * chunk.size() + i) / static_cast<double>(kRate);
-        chunk[i] = static_cast<float>(0.4 * std::sin(2 * M_PI * 200 * (static_cast<int>(t) + 1) * t));
+        chunk[i] =
+            static_cast<float>(0.4 * std::sin(2 * M_PI * 200 * (static_cast<int>(t) + 1) * t));
       }
       writer.write_audio(chunk.data(), chunk.size());
     }
@@ -56,14 +57,20 @@ void write_clip(const fs::path& path, int seconds, bool audio, int rotation = 0)
 
 int grey_at(const SampledClip& clip, int segment, int x, int y) {
   const std::size_t size = static_cast<std::size_t>(clip.frame_size);
-  return clip.frames[((static_cast<std::size_t>(segment) * size + static_cast<std::size_t>(y)) * size + static_cast<std::size_t>(x)) * 3 + 1];
+  return clip
+      .frames[((static_cast<std::size_t>(segment) * size + static_cast<std::size_t>(y)) * size +
+               static_cast<std::size_t>(x)) *
+                  3 +
+              1];
 }
 
 // Dominant frequency of one segment's audio, by zero crossings.
 double frequency(const SampledClip& clip, int segment) {
   int crossings = 0;
-  const std::size_t begin = static_cast<std::size_t>(segment) * static_cast<std::size_t>(clip.samples_per_segment);
-  for (std::size_t i = begin + 1; i < begin + static_cast<std::size_t>(clip.samples_per_segment); ++i) {
+  const std::size_t begin =
+      static_cast<std::size_t>(segment) * static_cast<std::size_t>(clip.samples_per_segment);
+  for (std::size_t i = begin + 1; i < begin + static_cast<std::size_t>(clip.samples_per_segment);
+       ++i) {
     crossings += (clip.audio[i - 1] < 0) != (clip.audio[i] < 0);
   }
   return crossings / 2.0 * kRate / clip.samples_per_segment;
@@ -123,7 +130,9 @@ TEST(SampleClip, RotationMetadataIsApplied) {
   const SampledClip clip = sample_clip(dir / "rotated.mp4", options);
   EXPECT_EQ(clip.rotation, 90);
   // Turned a quarter clockwise, the red left quarter is now the top quarter.
-  const auto red = [&](int x, int y) { return clip.frames[(static_cast<std::size_t>(y) * 32 + x) * 3] > 150; };
+  const auto red = [&](int x, int y) {
+    return clip.frames[(static_cast<std::size_t>(y) * 32 + x) * 3] > 150;
+  };
   EXPECT_TRUE(red(16, 2));
   EXPECT_FALSE(red(2, 16));
 }

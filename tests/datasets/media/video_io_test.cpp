@@ -66,15 +66,18 @@ TEST(VideoIo, FramesAndAudioRoundTrip) {
     const auto expected = flat_frame(f);
     const auto& got = media.frames[static_cast<std::size_t>(f)];
     const std::size_t centre = (kSize / 2 * kSize + kSize / 2) * 3;
-    for (int c = 0; c < 3; ++c) EXPECT_NEAR(got[centre + c], expected[centre + c], 4) << "frame " << f << " channel " << c;
-    EXPECT_NEAR(media.frame_times[static_cast<std::size_t>(f)], f / static_cast<double>(kFps), 1e-6);
+    for (int c = 0; c < 3; ++c)
+      EXPECT_NEAR(got[centre + c], expected[centre + c], 4) << "frame " << f << " channel " << c;
+    EXPECT_NEAR(media.frame_times[static_cast<std::size_t>(f)], f / static_cast<double>(kFps),
+                1e-6);
   }
   ASSERT_TRUE(media.has_audio);
   EXPECT_EQ(media.sample_rate, kRate);
   EXPECT_NEAR(static_cast<double>(media.samples.size()), kSeconds * kRate, kRate * 0.02);
   // The strongest frequency of the middle second is the sine's: count zero crossings.
   int crossings = 0;
-  for (std::size_t i = kRate / 2 + 1; i < kRate / 2 + kRate; ++i) crossings += (media.samples[i - 1] < 0) != (media.samples[i] < 0);
+  for (std::size_t i = kRate / 2 + 1; i < kRate / 2 + kRate; ++i)
+    crossings += (media.samples[i - 1] < 0) != (media.samples[i] < 0);
   EXPECT_NEAR(crossings / 2.0, 440.0, 3.0);
 }
 

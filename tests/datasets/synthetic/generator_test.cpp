@@ -8,9 +8,8 @@
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/sha256.h"
 #include "datasets/annotations.h"
@@ -61,12 +60,16 @@ std::string read(const fs::path& p) {
   return s.str();
 }
 
-json read_json(const fs::path& p) { return json::parse(read(p)); }
+json read_json(const fs::path& p) {
+  return json::parse(read(p));
+}
 
 std::vector<json> all_records(const fs::path& dataset) {
   std::vector<json> records;
   for (const char* split : {"train", "val", "test"}) {
-    for (const json& r : read_json(dataset / "annotations" / (std::string("avqa-") + split + ".json"))) records.push_back(r);
+    for (const json& r :
+         read_json(dataset / "annotations" / (std::string("avqa-") + split + ".json")))
+      records.push_back(r);
   }
   return records;
 }
@@ -74,7 +77,8 @@ std::vector<json> all_records(const fs::path& dataset) {
 std::string media_hash(const fs::path& video) {
   const media::DecodedMedia m = media::decode_media(video);
   core::Sha256 hash;
-  for (const auto& frame : m.frames) hash.update(frame.data(), frame.size());
+  for (const auto& frame : m.frames)
+    hash.update(frame.data(), frame.size());
   hash.update(m.samples.data(), m.samples.size() * sizeof(float));
   return hash.hex_digest();
 }
@@ -97,7 +101,8 @@ TEST(Generator, SameArgumentsGiveIdenticalDatasetsWhateverTheThreadCount) {
     if (rel.extension() == ".mp4") {
       EXPECT_EQ(media_hash(entry.path()), media_hash(other)) << rel;  // decoded frames and samples
     } else {
-      EXPECT_EQ(read(entry.path()), read(other)) << rel;  // annotations, truth, manifest: byte for byte
+      EXPECT_EQ(read(entry.path()), read(other))
+          << rel;  // annotations, truth, manifest: byte for byte
     }
     ++compared;
   }
@@ -111,11 +116,14 @@ TEST(Generator, SameArgumentsGiveIdenticalDatasetsWhateverTheThreadCount) {
 TEST(Generator, WritesTheLayoutAndTheMusicAvqaSchema) {
   const fs::path& d = shared_dataset();
   std::set<std::string> videos;
-  for (const auto& e : fs::directory_iterator(d / "videos")) videos.insert(e.path().stem().string());
+  for (const auto& e : fs::directory_iterator(d / "videos"))
+    videos.insert(e.path().stem().string());
   EXPECT_EQ(videos.size(), 24u);
-  for (const std::string& v : videos) EXPECT_TRUE(fs::exists(d / "truth" / (v + ".json"))) << v;
+  for (const std::string& v : videos)
+    EXPECT_TRUE(fs::exists(d / "truth" / (v + ".json"))) << v;
 
-  const data::AnswerVocabulary answers = data::AnswerVocabulary::load(avqa::testing::fixture("answers42.json"));
+  const data::AnswerVocabulary answers =
+      data::AnswerVocabulary::load(avqa::testing::fixture("answers42.json"));
   std::map<std::string, std::string> split_of_video;
   std::set<data::QuestionType> types;
   std::vector<data::AnnotationSet> sets;
@@ -145,13 +153,15 @@ TEST(Generator, WritesTheLayoutAndTheMusicAvqaSchema) {
   }
   EXPECT_EQ(types.size(), data::kNumQuestionTypes) << "every question type is asked";
   const data::WordVocabulary vocab = data::WordVocabulary::build(sets);
-  for (const auto& set : sets) EXPECT_NO_THROW(data::encode_questions(set, vocab));
+  for (const auto& set : sets)
+    EXPECT_NO_THROW(data::encode_questions(set, vocab));
 
   const json manifest = read_json(d / "manifest.json");
   EXPECT_EQ(manifest["seed"], 11);
   EXPECT_EQ(manifest["soundfont"]["sha256"].get<std::string>().size(), 64u);
   int questions = 0;
-  for (const char* split : {"train", "val", "test"}) questions += manifest["splits"][split]["questions"].get<int>();
+  for (const char* split : {"train", "val", "test"})
+    questions += manifest["splits"][split]["questions"].get<int>();
   EXPECT_EQ(static_cast<std::size_t>(questions), all_records(d).size());
   EXPECT_EQ(manifest["omitted_templates"][0]["template"], "Is there a voiceover?");
 }
@@ -160,13 +170,15 @@ TEST(Generator, WritesTheLayoutAndTheMusicAvqaSchema) {
 TEST(Generator, QuestionsUseTheRealMusicAvqaVocabulary) {
   AVQA_REQUIRE_MUSIC_AVQA(dir);
   std::vector<data::AnnotationSet> real;
-  for (const char* file : {"json/avqa-val.json", "json/avqa-test.json", "json/avqa-train_fake.json"}) {
+  for (const char* file :
+       {"json/avqa-val.json", "json/avqa-test.json", "json/avqa-train_fake.json"}) {
     real.push_back(data::load_annotations(dir / file, {data::DuplicatePolicy::KeepAll}));
   }
   const data::WordVocabulary vocab = data::WordVocabulary::build(real);
   ASSERT_EQ(vocab.size(), 93u);
   for (const char* split : {"train", "val", "test"}) {
-    const auto set = data::load_annotations(shared_dataset() / "annotations" / (std::string("avqa-") + split + ".json"));
+    const auto set = data::load_annotations(shared_dataset() / "annotations" /
+                                            (std::string("avqa-") + split + ".json"));
     EXPECT_NO_THROW(data::encode_questions(set, vocab)) << split;
   }
 }
@@ -184,7 +196,8 @@ TEST(Generator, AnswersAgreeWithTheTruthFiles) {
     auto sounds = [](const json& i) { return !i["sounding_intervals"].empty(); };
     auto count = [&](auto pred) {
       int n = 0;
-      for (const json& i : truth["instruments"]) n += pred(i) ? 1 : 0;
+      for (const json& i : truth["instruments"])
+        n += pred(i) ? 1 : 0;
       return n;
     };
     const std::vector<std::string> words = {"zero", "one", "two", "three", "four", "five", "six"};
@@ -193,14 +206,18 @@ TEST(Generator, AnswersAgreeWithTheTruthFiles) {
     } else if (q == "Where is the performance?") {
       EXPECT_EQ(a, truth["background"]);
     } else if (q == "Is there a <Object> in the entire video?") {
-      const bool seen = count([&](const json& i) { return i["visible"] && i["class"] == values[0]; }) > 0;
+      const bool seen =
+          count([&](const json& i) { return i["visible"] && i["class"] == values[0]; }) > 0;
       EXPECT_EQ(a, seen ? "yes" : "no");
     } else if (q == "How many instruments in the video did not sound from beginning to end?") {
-      EXPECT_EQ(a, words[static_cast<std::size_t>(count([&](const json& i) { return i["visible"] && !sounds(i); }))]);
+      EXPECT_EQ(a, words[static_cast<std::size_t>(
+                       count([&](const json& i) { return i["visible"] && !sounds(i); }))]);
     } else if (q == "How many instruments are sounding in the video?") {
-      EXPECT_EQ(a, words[static_cast<std::size_t>(count([&](const json& i) { return i["visible"] && sounds(i); }))]);
+      EXPECT_EQ(a, words[static_cast<std::size_t>(
+                       count([&](const json& i) { return i["visible"] && sounds(i); }))]);
     } else if (q == "Is this sound from the instrument in the video?") {
-      EXPECT_EQ(a, count([&](const json& i) { return !i["visible"] && sounds(i); }) > 0 ? "no" : "yes");
+      EXPECT_EQ(
+          a, count([&](const json& i) { return !i["visible"] && sounds(i); }) > 0 ? "no" : "yes");
     } else if (q == "Where is the <FL> sounding instrument?") {
       // The visible instrument whose first sounding second is earliest (or latest).
       int best = values[0] == "first" ? 1000 : -1;
@@ -246,7 +263,8 @@ TEST(Generator, SignalsFollowTheTruth) {
     char id[16];
     std::snprintf(id, sizeof id, "syn%05d", v);
     const json truth = read_json(dir / "data/truth" / (std::string(id) + ".json"));
-    const media::DecodedMedia m = media::decode_media(dir / "data/videos" / (std::string(id) + ".mp4"));
+    const media::DecodedMedia m =
+        media::decode_media(dir / "data/videos" / (std::string(id) + ".mp4"));
     ASSERT_EQ(m.frames.size(), 6u * 8u);
     ASSERT_EQ(m.width, 224);
     const json& inst = truth["instruments"][0];
@@ -266,8 +284,10 @@ TEST(Generator, SignalsFollowTheTruth) {
         for (int y = std::max(0, box[1] - 6); y < std::min(224, box[3] + 6); ++y) {
           for (int x = std::max(0, box[0] - 6); x < std::min(224, box[2] + 6); ++x) {
             for (int c = 0; c < 3; ++c) {
-              const std::size_t k = (static_cast<std::size_t>(y) * 224 + static_cast<std::size_t>(x)) * 3 + c;
-              change += std::abs(int(m.frames[static_cast<std::size_t>(f)][k]) - int(m.frames[static_cast<std::size_t>(f - 1)][k]));
+              const std::size_t k =
+                  (static_cast<std::size_t>(y) * 224 + static_cast<std::size_t>(x)) * 3 + c;
+              change += std::abs(int(m.frames[static_cast<std::size_t>(f)][k]) -
+                                 int(m.frames[static_cast<std::size_t>(f - 1)][k]));
               ++n;
             }
           }
@@ -316,18 +336,24 @@ TEST(Generator, RefusesBadArgumentsAndNonEmptyFolders) {
   };
   expect_invalid([](GeneratorOptions& o) { o.split = {0.5, 0.5, 0.5}; }, "--split");
   expect_invalid([](GeneratorOptions& o) { o.videos = 0; }, "--videos");
-  expect_invalid([](GeneratorOptions& o) { o.scene.min_instruments = 3, o.scene.max_instruments = 2; }, "--instruments");
+  expect_invalid(
+      [](GeneratorOptions& o) { o.scene.min_instruments = 3, o.scene.max_instruments = 2; },
+      "--instruments");
   expect_invalid([](GeneratorOptions& o) { o.scene.clutter = 2; }, "--clutter");
   expect_invalid([](GeneratorOptions& o) { o.scene.width = o.scene.height = 101; }, "--size");
   EXPECT_FALSE(fs::exists(dir / "bad"));  // nothing written for rejected options
 
   std::ofstream(dir / "notes.txt") << "keep me";
   GeneratorOptions o = small(dir.path(), 1, 2, 1);
-  expect_invalid([](GeneratorOptions& x) { x.out = fs::temp_directory_path() / ("avqa_gen_args_" + std::to_string(::getpid())); },
-                 "not empty");
+  expect_invalid(
+      [](GeneratorOptions& x) {
+        x.out = fs::temp_directory_path() / ("avqa_gen_args_" + std::to_string(::getpid()));
+      },
+      "not empty");
   o.overwrite = true;
   generate_dataset(o);
-  EXPECT_EQ(read(dir / "notes.txt"), "keep me");  // --overwrite replaces only the generator's outputs
+  EXPECT_EQ(read(dir / "notes.txt"),
+            "keep me");  // --overwrite replaces only the generator's outputs
   EXPECT_TRUE(fs::exists(dir / "manifest.json"));
 
   GeneratorOptions no_font = small(dir / "nofont", 1, 2, 1);

@@ -13,9 +13,11 @@ namespace {
 TEST(InstrumentTable, BuiltinHasThe22MusicAvqaClasses) {
   const InstrumentTable table = InstrumentTable::builtin();
   EXPECT_EQ(table.size(), 22u);
-  for (const char* name : {"accordion", "acoustic_guitar", "bagpipe", "banjo", "bassoon", "cello", "clarinet", "congas",
-                           "drum", "electric_bass", "erhu", "flute", "guzheng", "piano", "pipa", "saxophone", "suona",
-                           "trumpet", "tuba", "ukulele", "violin", "xylophone"}) {
+  for (const char* name :
+       {"accordion", "acoustic_guitar", "bagpipe", "banjo",         "bassoon", "cello",
+        "clarinet",  "congas",          "drum",    "electric_bass", "erhu",    "flute",
+        "guzheng",   "piano",           "pipa",    "saxophone",     "suona",   "trumpet",
+        "tuba",      "ukulele",         "violin",  "xylophone"}) {
     ASSERT_TRUE(table.find(name).has_value()) << name;
     EXPECT_FALSE(table.at(*table.find(name)).sprite.empty()) << name;
   }
@@ -32,11 +34,18 @@ TEST(InstrumentTable, BadTablesNameTheField) {
       EXPECT_EQ(e.where().field, field) << e.what();
     }
   };
-  const std::string sprite = R"("sprite": [{"shape": "circle", "center": [0.5, 0.5], "radius": 0.3, "color": "#FF0000"}])";
-  expect_field(R"({"instruments": [{"class": "kazoo", "bank": 0, "program": 1, "pitch": [60, 72], )" + sprite + "}]}", "class");
-  expect_field(R"({"instruments": [{"class": "violin", "bank": 0, "program": 200, "pitch": [60, 72], )" + sprite + "}]}",
-               "program");
-  expect_field(R"({"instruments": [{"class": "drum", "bank": 128, "program": 0, )" + sprite + "}]}", "keys");
+  const std::string sprite =
+      R"("sprite": [{"shape": "circle", "center": [0.5, 0.5], "radius": 0.3, "color": "#FF0000"}])";
+  expect_field(
+      R"({"instruments": [{"class": "kazoo", "bank": 0, "program": 1, "pitch": [60, 72], )" +
+          sprite + "}]}",
+      "class");
+  expect_field(
+      R"({"instruments": [{"class": "violin", "bank": 0, "program": 200, "pitch": [60, 72], )" +
+          sprite + "}]}",
+      "program");
+  expect_field(R"({"instruments": [{"class": "drum", "bank": 128, "program": 0, )" + sprite + "}]}",
+               "keys");
   expect_field(R"({"instruments": [{"class": "violin", "bank": 0, "program": 40, "pitch": [60, 72],
       "sprite": [{"shape": "star", "color": "#FF0000"}]}]})",
                "sprite[0].shape");

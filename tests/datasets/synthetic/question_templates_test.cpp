@@ -17,21 +17,28 @@ namespace {
 using Values = std::vector<std::string>;
 
 // `pattern`: one character per second, '1' = sounding.
-InstrumentTruth instrument(const std::string& name, Column column, int center_x, const std::string& pattern,
-                           double loudness_db = -20, double onset_rate = 2, bool visible = true) {
+InstrumentTruth instrument(const std::string& name,
+                           Column column,
+                           int center_x,
+                           const std::string& pattern,
+                           double loudness_db = -20,
+                           double onset_rate = 2,
+                           bool visible = true) {
   InstrumentTruth t;
   t.name = name;
   t.visible = visible;
   t.column = column;
   t.box = {center_x - 20, 80, center_x + 20, 120};
-  for (const char c : pattern) t.sounding_per_second.push_back(c == '1');
+  for (const char c : pattern)
+    t.sounding_per_second.push_back(c == '1');
   t.sounding_seconds = static_cast<double>(std::count(pattern.begin(), pattern.end(), '1'));
   t.loudness_db = t.sounding_seconds > 0 ? loudness_db : -120;
   t.onset_rate = t.sounding_seconds > 0 ? onset_rate : 0;
   return t;
 }
 
-SceneTruth scene(std::vector<InstrumentTruth> instruments, const std::string& background = "indoor") {
+SceneTruth scene(std::vector<InstrumentTruth> instruments,
+                 const std::string& background = "indoor") {
   SceneTruth t;
   t.seconds = 10;
   t.width = 224;
@@ -49,7 +56,9 @@ const QuestionTemplate& find_template(const std::string& text) {
 }
 
 // The answer to `text` with `values`, or "-" when that question is not asked of this scene.
-std::string answer(const std::string& text, const SceneTruth& truth, const Values& values,
+std::string answer(const std::string& text,
+                   const SceneTruth& truth,
+                   const Values& values,
                    const std::vector<std::string>& others = {"tuba"}) {
   for (const auto& c : question_candidates(find_template(text), truth, others)) {
     if (c.values == values) return c.answer;
@@ -70,7 +79,8 @@ TEST(QuestionTemplates, ThirtyThreeTemplatesInNineTypesVoiceoverUnsupported) {
   const auto& all = question_templates();
   ASSERT_EQ(all.size(), 33u);
   std::set<data::QuestionType> types;
-  for (const auto& t : all) types.insert(t.type);
+  for (const auto& t : all)
+    types.insert(t.type);
   EXPECT_EQ(types.size(), data::kNumQuestionTypes);
   EXPECT_FALSE(find_template("Is there a voiceover?").unsupported_reason.empty());
   EXPECT_TRUE(question_candidates(find_template("Is there a voiceover?"), quartet(), {}).empty());
@@ -82,8 +92,10 @@ TEST(QuestionTemplates, ThirtyThreeTemplatesInNineTypesVoiceoverUnsupported) {
 TEST(QuestionTemplates, WordingMatchesTheRealAnnotations) {
   AVQA_REQUIRE_MUSIC_AVQA(dir);
   std::map<std::string, data::QuestionType> real;
-  for (const char* file : {"json/avqa-val.json", "json/avqa-test.json", "json/avqa-train_fake.json"}) {
-    for (const auto& r : data::load_annotations(dir / file, {data::DuplicatePolicy::KeepAll}).records) {
+  for (const char* file :
+       {"json/avqa-val.json", "json/avqa-test.json", "json/avqa-train_fake.json"}) {
+    for (const auto& r :
+         data::load_annotations(dir / file, {data::DuplicatePolicy::KeepAll}).records) {
       std::string text = r.question_content;
       text.erase(text.find_last_not_of(" \t\r\n") + 1);
       real[text] = r.type;
@@ -98,7 +110,8 @@ TEST(QuestionTemplates, WordingMatchesTheRealAnnotations) {
 
 TEST(QuestionTemplates, AudioCountingCountsWhatIsHeardIncludingOffscreen) {
   const SceneTruth t = quartet();
-  EXPECT_EQ(answer("How many musical instruments were heard throughout the video?", t, {}), "three");
+  EXPECT_EQ(answer("How many musical instruments were heard throughout the video?", t, {}),
+            "three");
   EXPECT_EQ(answer("Is there a <Object> sound?", t, {"flute"}), "yes");
   EXPECT_EQ(answer("Is there a <Object> sound?", t, {"cello"}), "no");  // visible but silent
   EXPECT_EQ(answer("Is there a <Object> sound?", t, {"tuba"}), "no");   // absent
@@ -110,14 +123,19 @@ TEST(QuestionTemplates, ComparisonsUseMeasuredValuesAndMargins) {
   const SceneTruth t = quartet();
   EXPECT_EQ(answer("Is the <Object> louder than the <Object>?", t, {"violin", "piano"}), "yes");
   EXPECT_EQ(answer("Is the <Object> louder than the <Object>?", t, {"piano", "violin"}), "no");
-  EXPECT_EQ(answer("Is the <Object> more rhythmic than the <Object>?", t, {"violin", "piano"}), "yes");
-  EXPECT_EQ(answer("Is the <Object> playing longer than the <Object>?", t, {"piano", "flute"}), "yes");  // 5 s vs 4 s
-  EXPECT_EQ(answer("Is the <Object> louder than the <Object>?", t, {"cello", "piano"}), "-");  // cello is silent
+  EXPECT_EQ(answer("Is the <Object> more rhythmic than the <Object>?", t, {"violin", "piano"}),
+            "yes");
+  EXPECT_EQ(answer("Is the <Object> playing longer than the <Object>?", t, {"piano", "flute"}),
+            "yes");  // 5 s vs 4 s
+  EXPECT_EQ(answer("Is the <Object> louder than the <Object>?", t, {"cello", "piano"}),
+            "-");  // cello is silent
   // Under the margin: 2 dB apart is not asked.
   SceneTruth close = scene({instrument("violin", Column::Left, 30, "1111100000", -20),
                             instrument("piano", Column::Right, 190, "0000011111", -22)});
   EXPECT_EQ(answer("Is the <Object> louder than the <Object>?", close, {"violin", "piano"}), "-");
-  EXPECT_EQ(answer("Is the instrument on the <LR> louder than the instrument on the <LR>?", t, {"left", "middle"}), "yes");
+  EXPECT_EQ(answer("Is the instrument on the <LR> louder than the instrument on the <LR>?", t,
+                   {"left", "middle"}),
+            "yes");
   EXPECT_EQ(answer("Is the <Object> on the <LR> more rhythmic than the <Object> on the <LR>?", t,
                    {"piano", "middle", "violin", "left"}),
             "no");
@@ -126,14 +144,18 @@ TEST(QuestionTemplates, ComparisonsUseMeasuredValuesAndMargins) {
 TEST(QuestionTemplates, VisualQuestionsSeeOnlyVisibleInstruments) {
   const SceneTruth t = quartet();
   EXPECT_EQ(answer("Is there a <Object> in the entire video?", t, {"cello"}), "yes");
-  EXPECT_EQ(answer("Is there a <Object> in the entire video?", t, {"flute"}), "no");  // heard, not seen
-  EXPECT_EQ(answer("How many types of musical instruments appeared in the entire video?", t, {}), "three");
+  EXPECT_EQ(answer("Is there a <Object> in the entire video?", t, {"flute"}),
+            "no");  // heard, not seen
+  EXPECT_EQ(answer("How many types of musical instruments appeared in the entire video?", t, {}),
+            "three");
   EXPECT_EQ(answer("How many <Object> are in the entire video?", t, {"tuba"}), "zero");
   EXPECT_EQ(answer("What kind of instrument is the <LRer> instrument?", t, {"leftest"}), "violin");
   EXPECT_EQ(answer("What kind of instrument is the <LRer> instrument?", t, {"rightest"}), "cello");
-  EXPECT_EQ(answer("What is the instrument on the <LR> of <Object>?", t, {"right", "violin"}), "piano");
+  EXPECT_EQ(answer("What is the instrument on the <LR> of <Object>?", t, {"right", "violin"}),
+            "piano");
   EXPECT_EQ(answer("What is the instrument on the <LR> of <Object>?", t, {"left", "violin"}), "-");
-  EXPECT_EQ(answer("What kind of musical instrument is it?", t, {}), "-");  // more than one instrument
+  EXPECT_EQ(answer("What kind of musical instrument is it?", t, {}),
+            "-");  // more than one instrument
   EXPECT_EQ(answer("Where is the performance?", scene({}, "outdoor"), {}), "outdoor");
   const SceneTruth solo = scene({instrument("banjo", Column::Middle, 112, "0000000000")});
   EXPECT_EQ(answer("What kind of musical instrument is it?", solo, {}), "banjo");
@@ -141,14 +163,16 @@ TEST(QuestionTemplates, VisualQuestionsSeeOnlyVisibleInstruments) {
 
 TEST(QuestionTemplates, AudioVisualExistenceAndCounting) {
   const SceneTruth t = quartet();
-  EXPECT_EQ(answer("Is this sound from the instrument in the video?", t, {}), "no");  // the flute is off screen
+  EXPECT_EQ(answer("Is this sound from the instrument in the video?", t, {}),
+            "no");  // the flute is off screen
   SceneTruth onscreen = t;
   onscreen.instruments.pop_back();
   EXPECT_EQ(answer("Is this sound from the instrument in the video?", onscreen, {}), "yes");
   EXPECT_EQ(answer("Is the <Object> in the video always playing?", t, {"violin"}), "yes");
   EXPECT_EQ(answer("Is the <Object> in the video always playing?", t, {"piano"}), "no");
   EXPECT_EQ(answer("How many instruments are sounding in the video?", t, {}), "two");
-  EXPECT_EQ(answer("How many instruments in the video did not sound from beginning to end?", t, {}), "one");
+  EXPECT_EQ(answer("How many instruments in the video did not sound from beginning to end?", t, {}),
+            "one");
   EXPECT_EQ(answer("How many sounding <Object> in the video\xEF\xBC\x9F", t, {"cello"}), "zero");
   EXPECT_EQ(answer("How many types of musical instruments sound in the video?", t, {}), "two");
 }
@@ -157,26 +181,35 @@ TEST(QuestionTemplates, LocationAndTimeFollowOnsets) {
   const SceneTruth t = quartet();
   EXPECT_EQ(answer("Where is the <LL> instrument?", t, {"loudest"}), "left");
   EXPECT_EQ(answer("Where is the <LL> instrument?", t, {"lowest"}), "middle");
-  EXPECT_EQ(answer("Is the <FL> sound coming from the <LR> instrument?", t, {"first", "left"}), "yes");
-  EXPECT_EQ(answer("Is the <FL> sound coming from the <LR> instrument?", t, {"last", "left"}), "no");
-  EXPECT_EQ(answer("What is the <LR> instrument of the <FL> sounding instrument?", t, {"right", "first"}), "piano");
+  EXPECT_EQ(answer("Is the <FL> sound coming from the <LR> instrument?", t, {"first", "left"}),
+            "yes");
+  EXPECT_EQ(answer("Is the <FL> sound coming from the <LR> instrument?", t, {"last", "left"}),
+            "no");
+  EXPECT_EQ(
+      answer("What is the <LR> instrument of the <FL> sounding instrument?", t, {"right", "first"}),
+      "piano");
   EXPECT_EQ(answer("Where is the <FL> sounding instrument?", t, {"last"}), "middle");
   EXPECT_EQ(answer("What is the <TH> instrument that comes in?", t, {"second"}), "piano");
-  EXPECT_EQ(answer("Which instrument makes sounds <BA> the <Object>?", t, {"after", "violin"}), "piano");
-  EXPECT_EQ(answer("Which instrument makes sounds <BA> the <Object>?", t, {"before", "piano"}), "violin");
-  EXPECT_EQ(answer("Which is the musical instrument that sounds at the same time as the <Object>?", t, {"piano"}),
+  EXPECT_EQ(answer("Which instrument makes sounds <BA> the <Object>?", t, {"after", "violin"}),
+            "piano");
+  EXPECT_EQ(answer("Which instrument makes sounds <BA> the <Object>?", t, {"before", "piano"}),
+            "violin");
+  EXPECT_EQ(answer("Which is the musical instrument that sounds at the same time as the <Object>?",
+                   t, {"piano"}),
             "violin");
 }
 
 TEST(QuestionTemplates, SameClassTwiceGivesColumnsOrSimultaneously) {
   const SceneTruth staggered = scene({instrument("violin", Column::Left, 30, "0011111111"),
                                       instrument("violin", Column::Right, 190, "1111100000")});
-  EXPECT_EQ(answer("Which <Object> makes the sound <FL>?", staggered, {"violin", "first"}), "right");
+  EXPECT_EQ(answer("Which <Object> makes the sound <FL>?", staggered, {"violin", "first"}),
+            "right");
   EXPECT_EQ(answer("Which <Object> makes the sound <FL>?", staggered, {"violin", "last"}), "left");
   EXPECT_EQ(answer("How many <Object> are in the entire video?", staggered, {"violin"}), "two");
   const SceneTruth together = scene({instrument("violin", Column::Left, 30, "0011111111"),
                                      instrument("violin", Column::Right, 190, "0011100000")});
-  EXPECT_EQ(answer("Which <Object> makes the sound <FL>?", together, {"violin", "first"}), "simultaneously");
+  EXPECT_EQ(answer("Which <Object> makes the sound <FL>?", together, {"violin", "first"}),
+            "simultaneously");
   // Two violins: "the violin" is ambiguous, so class-named questions are not asked about it.
   EXPECT_EQ(answer("Is the <Object> in the video always playing?", staggered, {"violin"}), "-");
 }

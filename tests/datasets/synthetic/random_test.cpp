@@ -10,8 +10,10 @@ namespace {
 TEST(Rng, SameSeedSameSequenceAndKnownFirstValue) {
   Rng a(42);
   Rng b(42);
-  for (int i = 0; i < 100; ++i) EXPECT_EQ(a.next(), b.next());
-  // SplitMix64's published output for seed 0: the generator is specified, not implementation-defined.
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(a.next(), b.next());
+  // SplitMix64's published output for seed 0: the generator is specified, not
+  // implementation-defined.
   EXPECT_EQ(Rng(0).next(), 0xE220A8397B1DCDAFULL);
 }
 
@@ -33,7 +35,8 @@ TEST(Rng, RangesHoldAndCoverTheirValues) {
 
 TEST(Rng, DerivedSeedsDifferPerStream) {
   std::set<std::uint64_t> seeds;
-  for (std::uint64_t i = 0; i < 1000; ++i) seeds.insert(derive_seed(1, i));
+  for (std::uint64_t i = 0; i < 1000; ++i)
+    seeds.insert(derive_seed(1, i));
   EXPECT_EQ(seeds.size(), 1000u);
   EXPECT_NE(derive_seed(1, 0), derive_seed(2, 0));
   EXPECT_EQ(derive_seed(5, 9), derive_seed(5, 9));
@@ -43,7 +46,8 @@ TEST(Rng, ShuffleIsAPermutation) {
   Rng rng(3);
   std::vector<int> items = {1, 2, 3, 4, 5, 6, 7, 8};
   rng.shuffle(items);
-  EXPECT_EQ(std::multiset<int>(items.begin(), items.end()), (std::multiset<int>{1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(std::multiset<int>(items.begin(), items.end()),
+            (std::multiset<int>{1, 2, 3, 4, 5, 6, 7, 8}));
 }
 
 }  // namespace

@@ -10,12 +10,16 @@ namespace {
 constexpr int kRate = 16000;
 
 // Tone bursts: `bursts` notes of `length` seconds starting at the given times, at `amplitude`.
-std::vector<float> bursts(int seconds, const std::vector<double>& starts, double length, double amplitude) {
+std::vector<float> bursts(int seconds,
+                          const std::vector<double>& starts,
+                          double length,
+                          double amplitude) {
   std::vector<float> out(static_cast<std::size_t>(seconds * kRate), 0.f);
   for (const double start : starts) {
     for (int i = 0; i < static_cast<int>(length * kRate); ++i) {
       const auto n = static_cast<std::size_t>(start * kRate) + static_cast<std::size_t>(i);
-      if (n < out.size()) out[n] = static_cast<float>(amplitude * std::sin(2 * M_PI * 330 * n / kRate));
+      if (n < out.size())
+        out[n] = static_cast<float>(amplitude * std::sin(2 * M_PI * 330 * n / kRate));
     }
   }
   return out;
@@ -24,10 +28,12 @@ std::vector<float> bursts(int seconds, const std::vector<double>& starts, double
 TEST(AnalyseStem, SoundingSecondsLoudnessAndOnsets) {
   // Four 0.5 s notes per second over seconds 2..4, silence elsewhere.
   std::vector<double> starts;
-  for (double t = 2.0; t < 5.0; t += 0.25) starts.push_back(t);
+  for (double t = 2.0; t < 5.0; t += 0.25)
+    starts.push_back(t);
   const auto samples = bursts(8, starts, 0.15, 0.1);
   const StemAnalysis a = analyse_stem(samples, kRate, 8);
-  EXPECT_EQ(a.sounding_per_second, (std::vector<bool>{false, false, true, true, true, false, false, false}));
+  EXPECT_EQ(a.sounding_per_second,
+            (std::vector<bool>{false, false, true, true, true, false, false, false}));
   EXPECT_EQ(a.onsets.size(), starts.size());
   EXPECT_NEAR(a.onsets.front(), 2.0, 0.021);
   // Sine of amplitude 0.1: RMS 0.0707 = -23 dBFS.
@@ -43,7 +49,8 @@ TEST(AnalyseStem, SoundingSecondsLoudnessAndOnsets) {
 TEST(AnalyseStem, LongNotesHaveFewOnsetsAndSilenceHasNone) {
   const StemAnalysis smooth = analyse_stem(bursts(4, {0.0, 2.0}, 1.9, 0.2), kRate, 4);
   EXPECT_EQ(smooth.onsets.size(), 2u);
-  EXPECT_EQ(std::count(smooth.sounding_per_second.begin(), smooth.sounding_per_second.end(), true), 4);
+  EXPECT_EQ(std::count(smooth.sounding_per_second.begin(), smooth.sounding_per_second.end(), true),
+            4);
   const StemAnalysis silent = analyse_stem(std::vector<float>(4 * kRate, 0.f), kRate, 4);
   EXPECT_TRUE(silent.onsets.empty());
   EXPECT_EQ(silent.sounding_seconds, 0.0);
@@ -76,8 +83,9 @@ TEST(SceneTruth, JsonCarriesTheMeasuredFacts) {
   EXPECT_TRUE(truth.offscreen_sounds());
   EXPECT_EQ(truth.visible(), std::vector<std::size_t>{0});
   const std::string json = to_json(truth);
-  for (const char* part : {"\"video_id\": \"syn00042\"", "\"background\": \"outdoor\"", "\"offscreen_sound\": true",
-                           "\"position\": \"left\"", "\"class\": \"piano\""}) {
+  for (const char* part :
+       {"\"video_id\": \"syn00042\"", "\"background\": \"outdoor\"", "\"offscreen_sound\": true",
+        "\"position\": \"left\"", "\"class\": \"piano\""}) {
     EXPECT_NE(json.find(part), std::string::npos) << part << "\n" << json;
   }
 }

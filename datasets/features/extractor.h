@@ -1,0 +1,54 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "datasets/features/backbones.h"
+#include "datasets/features/feature_cache.h"
+#include "datasets/media/media_reader.h"
+
+namespace avqa::features {
+
+/// Everything `avqa extract` takes.
+struct ExtractOptions {
+  std::vector<std::filesystem::path> videos;  ///< video id = file name without extension
+  std::filesystem::path out;                  ///< the HDF5 cache
+  /// "resnet18" (14x14 maps, ST-AVQA's), "resnet18-7x7", "torchscript:FILE" or "none".
+  std::string visual = "resnet18";
+  std::filesystem::path visual_weights;  ///< empty: random initialisation, recorded as such
+  /// "vggish", "torchscript:FILE" or "none".
+  std::string audio = "vggish";
+  std::filesystem::path audio_weights;
+  Normalization normalization = Normalization::Kinetics;
+  media::SamplingOptions sampling;  ///< segments, fps, frame size, sample rate
+  StorageType storage = StorageType::Float16;
+  int jobs = 0;         ///< decoding threads; 0 = all CPUs
+  int batch = 16;       ///< frames or audio examples per backbone call
+  bool resume = false;  ///< finish an existing cache instead of refusing it
+  bool progress = true;
+  std::uint64_t seed = 0;  ///< random initialisation when there are no weights
+};
+
+struct ExtractSummary {
+  std::size_t extracted = 0;
+  std::size_t skipped = 0;                                    ///< already done in a resumed cache
+  std::vector<std::pair<std::string, std::string>> failures;  ///< video id, reason
+  std::vector<std::string> weights;  ///< "visual: ...", "audio: ..." for the user to see
+  double seconds = 0;
+};
+
+/// The video files of a folder (mp4, mkv, avi, mov, webm), sorted; or of a list file (one path
+/// per line, relative to the list's folder; blank lines and '#' comments skipped).
+std::vector<std::filesystem::path> list_videos_in(const std::filesystem::path& folder);
+std::vector<std::filesystem::path> read_video_list(const std::filesystem::path& list);
+
+/// Decodes in parallel, runs the backbones in batches and writes each video to the cache as
+/// soon as it is done. A bad video is reported and skipped, the others go on; the failures are
+/// also written next to the cache as <out>.failures.json. Killed at any moment, the cache stays
+/// readable and `resume` finishes it, redoing only the videos that were in flight.
+ExtractSummary extract_features(const ExtractOptions& options);
+
+}  // namespace avqa::features

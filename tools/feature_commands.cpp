@@ -1,0 +1,178 @@
+// `avqa extract` and `avqa cache info|verify`: features of videos in an HDF5 cache.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "core/torch_runtime.h"
+#include "datasets/features/extractor.h"
+#include "datasets/features/feature_cache.h"
+#include "tools/commands.h"
+
+namespace avqa::tools {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ExtractArgs {
+  features::ExtractOptions options;
+  std::string videos;
+  std::string list;
+  std::string out;
+  std::string visual_weights;
+  std::string audio_weights;
+  std::string normalization = "kinetics";
+  std::string dtype = "f16";
+  double seconds = 60;
+};
+
+void run_extract(ExtractArgs& a, const GlobalOptions& global) {
+  core::configure_torch({global.threads});
+  features::ExtractOptions& o = a.options;
+  if (a.videos.empty() == a.list.empty())
+    throw std::invalid_argument("give either --videos DIR or --list FILE");
+  o.videos =
+      a.videos.empty() ? features::read_video_list(a.list) : features::list_videos_in(a.videos);
+  o.out = a.out;
+  o.visual_weights = a.visual_weights;
+  o.audio_weights = a.audio_weights;
+  o.normalization = features::parse_normalization(a.normalization);
+  o.storage = features::parse_storage_type(a.dtype);
+  if (a.seconds <= 0 || o.sampling.fps <= 0)
+    throw std::invalid_argument("--seconds and --fps must be positive");
+  o.sampling.segments = static_cast<int>(std::lround(a.seconds * o.sampling.fps));
+  const features::ExtractSummary s = features::extract_features(o);
+  for (const std::string& w : s.weights) {
+    std::printf("%s%s\n", w.c_str(),
+                w.find("random-init") != std::string::npos
+                    ? "  (untrained: these features carry no meaning learnt from data)"
+                    : "");
+  }
+  std::printf(
+      "extracted %zu videos in %.1f s (%.2f videos/s), %zu already done, %zu failed -> %s\n",
+      s.extracted, s.seconds, s.seconds > 0 ? s.extracted / s.seconds : 0.0, s.skipped,
+      s.failures.size(), o.out.c_str());
+  for (const auto& [id, reason] : s.failures)
+    std::printf("  failed %s: %s\n", id.c_str(), reason.c_str());
+  if (!s.failures.empty()) std::printf("failures listed in %s.failures.json\n", o.out.c_str());
+}
+
+void print_info(const fs::path& path) {
+  const features::FeatureCacheReader reader(path);
+  const features::CacheLayout& l = reader.layout();
+  std::size_t done = 0, pending = 0, failed = 0, without_audio = 0;
+  for (std::size_t i = 0; i < reader.status().size(); ++i) {
+    const auto s = reader.status()[i];
+    done += s == features::VideoStatus::Done;
+    pending += s == features::VideoStatus::Pending;
+    failed += s == features::VideoStatus::Failed;
+    without_audio += s == features::VideoStatus::Done && !reader.has_audio(i);
+  }
+  std::printf("%s\n  videos %zu: %zu done, %zu pending, %zu failed; %zu without an audio track\n",
+              path.c_str(), l.video_ids.size(), done, pending, failed, without_audio);
+  std::printf("  %d segments at %.3g per second, audio at %d Hz, stored as %s, %.1f MB on disk\n",
+              l.segments, l.fps, l.sample_rate, features::to_string(l.storage),
+              static_cast<double>(fs::file_size(path)) / 1e6);
+  for (const auto& m : l.modalities) {
+    std::string shape;
+    for (const auto d : m.segment_shape)
+      shape += (shape.empty() ? "" : "x") + std::to_string(d);
+    std::printf("  %-7s [videos, %d, %s] by %s, weights %s\n", m.name.c_str(), l.segments,
+                shape.c_str(), m.backbone.c_str(), m.weights.c_str());
+  }
+  for (const auto& [k, v] : l.attributes)
+    std::printf("  %s: %s\n", k.c_str(), v.c_str());
+}
+
+void run_verify(const fs::path& path) {
+  const features::FeatureCacheReader reader(path);
+  std::size_t problems = 0;
+  for (std::size_t i = 0; i < reader.status().size(); ++i) {
+    const std::string& id = reader.layout().video_ids[i];
+    if (reader.status()[i] != features::VideoStatus::Done) {
+      std::cerr << "avqa: " << path.string() << ": video " << id << " "
+                << (reader.status()[i] == features::VideoStatus::Failed ? "failed to extract"
+                                                                        : "is not extracted yet")
+                << "\n";
+      ++problems;
+      continue;
+    }
+    for (const auto& m : reader.layout().modalities) {
+      const auto values = reader.read(m.name, i);
+      if (!std::all_of(values.begin(), values.end(), [](float x) { return std::isfinite(x); })) {
+        std::cerr << "avqa: " << path.string() << ": video " << id << ": " << m.name
+                  << " features hold NaN or infinity\n";
+        ++problems;
+      }
+    }
+  }
+  if (problems > 0) {
+    std::cerr << "avqa: " << problems << " problem(s) in " << path.string() << "\n";
+    throw ExitStatus(2);
+  }
+  std::printf("ok %s: %zu videos, every feature finite\n", path.c_str(), reader.status().size());
+}
+
+}  // namespace
+
+void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
+  auto a = std::make_shared<ExtractArgs>();
+  features::ExtractOptions& o = a->options;
+  CLI::App* extract = app.add_subcommand(
+      "extract",
+      "Extract audio (VGGish) and visual (ResNet-18) features of videos into an HDF5 cache");
+  extract->add_option("--videos", a->videos, "Folder of videos (mp4, mkv, avi, mov, webm)");
+  extract->add_option("--list", a->list, "File listing video paths, one per line");
+  extract->add_option("--out", a->out, "HDF5 cache to write")->required();
+  extract
+      ->add_option("--visual", o.visual,
+                   "resnet18 (14x14 maps), resnet18-7x7, torchscript:FILE or none")
+      ->capture_default_str();
+  extract->add_option("--visual-weights", a->visual_weights,
+                      "ResNet-18 weights: torch.save state-dict or TorchScript (default: random)");
+  extract->add_option("--audio", o.audio, "vggish, torchscript:FILE or none")
+      ->capture_default_str();
+  extract->add_option("--audio-weights", a->audio_weights,
+                      "VGGish weights: torch.save state-dict or TorchScript (default: random)");
+  extract
+      ->add_option("--normalization", a->normalization,
+                   "Frame normalisation: kinetics (the original script's) or imagenet")
+      ->check(CLI::IsMember({"kinetics", "imagenet"}))
+      ->capture_default_str();
+  extract
+      ->add_option("--seconds", a->seconds,
+                   "Seconds sampled per video (shorter videos repeat their last second)")
+      ->capture_default_str();
+  extract->add_option("--fps", o.sampling.fps, "Segments per second")->capture_default_str();
+  extract->add_option("--size", o.sampling.frame_size, "Frame size fed to the visual backbone")
+      ->capture_default_str();
+  extract->add_option("--dtype", a->dtype, "Storage: f16 or f32")
+      ->check(CLI::IsMember({"f16", "f32", "float16", "float32"}))
+      ->capture_default_str();
+  extract->add_option("--jobs", o.jobs, "Decoding threads (0 = all CPUs)")->capture_default_str();
+  extract->add_option("--batch", o.batch, "Frames or audio examples per backbone call")
+      ->capture_default_str();
+  extract->add_flag("--resume", o.resume, "Finish an interrupted cache instead of refusing it");
+  extract->add_option("--seed", o.seed, "Seed of the random initialisation used without weights")
+      ->capture_default_str();
+  extract->callback([a, &global] { run_extract(*a, global); });
+
+  CLI::App* cache = app.add_subcommand("cache", "Inspect feature caches");
+  cache->require_subcommand(1);
+  auto info_path = std::make_shared<std::string>();
+  CLI::App* info =
+      cache->add_subcommand("info", "Layout, backbones, weights and progress of a cache");
+  info->add_option("cache", *info_path, "HDF5 feature cache")->required();
+  info->callback([info_path] { print_info(*info_path); });
+  auto verify_path = std::make_shared<std::string>();
+  CLI::App* verify = cache->add_subcommand(
+      "verify", "Check every video is extracted and every value finite; exit 2 otherwise");
+  verify->add_option("cache", *verify_path, "HDF5 feature cache")->required();
+  verify->callback([verify_path] { run_verify(*verify_path); });
+}
+
+}  // namespace avqa::tools
