@@ -1,5 +1,6 @@
 // `avqa extract` and `avqa cache info|verify`: features of videos in an HDF5 cache.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "core/torch_runtime.h"
 #include "datasets/features/extractor.h"
 #include "datasets/features/feature_cache.h"
+#include "datasets/features/npy_import.h"
 #include "tools/commands.h"
 
 namespace avqa::tools {
@@ -160,6 +162,26 @@ void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
   extract->add_option("--seed", o.seed, "Seed of the random initialisation used without weights")
       ->capture_default_str();
   extract->callback([a, &global] { run_extract(*a, global); });
+
+  auto imp = std::make_shared<features::ImportOptions>();
+  auto imp_args = std::make_shared<std::array<std::string, 4>>();  // audio dir, visual dir, out, dtype
+  (*imp_args)[3] = "f16";
+  CLI::App* import_cmd = app.add_subcommand(
+      "import-npy", "Import the original per-video .npy features (VGGish [T,128], res18_14x14 [T,512,14,14]) into a cache");
+  import_cmd->add_option("--audio-dir", (*imp_args)[0], "Folder of <video_id>.npy audio features");
+  import_cmd->add_option("--visual-dir", (*imp_args)[1], "Folder of <video_id>.npy visual features");
+  import_cmd->add_option("--out", (*imp_args)[2], "HDF5 cache to write")->required();
+  import_cmd->add_option("--dtype", (*imp_args)[3], "Storage: f16 or f32")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
+  import_cmd->add_option("--fps", imp->fps, "What one row of the arrays stands for, in rows per second")->capture_default_str();
+  import_cmd->callback([imp, imp_args] {
+    imp->audio_dir = (*imp_args)[0];
+    imp->visual_dir = (*imp_args)[1];
+    imp->out = (*imp_args)[2];
+    imp->storage = features::parse_storage_type((*imp_args)[3]);
+    const features::ExtractSummary s = features::import_npy(*imp);
+    std::printf("imported %zu videos, %zu failed -> %s\n", s.extracted, s.failures.size(), imp->out.c_str());
+    for (const auto& [id, reason] : s.failures) std::printf("  failed %s: %s\n", id.c_str(), reason.c_str());
+  });
 
   CLI::App* cache = app.add_subcommand("cache", "Inspect feature caches");
   cache->require_subcommand(1);
