@@ -31,6 +31,8 @@ void add_data_commands(CLI::App& app);
 void add_generate_command(CLI::App& app);
 /// `avqa extract` and `avqa cache info|verify`: features in an HDF5 cache.
 void add_feature_commands(CLI::App& app, const GlobalOptions& global);
+/// `avqa bench extract` and `avqa bench cache-read`, under `bench`.
+void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global);
 /// `avqa env` and `avqa bench gemm`: what LibTorch runs on, and how fast.
 void add_runtime_commands(CLI::App& app, const GlobalOptions& global);
 

@@ -17,8 +17,9 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   # annotations, configs and the command line
   nlohmann-json3-dev libcli11-dev
-  # video and audio files (FFmpeg 5.1: H.264 + AAC in MP4), drawing the synthetic scenes
-  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libopencv-dev
+  # video and audio files (FFmpeg 5.1: H.264 + AAC in MP4), drawing the synthetic scenes; the
+  # ffmpeg command line is what `avqa bench extract` compares against
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libopencv-dev ffmpeg
   # the HDF5 feature cache (C++ API) and h5dump to look inside it
   libhdf5-dev hdf5-tools
   # synthetic audio: the synthesiser and Debian's General MIDI soundfont (MIT)

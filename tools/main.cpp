@@ -1,5 +1,8 @@
 // The `avqa` command line: parses arguments and reports errors; the work lives in the libraries.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 
@@ -18,6 +21,13 @@ constexpr int kExitBadInput = 2;
 }  // namespace
 
 int main(int argc, char** argv) {
+  // LibTorch's OpenMP workers spin between parallel regions by default, taking the CPU from the
+  // decoding threads and the serial parts of every command: `avqa extract` ran 30 % faster with
+  // passive waiting (2 vCPU: 7.2 s -> 5.5 s for 20 videos). The runtime reads the setting once,
+  // before main, so the tool restarts itself with it unless the user chose a policy.
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr && ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0) {
+    ::execv("/proc/self/exe", argv);  // only returns on failure: then go on as we are
+  }
   CLI::App app{
       "avqa: audio-visual question answering (MUSIC-AVQA, ST-AVQA).\n"
       "Run 'avqa <command> --help' for the options of a command."};

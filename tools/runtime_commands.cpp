@@ -72,6 +72,7 @@ void add_runtime_commands(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   gemm_cmd->callback([gemm, &global] { run_gemm(*gemm, global); });
+  add_bench_extract_commands(*bench, global);
 }
 
 }  // namespace avqa::tools

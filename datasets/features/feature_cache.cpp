@@ -439,33 +439,50 @@ std::vector<float> FeatureCacheReader::read(const std::string& modality,
     wanted.resize(static_cast<std::size_t>(s.layout.segments));
     std::iota(wanted.begin(), wanted.end(), 0);
   }
+  for (const int w : wanted) {
+    if (w < 0 || w >= s.layout.segments) {
+      throw std::out_of_range("segment " + std::to_string(w) + " outside 0.." + std::to_string(s.layout.segments - 1));
+    }
+  }
   const std::size_t size = m->segment_size();
   std::vector<float> out(wanted.size() * size);
-  std::vector<std::uint16_t> half(s.layout.storage == StorageType::Float16 ? size : 0);
   const auto dims = dataset_dims(s.layout.video_ids.size(), s.layout, *m);
   std::vector<hsize_t> start(dims.size(), 0);
   std::vector<hsize_t> count = dims;
   count[0] = 1;
   count[1] = 1;
-  const H5::DataSpace memory(static_cast<int>(count.size()), count.data());
-  const H5::DataType half16 = half_type();
-  std::lock_guard<std::mutex> lock(s.mutex);
-  const H5::DataSet& data = s.datasets.at(modality);
-  H5::DataSpace space = data.getSpace();
-  for (std::size_t k = 0; k < wanted.size(); ++k) {
-    if (wanted[k] < 0 || wanted[k] >= s.layout.segments) {
-      throw std::out_of_range("segment " + std::to_string(wanted[k]) + " outside 0.." +
-                              std::to_string(s.layout.segments - 1));
+  // One read for all segments: a union of hyperslabs (in file order) into a [k, ...] buffer.
+  std::vector<int> order = wanted;
+  std::sort(order.begin(), order.end());
+  order.erase(std::unique(order.begin(), order.end()), order.end());
+  std::vector<hsize_t> memory_dims = count;
+  memory_dims[1] = order.size();
+  const H5::DataSpace memory(static_cast<int>(memory_dims.size()), memory_dims.data());
+  std::vector<std::uint16_t> half(s.layout.storage == StorageType::Float16 ? order.size() * size : 0);
+  std::vector<float> full(s.layout.storage == StorageType::Float32 ? order.size() * size : 0);
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    const H5::DataSet& data = s.datasets.at(modality);
+    H5::DataSpace space = data.getSpace();
+    space.selectNone();
+    for (const int segment : order) {
+      start[0] = video;
+      start[1] = static_cast<hsize_t>(segment);
+      space.selectHyperslab(H5S_SELECT_OR, count.data(), start.data());
     }
-    start[0] = video;
-    start[1] = static_cast<hsize_t>(wanted[k]);
-    space.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
     if (s.layout.storage == StorageType::Float16) {
-      data.read(half.data(), half16, memory, space);
-      std::transform(half.begin(), half.end(), out.begin() + static_cast<std::ptrdiff_t>(k * size),
-                     half_to_float);
+      data.read(half.data(), half_type(), memory, space);
     } else {
-      data.read(out.data() + k * size, H5::PredType::NATIVE_FLOAT, memory, space);
+      data.read(full.data(), H5::PredType::NATIVE_FLOAT, memory, space);
+    }
+  }
+  for (std::size_t k = 0; k < wanted.size(); ++k) {
+    const std::size_t row = static_cast<std::size_t>(std::lower_bound(order.begin(), order.end(), wanted[k]) - order.begin());
+    float* target = out.data() + k * size;
+    if (s.layout.storage == StorageType::Float16) {
+      half_to_float_n(half.data() + row * size, target, size);
+    } else {
+      std::copy_n(full.data() + row * size, size, target);
     }
   }
   return out;
