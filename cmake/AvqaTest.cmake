@@ -11,6 +11,7 @@ function(avqa_add_test)
   target_compile_definitions(${ARG_NAME} PRIVATE
     AVQA_TEST_FIXTURES="${PROJECT_SOURCE_DIR}/tests/fixtures"
     AVQA_SHARED_DIR="${AVQA_SHARED_DIR}"
+    AVQA_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     AVQA_TEST_OUTPUT_DIR="${PROJECT_BINARY_DIR}/test-output")
   file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/test-output)
   gtest_discover_tests(${ARG_NAME}
