@@ -25,6 +25,15 @@ std::string quoted_list(const std::vector<std::string>& items) {
 
 }  // namespace
 
+const std::vector<std::string>& music_avqa_instruments() {
+  static const std::vector<std::string> kInstruments = {
+      "accordion", "acoustic_guitar", "bagpipe", "banjo",         "bassoon", "cello",
+      "clarinet",  "congas",          "drum",    "electric_bass", "erhu",    "flute",
+      "guzheng",   "piano",           "pipa",    "saxophone",     "suona",   "trumpet",
+      "tuba",      "ukulele",         "violin",  "xylophone"};
+  return kInstruments;
+}
+
 WordVocabulary::WordVocabulary(Options options) : options_(options) {
   if (options_.max_length == 0) throw std::invalid_argument("max question length must be positive");
   add(kPadToken);

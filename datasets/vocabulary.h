@@ -26,6 +26,10 @@ struct WordVocabularyOptions {
   std::size_t max_length = kQuestionMaxLen;  ///< encoded length; longer questions are refused
 };
 
+/// The 22 instrument classes of MUSIC-AVQA, alphabetical: the answers to "which instrument"
+/// questions and the labels of everything that classifies instruments.
+const std::vector<std::string>& music_avqa_instruments();
+
 /// The question vocabulary of ST-AVQA: `<pad>` = 0, then words in order of first appearance,
 /// case-sensitive.
 class WordVocabulary {

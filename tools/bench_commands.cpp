@@ -5,13 +5,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <random>
-
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
 #include "core/torch_runtime.h"
@@ -25,7 +24,9 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 struct BenchExtractArgs {
   std::string videos;
@@ -40,8 +41,12 @@ void run(const std::string& command) {
 
 // The original pipeline: ffmpeg writes 1 fps JPEG frames and a 16 kHz WAV to disk, then the
 // frames are read back, resized and run through the same backbones.
-double original_pipeline(const std::vector<fs::path>& videos, const BenchExtractArgs& a, const fs::path& work,
-                         features::ResNet18& resnet, features::Vggish& vggish, double& decode_seconds) {
+double original_pipeline(const std::vector<fs::path>& videos,
+                         const BenchExtractArgs& a,
+                         const fs::path& work,
+                         features::ResNet18& resnet,
+                         features::Vggish& vggish,
+                         double& decode_seconds) {
   torch::NoGradGuard no_grad;
   const auto start = Clock::now();
   decode_seconds = 0;
@@ -49,8 +54,10 @@ double original_pipeline(const std::vector<fs::path>& videos, const BenchExtract
     const fs::path dir = work / video.stem();
     fs::create_directories(dir);
     const auto decode_start = Clock::now();
-    run("ffmpeg -v error -y -i '" + video.string() + "' -vf fps=1 -q:v 2 '" + (dir / "%08d.jpg").string() + "'");
-    run("ffmpeg -v error -y -i '" + video.string() + "' -ar 16000 -ac 1 '" + (dir / "audio.wav").string() + "'");
+    run("ffmpeg -v error -y -i '" + video.string() + "' -vf fps=1 -q:v 2 '" +
+        (dir / "%08d.jpg").string() + "'");
+    run("ffmpeg -v error -y -i '" + video.string() + "' -ar 16000 -ac 1 '" +
+        (dir / "audio.wav").string() + "'");
     decode_seconds += since(decode_start);
     std::vector<torch::Tensor> frames;
     for (int i = 1; i <= a.seconds; ++i) {
@@ -66,9 +73,11 @@ double original_pipeline(const std::vector<fs::path>& videos, const BenchExtract
       cv::resize(image, image, cv::Size(a.size, a.size), 0, 0, cv::INTER_LINEAR);
       frames.push_back(torch::from_blob(image.data, {a.size, a.size, 3}, torch::kUInt8).clone());
     }
-    const auto input = features::normalize_frames(torch::stack(frames), features::Normalization::Kinetics);
+    const auto input =
+        features::normalize_frames(torch::stack(frames), features::Normalization::Kinetics);
     (void)resnet->forward(input);
-    const media::DecodedMedia wav = media::decode_media(dir / "audio.wav", {/*video=*/false, /*audio=*/true, 16000});
+    const media::DecodedMedia wav =
+        media::decode_media(dir / "audio.wav", {/*video=*/false, /*audio=*/true, 16000});
     std::vector<float> audio = wav.samples;
     audio.resize(static_cast<std::size_t>(a.seconds) * 16000, 0.f);
     (void)vggish->forward(features::vggish_examples(audio, a.seconds, 16000));
@@ -78,12 +87,14 @@ double original_pipeline(const std::vector<fs::path>& videos, const BenchExtract
 
 void run_bench_extract(const BenchExtractArgs& a, const GlobalOptions& global) {
   if (std::system("command -v ffmpeg >/dev/null 2>&1") != 0) {
-    throw std::runtime_error("the comparison runs the ffmpeg command line: install Debian's ffmpeg package");
+    throw std::runtime_error(
+        "the comparison runs the ffmpeg command line: install Debian's ffmpeg package");
   }
   const int threads = core::configure_torch({global.threads});
   std::vector<fs::path> videos = features::list_videos_in(a.videos);
   if (static_cast<int>(videos.size()) > a.count) videos.resize(static_cast<std::size_t>(a.count));
-  const fs::path work = fs::temp_directory_path() / ("avqa_bench_extract_" + std::to_string(::getpid()));
+  const fs::path work =
+      fs::temp_directory_path() / ("avqa_bench_extract_" + std::to_string(::getpid()));
   fs::remove_all(work);
   fs::create_directories(work);
 
@@ -102,10 +113,12 @@ void run_bench_extract(const BenchExtractArgs& a, const GlobalOptions& global) {
 
   // Decoding alone: ffmpeg's own 1 fps decode against the in-process sampler.
   auto start = Clock::now();
-  for (const fs::path& v : videos) run("ffmpeg -v error -i '" + v.string() + "' -vf fps=1 -f null -");
+  for (const fs::path& v : videos)
+    run("ffmpeg -v error -i '" + v.string() + "' -vf fps=1 -f null -");
   const double ffmpeg_decode = since(start);
   start = Clock::now();
-  for (const fs::path& v : videos) (void)media::sample_clip(v, o.sampling);
+  for (const fs::path& v : videos)
+    (void)media::sample_clip(v, o.sampling);
   const double our_decode = since(start);
 
   double original_decode = 0;
@@ -115,14 +128,20 @@ void run_bench_extract(const BenchExtractArgs& a, const GlobalOptions& global) {
   const double ours = since(start);
   fs::remove_all(work);
 
-  std::printf("%zu videos, %d s each, %dx%d frames, ResNet-18 (14x14) + VGGish, %d torch thread(s)\n", videos.size(), a.seconds,
-              a.size, a.size, threads);
+  std::printf(
+      "%zu videos, %d s each, %dx%d frames, ResNet-18 (14x14) + VGGish, %d torch thread(s)\n",
+      videos.size(), a.seconds, a.size, a.size, threads);
   std::printf("%-52s %9s %11s\n", "pipeline", "seconds", "videos/s");
-  std::printf("%-52s %9.2f %11.2f\n", "original: ffmpeg -> JPEG + WAV files -> backbones", original, videos.size() / original);
-  std::printf("%-52s %9.2f %11.2f\n", "  of which ffmpeg writing JPEG frames and WAV", original_decode, videos.size() / original_decode);
-  std::printf("%-52s %9.2f %11.2f\n", "avqa extract (in-process decode, cache writes)", ours, videos.size() / ours);
-  std::printf("%-52s %9.2f %11.2f\n", "decode only: ffmpeg -vf fps=1 -f null", ffmpeg_decode, videos.size() / ffmpeg_decode);
-  std::printf("%-52s %9.2f %11.2f\n", "decode only: avqa sample_clip (frames + audio)", our_decode, videos.size() / our_decode);
+  std::printf("%-52s %9.2f %11.2f\n", "original: ffmpeg -> JPEG + WAV files -> backbones", original,
+              videos.size() / original);
+  std::printf("%-52s %9.2f %11.2f\n", "  of which ffmpeg writing JPEG frames and WAV",
+              original_decode, videos.size() / original_decode);
+  std::printf("%-52s %9.2f %11.2f\n", "avqa extract (in-process decode, cache writes)", ours,
+              videos.size() / ours);
+  std::printf("%-52s %9.2f %11.2f\n", "decode only: ffmpeg -vf fps=1 -f null", ffmpeg_decode,
+              videos.size() / ffmpeg_decode);
+  std::printf("%-52s %9.2f %11.2f\n", "decode only: avqa sample_clip (frames + audio)", our_decode,
+              videos.size() / our_decode);
   std::printf("speed-up end to end: %.2fx\n", original / ours);
 }
 
@@ -142,45 +161,60 @@ void run_bench_cache_read(const BenchReadArgs& a) {
   if (done.empty()) throw std::runtime_error(a.cache + ": no extracted video to read");
   // ST-AVQA's sampling: `segments` rows evenly spread, e.g. 0, 6, ..., 54 of 60.
   std::vector<int> rows;
-  for (int k = 0; k < std::min(a.segments, layout.segments); ++k) rows.push_back(k * layout.segments / std::min(a.segments, layout.segments));
+  for (int k = 0; k < std::min(a.segments, layout.segments); ++k)
+    rows.push_back(k * layout.segments / std::min(a.segments, layout.segments));
   std::mt19937 rng(0);
   for (const std::size_t v : done) {  // warm the page cache
-    for (const auto& m : layout.modalities) (void)reader.read(m.name, v, rows);
+    for (const auto& m : layout.modalities)
+      (void)reader.read(m.name, v, rows);
   }
   const auto start = Clock::now();
   std::size_t bytes = 0;
   for (int r = 0; r < a.reads; ++r) {
     const std::size_t v = done[rng() % done.size()];
-    for (const auto& m : layout.modalities) bytes += reader.read(m.name, v, rows).size() * sizeof(float);
+    for (const auto& m : layout.modalities)
+      bytes += reader.read(m.name, v, rows).size() * sizeof(float);
   }
   const double seconds = since(start);
-  std::printf("%d random reads of %zu segments (all modalities) from %zu videos: %.1f videos/s, %.0f MB/s of float32\n",
-              a.reads, rows.size(), done.size(), a.reads / seconds, bytes / seconds / 1e6);
+  std::printf(
+      "%d random reads of %zu segments (all modalities) from %zu videos: %.1f videos/s, %.0f MB/s "
+      "of float32\n",
+      a.reads, rows.size(), done.size(), a.reads / seconds, bytes / seconds / 1e6);
   std::uintmax_t per_video_npy = 0;
-  for (const auto& m : layout.modalities) per_video_npy += static_cast<std::uintmax_t>(layout.segments) * m.segment_size() * 4 + 128;
-  std::printf("cache %.1f MB for %zu videos (%.2f MB/video); the original .npy float32 layout: %.2f MB/video (ratio %.2f)\n",
-              static_cast<double>(fs::file_size(a.cache)) / 1e6, layout.video_ids.size(),
-              static_cast<double>(fs::file_size(a.cache)) / 1e6 / static_cast<double>(layout.video_ids.size()),
-              static_cast<double>(per_video_npy) / 1e6,
-              static_cast<double>(fs::file_size(a.cache)) / static_cast<double>(layout.video_ids.size()) / static_cast<double>(per_video_npy));
+  for (const auto& m : layout.modalities)
+    per_video_npy += static_cast<std::uintmax_t>(layout.segments) * m.segment_size() * 4 + 128;
+  std::printf(
+      "cache %.1f MB for %zu videos (%.2f MB/video); the original .npy float32 layout: %.2f "
+      "MB/video (ratio %.2f)\n",
+      static_cast<double>(fs::file_size(a.cache)) / 1e6, layout.video_ids.size(),
+      static_cast<double>(fs::file_size(a.cache)) / 1e6 /
+          static_cast<double>(layout.video_ids.size()),
+      static_cast<double>(per_video_npy) / 1e6,
+      static_cast<double>(fs::file_size(a.cache)) / static_cast<double>(layout.video_ids.size()) /
+          static_cast<double>(per_video_npy));
 }
 
 }  // namespace
 
 void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
   auto a = std::make_shared<BenchExtractArgs>();
-  CLI::App* extract = bench.add_subcommand(
-      "extract", "Feature extraction, side by side: the original ffmpeg-to-JPEG pipeline against avqa extract");
-  extract->add_option("--videos", a->videos, "Folder of videos (e.g. a generated dataset's videos/)")->required();
+  CLI::App* extract = bench.add_subcommand("extract",
+                                           "Feature extraction, side by side: the original "
+                                           "ffmpeg-to-JPEG pipeline against avqa extract");
+  extract
+      ->add_option("--videos", a->videos, "Folder of videos (e.g. a generated dataset's videos/)")
+      ->required();
   extract->add_option("--count", a->count, "Videos to use")->capture_default_str();
   extract->add_option("--seconds", a->seconds, "Seconds sampled per video")->capture_default_str();
   extract->add_option("--size", a->size, "Frame size")->capture_default_str();
   extract->callback([a, &global] { run_bench_extract(*a, global); });
 
   auto r = std::make_shared<BenchReadArgs>();
-  CLI::App* read = bench.add_subcommand("cache-read", "Random reads of sampled segments from a feature cache");
+  CLI::App* read =
+      bench.add_subcommand("cache-read", "Random reads of sampled segments from a feature cache");
   read->add_option("--cache", r->cache, "HDF5 feature cache")->required();
-  read->add_option("--segments", r->segments, "Segments read per video (spread evenly)")->capture_default_str();
+  read->add_option("--segments", r->segments, "Segments read per video (spread evenly)")
+      ->capture_default_str();
   read->add_option("--reads", r->reads, "Random video reads")->capture_default_str();
   read->callback([r] { run_bench_cache_read(*r); });
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The README's first command. What it does today: installs the Debian packages, builds `avqa`,
 # generates the embedded default dataset (synthetic MUSIC-AVQA: real MP4 videos, questions of
-# all nine types, ground truth of who sounds when and where), and reads it back with the
-# annotation tools; then the real MUSIC-AVQA annotations when ../shared is present. Feature
-# extraction and the ST-AVQA network arrive with their issues; this script grows with them and
-# never prints results it did not compute.
+# all nine types, ground truth of who sounds when and where), reads it back with the annotation
+# tools, trains the built-in backbones on it and extracts features into an HDF5 cache; then the
+# real MUSIC-AVQA annotations when ../shared is present. The ST-AVQA network arrives with its
+# issue; this script grows with it and never prints results it did not compute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +32,18 @@ echo
 echo "== avqa data vocab + check: the generated questions use ST-AVQA's vocabulary rules"
 "$avqa" data vocab --from "$data"/annotations/avqa-{train,val,test}.json --out "$out/synthetic-vocab.json"
 "$avqa" data check --vocab "$out/synthetic-vocab.json" "$data"/annotations/avqa-{train,val,test}.json
+
+echo
+echo "== avqa pretrain-backbones: ResNet-18 and VGGish learn which instruments are seen and heard"
+"$avqa" pretrain-backbones --data "$data" --out "$out/weights" --epochs 2 --size 112
+
+echo
+echo "== avqa extract: audio and visual features of every video, with those weights"
+rm -f "$data/features.h5" "$data/features.h5.failures.json"
+"$avqa" extract --videos "$data/videos" --out "$data/features.h5" --seconds 10 \
+  --visual-weights "$out/weights/resnet18.pt" --audio-weights "$out/weights/vggish.pt"
+"$avqa" cache info "$data/features.h5"
+"$avqa" cache verify "$data/features.h5"
 
 first=$(ls "$data/videos" | head -n 1)
 echo

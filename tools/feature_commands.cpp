@@ -165,52 +165,73 @@ void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
   extract->callback([a, &global] { run_extract(*a, global); });
 
   auto imp = std::make_shared<features::ImportOptions>();
-  auto imp_args = std::make_shared<std::array<std::string, 4>>();  // audio dir, visual dir, out, dtype
+  auto imp_args =
+      std::make_shared<std::array<std::string, 4>>();  // audio dir, visual dir, out, dtype
   (*imp_args)[3] = "f16";
-  CLI::App* import_cmd = app.add_subcommand(
-      "import-npy", "Import the original per-video .npy features (VGGish [T,128], res18_14x14 [T,512,14,14]) into a cache");
+  CLI::App* import_cmd = app.add_subcommand("import-npy",
+                                            "Import the original per-video .npy features (VGGish "
+                                            "[T,128], res18_14x14 [T,512,14,14]) into a cache");
   import_cmd->add_option("--audio-dir", (*imp_args)[0], "Folder of <video_id>.npy audio features");
-  import_cmd->add_option("--visual-dir", (*imp_args)[1], "Folder of <video_id>.npy visual features");
+  import_cmd->add_option("--visual-dir", (*imp_args)[1],
+                         "Folder of <video_id>.npy visual features");
   import_cmd->add_option("--out", (*imp_args)[2], "HDF5 cache to write")->required();
-  import_cmd->add_option("--dtype", (*imp_args)[3], "Storage: f16 or f32")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
-  import_cmd->add_option("--fps", imp->fps, "What one row of the arrays stands for, in rows per second")->capture_default_str();
+  import_cmd->add_option("--dtype", (*imp_args)[3], "Storage: f16 or f32")
+      ->check(CLI::IsMember({"f16", "f32"}))
+      ->capture_default_str();
+  import_cmd
+      ->add_option("--fps", imp->fps, "What one row of the arrays stands for, in rows per second")
+      ->capture_default_str();
   import_cmd->callback([imp, imp_args] {
     imp->audio_dir = (*imp_args)[0];
     imp->visual_dir = (*imp_args)[1];
     imp->out = (*imp_args)[2];
     imp->storage = features::parse_storage_type((*imp_args)[3]);
     const features::ExtractSummary s = features::import_npy(*imp);
-    std::printf("imported %zu videos, %zu failed -> %s\n", s.extracted, s.failures.size(), imp->out.c_str());
-    for (const auto& [id, reason] : s.failures) std::printf("  failed %s: %s\n", id.c_str(), reason.c_str());
+    std::printf("imported %zu videos, %zu failed -> %s\n", s.extracted, s.failures.size(),
+                imp->out.c_str());
+    for (const auto& [id, reason] : s.failures)
+      std::printf("  failed %s: %s\n", id.c_str(), reason.c_str());
   });
 
   auto pre = std::make_shared<features::PretrainOptions>();
   auto pre_paths = std::make_shared<std::array<std::string, 2>>();
-  CLI::App* pretrain = app.add_subcommand(
-      "pretrain-backbones",
-      "Train the built-in ResNet-18 and VGGish on a generated dataset's truth (which instruments are visible / sounding)\n"
-      "and save weights for `avqa extract`; for when pretrained ImageNet/AudioSet weights are not at hand");
+  CLI::App* pretrain =
+      app.add_subcommand("pretrain-backbones",
+                         "Train the built-in ResNet-18 and VGGish on a generated dataset's truth "
+                         "(which instruments are visible / sounding)\n"
+                         "and save weights for `avqa extract`; for when pretrained "
+                         "ImageNet/AudioSet weights are not at hand");
   pretrain->add_option("--data", (*pre_paths)[0], "Dataset written by avqa generate")->required();
-  pretrain->add_option("--out", (*pre_paths)[1], "Folder for resnet18.pt, vggish.pt and pretraining.json")->required();
-  pretrain->add_option("--epochs", pre->epochs, "Passes over the training frames")->capture_default_str();
-  pretrain->add_option("--batch", pre->batch, "Frames (and audio seconds) per step")->capture_default_str();
+  pretrain
+      ->add_option("--out", (*pre_paths)[1],
+                   "Folder for resnet18.pt, vggish.pt and pretraining.json")
+      ->required();
+  pretrain->add_option("--epochs", pre->epochs, "Passes over the training frames")
+      ->capture_default_str();
+  pretrain->add_option("--batch", pre->batch, "Frames (and audio seconds) per step")
+      ->capture_default_str();
   pretrain->add_option("--lr", pre->learning_rate, "Adam learning rate")->capture_default_str();
   pretrain->add_option("--size", pre->frame_size, "Training frame size")->capture_default_str();
-  pretrain->add_option("--max-videos", pre->max_videos, "Use at most this many training videos (0 = all)")->capture_default_str();
+  pretrain
+      ->add_option("--max-videos", pre->max_videos,
+                   "Use at most this many training videos (0 = all)")
+      ->capture_default_str();
   pretrain->add_option("--seed", pre->seed, "Random seed")->capture_default_str();
   pretrain->callback([pre, pre_paths, &global] {
     core::configure_torch({global.threads});
     pre->data = (*pre_paths)[0];
     pre->out = (*pre_paths)[1];
     const features::PretrainReport r = features::pretrain_backbones(*pre);
-    std::printf("trained on %zu frames / seconds of audio, evaluated on %zu (val split)\n", r.train_frames, r.val_frames);
+    std::printf("trained on %zu frames / seconds of audio, evaluated on %zu (val split)\n",
+                r.train_frames, r.val_frames);
     for (std::size_t e = 0; e < r.epochs.size(); ++e) {
       const auto& s = r.epochs[e];
-      std::printf("  epoch %zu: loss visual %.4f audio %.4f; val micro-F1 visible %.3f sounding %.3f\n", e + 1, s.visual_loss,
-                  s.audio_loss, s.visual_val_f1, s.audio_val_f1);
+      std::printf(
+          "  epoch %zu: loss visual %.4f audio %.4f; val micro-F1 visible %.3f sounding %.3f\n",
+          e + 1, s.visual_loss, s.audio_loss, s.visual_val_f1, s.audio_val_f1);
     }
-    std::printf("wrote %s and %s (self-trained on synthetic data; see pretraining.json)\n", r.visual_weights.c_str(),
-                r.audio_weights.c_str());
+    std::printf("wrote %s and %s (self-trained on synthetic data; see pretraining.json)\n",
+                r.visual_weights.c_str(), r.audio_weights.c_str());
   });
 
   CLI::App* cache = app.add_subcommand("cache", "Inspect feature caches");

@@ -1,10 +1,9 @@
 // The `avqa` command line: parses arguments and reports errors; the work lives in the libraries.
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 

@@ -15,6 +15,7 @@
 #include "datasets/features/backbones.h"
 #include "datasets/features/log_mel.h"
 #include "datasets/media/media_reader.h"
+#include "datasets/vocabulary.h"
 
 namespace avqa::features {
 namespace {
@@ -22,17 +23,14 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// The 22 MUSIC-AVQA instruments, the label order of both heads.
-const std::vector<std::string> kClasses = {
-    "accordion", "acoustic_guitar", "bagpipe", "banjo",  "bassoon", "cello", "clarinet", "congas",
-    "drum",      "electric_bass",   "erhu",    "flute",  "guzheng", "piano", "pipa",     "saxophone",
-    "suona",     "trumpet",         "tuba",    "ukulele", "violin", "xylophone"};
+// The label order of both heads.
+const std::vector<std::string>& kClasses = data::music_avqa_instruments();
 
 struct Samples {
-  torch::Tensor frames;         // [N, S, S, 3] uint8
-  torch::Tensor frame_labels;   // [N, 22] instruments visible
-  torch::Tensor examples;       // [M, 1, 96, 64] log-mel
-  torch::Tensor audio_labels;   // [M, 22] instruments sounding in that second
+  torch::Tensor frames;        // [N, S, S, 3] uint8
+  torch::Tensor frame_labels;  // [N, 22] instruments visible
+  torch::Tensor examples;      // [M, 1, 96, 64] log-mel
+  torch::Tensor audio_labels;  // [M, 22] instruments sounding in that second
 };
 
 std::vector<std::string> split_videos(const fs::path& data, const char* split) {
@@ -48,7 +46,8 @@ std::vector<std::string> split_videos(const fs::path& data, const char* split) {
 
 Samples load_samples(const fs::path& data, const std::vector<std::string>& videos, int frame_size) {
   std::map<std::string, std::int64_t> index;
-  for (std::size_t i = 0; i < kClasses.size(); ++i) index[kClasses[i]] = static_cast<std::int64_t>(i);
+  for (std::size_t i = 0; i < kClasses.size(); ++i)
+    index[kClasses[i]] = static_cast<std::int64_t>(i);
   std::vector<torch::Tensor> frames, frame_labels, examples, audio_labels;
   for (const std::string& id : videos) {
     const fs::path truth_file = data / "truth" / (id + ".json");
@@ -56,7 +55,8 @@ Samples load_samples(const fs::path& data, const std::vector<std::string>& video
     try {
       truth = json::parse(data::read_text_file(truth_file));
     } catch (const json::exception& e) {
-      throw core::InputError({truth_file.string(), std::nullopt, ""}, std::string("invalid truth file: ") + e.what());
+      throw core::InputError({truth_file.string(), std::nullopt, ""},
+                             std::string("invalid truth file: ") + e.what());
     }
     const int seconds = truth.at("seconds").get<int>();
     media::SamplingOptions sampling;
@@ -74,12 +74,15 @@ Samples load_samples(const fs::path& data, const std::vector<std::string>& video
         if (per_second[static_cast<std::size_t>(s)].get<int>() == 1) sounding[s][it->second] = 1;
       }
     }
-    frames.push_back(torch::from_blob(const_cast<std::uint8_t*>(clip.frames.data()), {seconds, frame_size, frame_size, 3}, torch::kUInt8).clone());
+    frames.push_back(torch::from_blob(const_cast<std::uint8_t*>(clip.frames.data()),
+                                      {seconds, frame_size, frame_size, 3}, torch::kUInt8)
+                         .clone());
     frame_labels.push_back(visible.unsqueeze(0).expand({seconds, -1}).clone());
     examples.push_back(vggish_examples(clip.audio, seconds, clip.samples_per_segment));
     audio_labels.push_back(sounding);
   }
-  return {torch::cat(frames), torch::cat(frame_labels), torch::cat(examples), torch::cat(audio_labels)};
+  return {torch::cat(frames), torch::cat(frame_labels), torch::cat(examples),
+          torch::cat(audio_labels)};
 }
 
 double micro_f1(const torch::Tensor& logits, const torch::Tensor& labels) {
@@ -93,8 +96,10 @@ double micro_f1(const torch::Tensor& logits, const torch::Tensor& labels) {
 // Saves the trunk's parameters and buffers under its own names (what load_weights reads).
 void save_state_dict(torch::nn::Module& module, const fs::path& path) {
   c10::Dict<std::string, torch::Tensor> dict;
-  for (const auto& p : module.named_parameters()) dict.insert(p.key(), p.value().detach().contiguous());
-  for (const auto& b : module.named_buffers()) dict.insert(b.key(), b.value().contiguous());
+  for (const auto& p : module.named_parameters())
+    dict.insert(p.key(), p.value().detach().contiguous());
+  for (const auto& b : module.named_buffers())
+    dict.insert(b.key(), b.value().contiguous());
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
   core::write_file_atomically(path, std::string_view(bytes.data(), bytes.size()));
 }
@@ -107,8 +112,10 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
   }
   std::vector<std::string> train = split_videos(o.data, "train");
   std::vector<std::string> val = split_videos(o.data, "val");
-  if (o.max_videos > 0 && static_cast<int>(train.size()) > o.max_videos) train.resize(static_cast<std::size_t>(o.max_videos));
-  if (train.empty()) throw core::InputError({o.data.string(), std::nullopt, ""}, "has no training videos");
+  if (o.max_videos > 0 && static_cast<int>(train.size()) > o.max_videos)
+    train.resize(static_cast<std::size_t>(o.max_videos));
+  if (train.empty())
+    throw core::InputError({o.data.string(), std::nullopt, ""}, "has no training videos");
   const Samples train_set = load_samples(o.data, train, o.frame_size);
   const Samples val_set = val.empty() ? train_set : load_samples(o.data, val, o.frame_size);
 
@@ -118,16 +125,21 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
   torch::nn::Linear visual_head(512, static_cast<std::int64_t>(kClasses.size()));
   torch::nn::Linear audio_head(128, static_cast<std::int64_t>(kClasses.size()));
   std::vector<torch::Tensor> visual_params = resnet->parameters();
-  for (const auto& p : visual_head->parameters()) visual_params.push_back(p);
+  for (const auto& p : visual_head->parameters())
+    visual_params.push_back(p);
   std::vector<torch::Tensor> audio_params = vggish->parameters();
-  for (const auto& p : audio_head->parameters()) audio_params.push_back(p);
+  for (const auto& p : audio_head->parameters())
+    audio_params.push_back(p);
   torch::optim::Adam visual_opt(visual_params, torch::optim::AdamOptions(o.learning_rate));
   torch::optim::Adam audio_opt(audio_params, torch::optim::AdamOptions(o.learning_rate));
 
   auto visual_logits = [&](const torch::Tensor& frames_u8) {
-    return visual_head(resnet->forward(normalize_frames(frames_u8, Normalization::Kinetics)).mean({2, 3}));
+    return visual_head(
+        resnet->forward(normalize_frames(frames_u8, Normalization::Kinetics)).mean({2, 3}));
   };
-  auto audio_logits = [&](const torch::Tensor& examples) { return audio_head(vggish->forward(examples)); };
+  auto audio_logits = [&](const torch::Tensor& examples) {
+    return audio_head(vggish->forward(examples));
+  };
 
   PretrainReport report;
   report.train_frames = static_cast<std::size_t>(train_set.frames.size(0));
@@ -141,7 +153,8 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
     const auto frame_order = torch::randperm(n_frames);
     const auto example_order = torch::randperm(n_examples);
     PretrainEpoch stats;
-    core::ProgressLine progress("pretrain epoch " + std::to_string(epoch + 1), static_cast<std::size_t>(steps), "steps");
+    core::ProgressLine progress("pretrain epoch " + std::to_string(epoch + 1),
+                                static_cast<std::size_t>(steps), "steps");
     for (std::int64_t step = 0; step < steps; ++step) {
       const auto pick = [&](const torch::Tensor& order, std::int64_t n) {
         const std::int64_t start = (step * o.batch) % n;
@@ -149,14 +162,16 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
       };
       const auto fi = pick(frame_order, n_frames);
       visual_opt.zero_grad();
-      const auto vloss = torch::binary_cross_entropy_with_logits(visual_logits(train_set.frames.index_select(0, fi)),
-                                                                 train_set.frame_labels.index_select(0, fi));
+      const auto vloss = torch::binary_cross_entropy_with_logits(
+          visual_logits(train_set.frames.index_select(0, fi)),
+          train_set.frame_labels.index_select(0, fi));
       vloss.backward();
       visual_opt.step();
       const auto ai = pick(example_order, n_examples);
       audio_opt.zero_grad();
-      const auto aloss = torch::binary_cross_entropy_with_logits(audio_logits(train_set.examples.index_select(0, ai)),
-                                                                 train_set.audio_labels.index_select(0, ai));
+      const auto aloss = torch::binary_cross_entropy_with_logits(
+          audio_logits(train_set.examples.index_select(0, ai)),
+          train_set.audio_labels.index_select(0, ai));
       aloss.backward();
       audio_opt.step();
       stats.visual_loss += vloss.item<double>() / static_cast<double>(steps);
@@ -169,10 +184,12 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> vl, al;
     for (std::int64_t s = 0; s < val_set.frames.size(0); s += o.batch) {
-      vl.push_back(visual_logits(val_set.frames.narrow(0, s, std::min<std::int64_t>(o.batch, val_set.frames.size(0) - s))));
+      vl.push_back(visual_logits(val_set.frames.narrow(
+          0, s, std::min<std::int64_t>(o.batch, val_set.frames.size(0) - s))));
     }
     for (std::int64_t s = 0; s < val_set.examples.size(0); s += o.batch) {
-      al.push_back(audio_logits(val_set.examples.narrow(0, s, std::min<std::int64_t>(o.batch, val_set.examples.size(0) - s))));
+      al.push_back(audio_logits(val_set.examples.narrow(
+          0, s, std::min<std::int64_t>(o.batch, val_set.examples.size(0) - s))));
     }
     stats.visual_val_f1 = micro_f1(torch::cat(vl), val_set.frame_labels);
     stats.audio_val_f1 = micro_f1(torch::cat(al), val_set.audio_labels);
@@ -186,20 +203,25 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
   save_state_dict(*vggish, report.audio_weights);
   json epochs = json::array();
   for (const auto& e : report.epochs) {
-    epochs.push_back({{"visual_loss", e.visual_loss}, {"audio_loss", e.audio_loss}, {"visual_val_f1", e.visual_val_f1},
+    epochs.push_back({{"visual_loss", e.visual_loss},
+                      {"audio_loss", e.audio_loss},
+                      {"visual_val_f1", e.visual_val_f1},
                       {"audio_val_f1", e.audio_val_f1}});
   }
-  const json description = {
-      {"what", "ResNet-18 (layer4 stride 1) and VGGish trained by avqa pretrain-backbones on synthetic data: "
-               "NOT ImageNet or AudioSet weights"},
-      {"data", fs::absolute(o.data).lexically_normal().string()},
-      {"task", "22-way multi-label: instruments visible per frame (ResNet-18), instruments sounding per second (VGGish)"},
-      {"train_videos", train.size()},
-      {"frame_size", o.frame_size},
-      {"epochs", epochs},
-      {"seed", o.seed},
-      {"learning_rate", o.learning_rate},
-      {"batch", o.batch}};
+  const json description = {{"what",
+                             "ResNet-18 (layer4 stride 1) and VGGish trained by avqa "
+                             "pretrain-backbones on synthetic data: "
+                             "NOT ImageNet or AudioSet weights"},
+                            {"data", fs::absolute(o.data).lexically_normal().string()},
+                            {"task",
+                             "22-way multi-label: instruments visible per frame (ResNet-18), "
+                             "instruments sounding per second (VGGish)"},
+                            {"train_videos", train.size()},
+                            {"frame_size", o.frame_size},
+                            {"epochs", epochs},
+                            {"seed", o.seed},
+                            {"learning_rate", o.learning_rate},
+                            {"batch", o.batch}};
   core::write_file_atomically(o.out / "pretraining.json", description.dump(2) + "\n");
   return report;
 }

@@ -12,14 +12,15 @@ namespace avqa::features {
 /// instruments are visible in a frame, VGGish which instruments sound in a second (22-way
 /// multi-label, binary cross-entropy), through a linear head dropped afterwards.
 struct PretrainOptions {
-  std::filesystem::path data;  ///< a dataset written by `avqa generate` (videos/, truth/, annotations/)
-  std::filesystem::path out;   ///< folder for resnet18.pt, vggish.pt and pretraining.json
+  std::filesystem::path
+      data;  ///< a dataset written by `avqa generate` (videos/, truth/, annotations/)
+  std::filesystem::path out;  ///< folder for resnet18.pt, vggish.pt and pretraining.json
   int epochs = 3;
   int batch = 32;
   double learning_rate = 1e-4;
-  int frame_size = 112;        ///< training resolution (the trunk is convolutional: extract at any size)
+  int frame_size = 112;  ///< training resolution (the trunk is convolutional: extract at any size)
   std::uint64_t seed = 0;
-  int max_videos = 0;          ///< 0 = every training video
+  int max_videos = 0;  ///< 0 = every training video
   bool progress = true;
 };
 

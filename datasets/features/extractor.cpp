@@ -193,15 +193,15 @@ class DecodedQueue {
   std::condition_variable not_empty_;
 };
 
-void write_failures(const fs::path& out,
-                    const std::vector<std::pair<std::string, std::string>>& failures) {
+}  // namespace
+
+void write_failure_report(const fs::path& cache,
+                          const std::vector<std::pair<std::string, std::string>>& failures) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const auto& [id, reason] : failures)
     list.push_back({{"video_id", id}, {"reason", reason}});
-  core::write_file_atomically(out.string() + ".failures.json", list.dump(2) + "\n");
+  core::write_file_atomically(cache.string() + ".failures.json", list.dump(2) + "\n");
 }
-
-}  // namespace
 
 std::vector<fs::path> list_videos_in(const fs::path& folder) {
   std::error_code ec;
@@ -370,7 +370,7 @@ ExtractSummary extract_features(const ExtractOptions& o) {
     t.join();
   if (fatal) std::rethrow_exception(fatal);
   if (o.progress) progress.finish();
-  write_failures(o.out, summary.failures);
+  write_failure_report(o.out, summary.failures);
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
   return summary;

@@ -45,6 +45,10 @@ struct ExtractSummary {
 std::vector<std::filesystem::path> list_videos_in(const std::filesystem::path& folder);
 std::vector<std::filesystem::path> read_video_list(const std::filesystem::path& list);
 
+/// Writes `failures` to <cache>.failures.json (atomically): [{"video_id", "reason"}, ...].
+void write_failure_report(const std::filesystem::path& cache,
+                          const std::vector<std::pair<std::string, std::string>>& failures);
+
 /// Decodes in parallel, runs the backbones in batches and writes each video to the cache as
 /// soon as it is done. A bad video is reported and skipped, the others go on; the failures are
 /// also written next to the cache as <out>.failures.json. Killed at any moment, the cache stays

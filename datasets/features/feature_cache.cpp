@@ -441,7 +441,8 @@ std::vector<float> FeatureCacheReader::read(const std::string& modality,
   }
   for (const int w : wanted) {
     if (w < 0 || w >= s.layout.segments) {
-      throw std::out_of_range("segment " + std::to_string(w) + " outside 0.." + std::to_string(s.layout.segments - 1));
+      throw std::out_of_range("segment " + std::to_string(w) + " outside 0.." +
+                              std::to_string(s.layout.segments - 1));
     }
   }
   const std::size_t size = m->segment_size();
@@ -458,7 +459,8 @@ std::vector<float> FeatureCacheReader::read(const std::string& modality,
   std::vector<hsize_t> memory_dims = count;
   memory_dims[1] = order.size();
   const H5::DataSpace memory(static_cast<int>(memory_dims.size()), memory_dims.data());
-  std::vector<std::uint16_t> half(s.layout.storage == StorageType::Float16 ? order.size() * size : 0);
+  std::vector<std::uint16_t> half(s.layout.storage == StorageType::Float16 ? order.size() * size
+                                                                           : 0);
   std::vector<float> full(s.layout.storage == StorageType::Float32 ? order.size() * size : 0);
   {
     std::lock_guard<std::mutex> lock(s.mutex);
@@ -477,7 +479,8 @@ std::vector<float> FeatureCacheReader::read(const std::string& modality,
     }
   }
   for (std::size_t k = 0; k < wanted.size(); ++k) {
-    const std::size_t row = static_cast<std::size_t>(std::lower_bound(order.begin(), order.end(), wanted[k]) - order.begin());
+    const std::size_t row = static_cast<std::size_t>(
+        std::lower_bound(order.begin(), order.end(), wanted[k]) - order.begin());
     float* target = out.data() + k * size;
     if (s.layout.storage == StorageType::Float16) {
       half_to_float_n(half.data() + row * size, target, size);

@@ -5,13 +5,16 @@
 namespace avqa::features {
 namespace {
 
-__attribute__((target("f16c,avx"))) void half_to_float_f16c(const std::uint16_t* in, float* out, std::size_t n) {
+__attribute__((target("f16c,avx"))) void half_to_float_f16c(const std::uint16_t* in,
+                                                            float* out,
+                                                            std::size_t n) {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
     _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
   }
-  for (; i < n; ++i) out[i] = half_to_float(in[i]);
+  for (; i < n; ++i)
+    out[i] = half_to_float(in[i]);
 }
 
 bool has_f16c() {
@@ -26,7 +29,8 @@ void half_to_float_n(const std::uint16_t* in, float* out, std::size_t n) {
     half_to_float_f16c(in, out, n);
     return;
   }
-  for (std::size_t i = 0; i < n; ++i) out[i] = half_to_float(in[i]);
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = half_to_float(in[i]);
 }
 
 }  // namespace avqa::features

@@ -19,6 +19,8 @@ struct NpyArray {
 NpyArray read_npy(const std::filesystem::path& path);
 
 /// Writes float32 values as a version 1.0 .npy file (for tests and exports).
-void write_npy(const std::filesystem::path& path, const std::vector<std::uint64_t>& shape, const std::vector<float>& values);
+void write_npy(const std::filesystem::path& path,
+               const std::vector<std::uint64_t>& shape,
+               const std::vector<float>& values);
 
 }  // namespace avqa::features

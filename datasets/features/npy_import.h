@@ -9,11 +9,12 @@ namespace avqa::features {
 
 /// `avqa import-npy`: the original per-video .npy features into a feature cache.
 struct ImportOptions {
-  std::filesystem::path audio_dir;   ///< <video_id>.npy of [T, 128] (VGGish); empty: no audio
-  std::filesystem::path visual_dir;  ///< <video_id>.npy of [T, 512, 14, 14] or any [T, ...]; empty: no visual
+  std::filesystem::path audio_dir;  ///< <video_id>.npy of [T, 128] (VGGish); empty: no audio
+  std::filesystem::path
+      visual_dir;  ///< <video_id>.npy of [T, 512, 14, 14] or any [T, ...]; empty: no visual
   std::filesystem::path out;
   StorageType storage = StorageType::Float16;
-  double fps = 1.0;                  ///< what one row of the arrays stands for
+  double fps = 1.0;  ///< what one row of the arrays stands for
   bool progress = true;
 };
 

@@ -1,11 +1,13 @@
 #include "datasets/synthetic/instrument_table.h"
 
+#include <algorithm>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "core/input_error.h"
 #include "datasets/annotations.h"
+#include "datasets/vocabulary.h"
 
 namespace avqa::synthetic {
 
@@ -14,13 +16,6 @@ extern const char* const kBuiltinInstrumentTable;  // generated from resources/i
 namespace {
 
 using json = nlohmann::json;
-
-// The 22 MUSIC-AVQA instrument answers: a class outside them could never be an answer.
-const std::set<std::string> kMusicAvqaInstruments = {
-    "accordion", "acoustic_guitar", "bagpipe", "banjo",         "bassoon", "cello",
-    "clarinet",  "congas",          "drum",    "electric_bass", "erhu",    "flute",
-    "guzheng",   "piano",           "pipa",    "saxophone",     "suona",   "trumpet",
-    "tuba",      "ukulele",         "violin",  "xylophone"};
 
 class TableReader {
  public:
@@ -107,7 +102,9 @@ class TableReader {
     InstrumentSpec spec;
     if (!item.contains("class") || !item["class"].is_string()) fail(i, "class", "is missing");
     spec.name = item["class"].get<std::string>();
-    if (kMusicAvqaInstruments.count(spec.name) == 0) {
+    const auto& known = data::music_avqa_instruments();
+    if (std::find(known.begin(), known.end(), spec.name) ==
+        known.end()) {  // it could never be an answer
       fail(i, "class", "'" + spec.name + "' is not one of the 22 MUSIC-AVQA instrument classes");
     }
     for (const char* key : {"bank", "program"}) {

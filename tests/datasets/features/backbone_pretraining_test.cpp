@@ -2,10 +2,9 @@
 
 #include <fstream>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
-
-#include <gtest/gtest.h>
 
 #include "datasets/features/backbones.h"
 #include "datasets/features/extractor.h"
@@ -67,7 +66,8 @@ TEST(PretrainBackbones, LearnsFromTheTruthAndWritesWeightsExtractRecords) {
   x.progress = false;
   extract_features(x);
   const FeatureCacheReader cache(x.out);
-  EXPECT_EQ(cache.layout().modalities[0].weights.rfind("resnet18.pt sha256:", 0), 0u) << cache.layout().modalities[0].weights;
+  EXPECT_EQ(cache.layout().modalities[0].weights.rfind("resnet18.pt sha256:", 0), 0u)
+      << cache.layout().modalities[0].weights;
   EXPECT_EQ(cache.layout().modalities[1].weights.rfind("vggish.pt sha256:", 0), 0u);
 }
 

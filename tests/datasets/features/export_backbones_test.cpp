@@ -4,9 +4,8 @@
 #include <fstream>
 #include <iterator>
 
-#include <torch/torch.h>
-
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include "datasets/features/backbones.h"
 #include "tests/test_paths.h"
@@ -28,7 +27,8 @@ class ExportBackbones : public ::testing::TestWithParam<bool> {};
 // put a virtual environment or pyenv first).
 std::string python_with_torchvision() {
   for (const char* python : {"python3", "/usr/bin/python3"}) {
-    const std::string probe = std::string(python) + " -c 'import torch, torchvision' >/dev/null 2>&1";
+    const std::string probe =
+        std::string(python) + " -c 'import torch, torchvision' >/dev/null 2>&1";
     if (std::system(probe.c_str()) == 0) return python;
   }
   return {};
@@ -36,11 +36,15 @@ std::string python_with_torchvision() {
 
 TEST_P(ExportBackbones, ResNet18MatchesTorchvision) {
   const std::string python = python_with_torchvision();
-  if (python.empty()) GTEST_SKIP() << "python3-torchvision is not installed; tools/export_backbones.py is checked where it is";
+  if (python.empty())
+    GTEST_SKIP()
+        << "python3-torchvision is not installed; tools/export_backbones.py is checked where it is";
   const bool stride1 = GetParam();
   TempDir dir(stride1 ? "export_s1" : "export_s2");
-  const std::string command = python + " '" + std::string(AVQA_SOURCE_DIR) + "/tools/export_backbones.py' --random --resnet18 '" +
-                              (dir / "resnet18.pt").string() + "' --check '" + (dir / "check_").string() + "'" +
+  const std::string command = python + " '" + std::string(AVQA_SOURCE_DIR) +
+                              "/tools/export_backbones.py' --random --resnet18 '" +
+                              (dir / "resnet18.pt").string() + "' --check '" +
+                              (dir / "check_").string() + "'" +
                               (stride1 ? " --layer4-stride1" : "") + " >/dev/null";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   ResNet18 net(ResNet18Options{stride1});

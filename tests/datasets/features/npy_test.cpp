@@ -1,9 +1,8 @@
 #include <algorithm>
 #include <fstream>
 
-#include <nlohmann/json.hpp>
-
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/input_error.h"
 #include "datasets/features/npy_file.h"
@@ -17,9 +16,13 @@ namespace fs = std::filesystem;
 using avqa::testing::TempDir;
 
 // A .npy file byte for byte: magic, version, little-endian header length, header, data.
-void write_raw(const fs::path& path, const std::string& header, const std::string& data, char version = 1) {
+void write_raw(const fs::path& path,
+               const std::string& header,
+               const std::string& data,
+               char version = 1) {
   std::string padded = header;
-  while ((10 + padded.size() + 1) % 64 != 0) padded += ' ';
+  while ((10 + padded.size() + 1) % 64 != 0)
+    padded += ' ';
   padded += '\n';
   std::string bytes = std::string("\x93NUMPY", 6) + version + '\0';
   bytes += static_cast<char>(padded.size() & 0xFF);
@@ -29,19 +32,22 @@ void write_raw(const fs::path& path, const std::string& header, const std::strin
 
 std::string floats(std::initializer_list<float> values) {
   std::string out;
-  for (const float v : values) out.append(reinterpret_cast<const char*>(&v), 4);
+  for (const float v : values)
+    out.append(reinterpret_cast<const char*>(&v), 4);
   return out;
 }
 
 TEST(Npy, ReadsWhatNumpyWrites) {
   TempDir dir("npy");
-  write_raw(dir / "a.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", floats({1, 2, 3, 4, 5, 6.5f}));
+  write_raw(dir / "a.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+            floats({1, 2, 3, 4, 5, 6.5f}));
   const NpyArray a = read_npy(dir / "a.npy");
   EXPECT_EQ(a.shape, (std::vector<std::uint64_t>{2, 3}));
   EXPECT_EQ(a.values, (std::vector<float>{1, 2, 3, 4, 5, 6.5f}));
   // float64 and big-endian float32 are converted.
   double d[2] = {0.25, -8};
-  write_raw(dir / "d.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", std::string(reinterpret_cast<char*>(d), 16));
+  write_raw(dir / "d.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
+            std::string(reinterpret_cast<char*>(d), 16));
   EXPECT_EQ(read_npy(dir / "d.npy").values, (std::vector<float>{0.25f, -8.f}));
   std::string big = floats({3.5f});
   std::reverse(big.begin(), big.end());
@@ -85,12 +91,15 @@ TEST(NpyImport, OriginalLayoutIntoTheCacheWithBadFilesReported) {
   fs::create_directories(dir / "res18");
   for (int v = 0; v < 3; ++v) {
     std::vector<float> a(4 * 128), r(4 * 8 * 2 * 2);
-    for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(v) + static_cast<float>(i % 16) / 16.f;
-    for (std::size_t i = 0; i < r.size(); ++i) r[i] = static_cast<float>(v) - static_cast<float>(i % 8) / 8.f;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      a[i] = static_cast<float>(v) + static_cast<float>(i % 16) / 16.f;
+    for (std::size_t i = 0; i < r.size(); ++i)
+      r[i] = static_cast<float>(v) - static_cast<float>(i % 8) / 8.f;
     write_npy(dir / "vggish" / ("0000000" + std::to_string(v) + ".npy"), {4, 128}, a);
     write_npy(dir / "res18" / ("0000000" + std::to_string(v) + ".npy"), {4, 8, 2, 2}, r);
   }
-  write_npy(dir / "res18/00000009.npy", {3, 8, 2, 2}, std::vector<float>(3 * 32));  // other T; no audio file
+  write_npy(dir / "res18/00000009.npy", {3, 8, 2, 2},
+            std::vector<float>(3 * 32));  // other T; no audio file
   ImportOptions o;
   o.audio_dir = dir / "vggish";
   o.visual_dir = dir / "res18";
