@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include "core/input_error.h"
@@ -119,6 +120,31 @@ TEST(Extractor, ExistingCacheNeedsResumeAndResumeSkipsFinishedVideos) {
   ExtractOptions other = o;
   other.visual = "resnet18-7x7";
   EXPECT_THROW(extract_features(other), core::InputError);  // another backbone: not the same cache
+}
+
+// Any TorchScript model serves as a backbone; its output shape decides the cache layout.
+TEST(Extractor, TorchScriptBackbones) {
+  TempDir dir("extract_script");
+  make_videos(dir.path());
+  torch::jit::Module pooled("Pooled");
+  pooled.register_parameter("scale", torch::full({1}, 2.0), false);
+  pooled.define(R"(
+def forward(self, x):
+    return torch.mean(x, dim=[2, 3]) * self.scale
+)");
+  pooled.save((dir / "pooled.pt").string());
+  ExtractOptions o = small_options(dir.path());
+  o.visual = "torchscript:" + (dir / "pooled.pt").string();
+  o.audio = "none";
+  extract_features(o);
+  const FeatureCacheReader reader(o.out);
+  ASSERT_EQ(reader.layout().modalities.size(), 1u);
+  EXPECT_EQ(reader.layout().modalities[0].segment_shape, std::vector<std::uint64_t>{3});  // channel means
+  EXPECT_EQ(reader.layout().modalities[0].backbone, "torchscript:pooled.pt");
+  EXPECT_EQ(reader.layout().modalities[0].weights.rfind("pooled.pt sha256:", 0), 0u);
+  // The silent clip is flat grey 90 (give or take the codec's few levels): normalised means, doubled.
+  const auto grey = reader.read("visual", *reader.find("silent"));
+  EXPECT_NEAR(grey[0], 2 * (90 / 255.0 - 0.43216) / 0.22803, 0.1);
 }
 
 TEST(Extractor, UnknownBackbonesAndMissingWeightsAreClearErrors) {
