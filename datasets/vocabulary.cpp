@@ -214,32 +214,35 @@ const std::string& AnswerVocabulary::answer(std::int64_t index) const {
   return answers_[static_cast<std::size_t>(index)];
 }
 
-std::vector<std::vector<std::int64_t>> encode_questions(const AnnotationSet& set,
-                                                        const WordVocabulary& words) {
-  std::vector<std::vector<std::int64_t>> encoded;
-  encoded.reserve(set.records.size());
+namespace {
+
+// Applies `encode` to every record; an error names the file, the record and `field`.
+template <typename Encode>
+auto encode_records(const AnnotationSet& set, const char* field, Encode encode) {
+  std::vector<decltype(encode(set.records.front()))> out;
+  out.reserve(set.records.size());
   for (const AnnotationRecord& record : set.records) {
     try {
-      encoded.push_back(words.encode(record.words));
+      out.push_back(encode(record));
     } catch (const std::invalid_argument& e) {
-      throw core::InputError({set.source, record.source_index, "question_content"}, e.what());
+      throw core::InputError({set.source, record.source_index, field}, e.what());
     }
   }
-  return encoded;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::int64_t>> encode_questions(const AnnotationSet& set,
+                                                        const WordVocabulary& words) {
+  return encode_records(set, "question_content",
+                        [&](const AnnotationRecord& r) { return words.encode(r.words); });
 }
 
 std::vector<std::int64_t> encode_answers(const AnnotationSet& set,
                                          const AnswerVocabulary& answers) {
-  std::vector<std::int64_t> labels;
-  labels.reserve(set.records.size());
-  for (const AnnotationRecord& record : set.records) {
-    try {
-      labels.push_back(answers.index(record.answer));
-    } catch (const std::invalid_argument& e) {
-      throw core::InputError({set.source, record.source_index, "anser"}, e.what());
-    }
-  }
-  return labels;
+  return encode_records(set, "anser",
+                        [&](const AnnotationRecord& r) { return answers.index(r.answer); });
 }
 
 void save_vocabularies(const Vocabularies& vocab, const std::filesystem::path& path) {

@@ -160,20 +160,21 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
         const std::int64_t start = (step * o.batch) % n;
         return order.narrow(0, start, std::min<std::int64_t>(o.batch, n - start));
       };
+      // One optimisation step of one backbone and its head on a batch; returns the loss.
+      const auto train_step = [](torch::optim::Adam& opt, const torch::Tensor& logits,
+                                 const torch::Tensor& labels) {
+        opt.zero_grad();
+        const auto loss = torch::binary_cross_entropy_with_logits(logits, labels);
+        loss.backward();
+        opt.step();
+        return loss;
+      };
       const auto fi = pick(frame_order, n_frames);
-      visual_opt.zero_grad();
-      const auto vloss = torch::binary_cross_entropy_with_logits(
-          visual_logits(train_set.frames.index_select(0, fi)),
-          train_set.frame_labels.index_select(0, fi));
-      vloss.backward();
-      visual_opt.step();
+      const auto vloss = train_step(visual_opt, visual_logits(train_set.frames.index_select(0, fi)),
+                                    train_set.frame_labels.index_select(0, fi));
       const auto ai = pick(example_order, n_examples);
-      audio_opt.zero_grad();
-      const auto aloss = torch::binary_cross_entropy_with_logits(
-          audio_logits(train_set.examples.index_select(0, ai)),
-          train_set.audio_labels.index_select(0, ai));
-      aloss.backward();
-      audio_opt.step();
+      const auto aloss = train_step(audio_opt, audio_logits(train_set.examples.index_select(0, ai)),
+                                    train_set.audio_labels.index_select(0, ai));
       stats.visual_loss += vloss.item<double>() / static_cast<double>(steps);
       stats.audio_loss += aloss.item<double>() / static_cast<double>(steps);
       if (o.progress) progress.update(static_cast<std::size_t>(step + 1));
@@ -182,17 +183,16 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
     resnet->eval();
     vggish->eval();
     torch::NoGradGuard no_grad;
-    std::vector<torch::Tensor> vl, al;
-    for (std::int64_t s = 0; s < val_set.frames.size(0); s += o.batch) {
-      vl.push_back(visual_logits(val_set.frames.narrow(
-          0, s, std::min<std::int64_t>(o.batch, val_set.frames.size(0) - s))));
-    }
-    for (std::int64_t s = 0; s < val_set.examples.size(0); s += o.batch) {
-      al.push_back(audio_logits(val_set.examples.narrow(
-          0, s, std::min<std::int64_t>(o.batch, val_set.examples.size(0) - s))));
-    }
-    stats.visual_val_f1 = micro_f1(torch::cat(vl), val_set.frame_labels);
-    stats.audio_val_f1 = micro_f1(torch::cat(al), val_set.audio_labels);
+    const auto predict = [&](const auto& logits_of, const torch::Tensor& inputs) {
+      std::vector<torch::Tensor> parts;
+      for (std::int64_t s = 0; s < inputs.size(0); s += o.batch) {
+        parts.push_back(
+            logits_of(inputs.narrow(0, s, std::min<std::int64_t>(o.batch, inputs.size(0) - s))));
+      }
+      return torch::cat(parts);
+    };
+    stats.visual_val_f1 = micro_f1(predict(visual_logits, val_set.frames), val_set.frame_labels);
+    stats.audio_val_f1 = micro_f1(predict(audio_logits, val_set.examples), val_set.audio_labels);
     report.epochs.push_back(stats);
   }
 

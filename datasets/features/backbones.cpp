@@ -52,14 +52,14 @@ TORCH_MODULE(BasicBlock);
 void he_initialise(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
   for (auto& p : module.named_parameters()) {
-    if (p.key().size() >= 6 && p.key().compare(p.key().size() - 6, 6, "weight") == 0 && p.value().dim() >= 2) {
+    if (p.key().size() >= 6 && p.key().compare(p.key().size() - 6, 6, "weight") == 0 &&
+        p.value().dim() >= 2) {
       torch::nn::init::kaiming_normal_(p.value(), 0.0, torch::kFanIn, torch::kReLU);
     } else if (p.key().size() >= 4 && p.key().compare(p.key().size() - 4, 4, "bias") == 0) {
       p.value().zero_();
     }
   }
 }
-
 
 }  // namespace
 

@@ -139,10 +139,12 @@ def forward(self, x):
   extract_features(o);
   const FeatureCacheReader reader(o.out);
   ASSERT_EQ(reader.layout().modalities.size(), 1u);
-  EXPECT_EQ(reader.layout().modalities[0].segment_shape, std::vector<std::uint64_t>{3});  // channel means
+  EXPECT_EQ(reader.layout().modalities[0].segment_shape,
+            std::vector<std::uint64_t>{3});  // channel means
   EXPECT_EQ(reader.layout().modalities[0].backbone, "torchscript:pooled.pt");
   EXPECT_EQ(reader.layout().modalities[0].weights.rfind("pooled.pt sha256:", 0), 0u);
-  // The silent clip is flat grey 90 (give or take the codec's few levels): normalised means, doubled.
+  // The silent clip is flat grey 90 (give or take the codec's few levels): normalised means,
+  // doubled.
   const auto grey = reader.read("visual", *reader.find("silent"));
   EXPECT_NEAR(grey[0], 2 * (90 / 255.0 - 0.43216) / 0.22803, 0.1);
 }
