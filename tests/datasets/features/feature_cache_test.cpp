@@ -1,6 +1,9 @@
 #include "datasets/features/feature_cache.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <thread>
 #include <cstdlib>
 #include <fstream>
 #include <signal.h>
@@ -165,6 +168,39 @@ TEST(FeatureCache, SurvivesKillNineAndResumes) {
   for (int v = 0; v < 40; ++v)
     ASSERT_EQ(reader.status()[static_cast<std::size_t>(v)], VideoStatus::Done);
   EXPECT_EQ(reader.read("visual", 39), features_for(layout, 39).modalities.at("visual"));
+}
+
+// Data-loader threads share one reader: every concurrent read equals the single-threaded one.
+TEST(FeatureCache, ConcurrentReadsAgree) {
+  TempDir dir("cache_threads");
+  const CacheLayout layout = small_layout(StorageType::Float16, 12);
+  {
+    FeatureCacheWriter writer = FeatureCacheWriter::create(dir / "c.h5", layout);
+    for (int v = 0; v < 12; ++v) writer.write(static_cast<std::size_t>(v), features_for(layout, v));
+  }
+  const FeatureCacheReader reader(dir / "c.h5");
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i) {
+        const int v = (i * 7 + t) % 12;
+        const std::vector<int> segments = {i % 3, (i + 1) % 3};
+        const auto got = reader.read(i % 2 ? "visual" : "audio", static_cast<std::size_t>(v), segments);
+        const VideoFeatures expected = features_for(layout, v);
+        const std::vector<float>& all = expected.modalities.at(i % 2 ? "visual" : "audio");
+        const std::size_t size = all.size() / 3;
+        for (std::size_t k = 0; k < segments.size(); ++k) {
+          if (!std::equal(got.begin() + static_cast<std::ptrdiff_t>(k * size), got.begin() + static_cast<std::ptrdiff_t>((k + 1) * size),
+                          all.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(segments[k]) * size))) {
+            ++mismatches;
+          }
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 // h5dump (Debian's hdf5-tools) sees the layout and the attributes that say what made the features.
