@@ -111,7 +111,7 @@ StreamInfo decode_streams(const std::filesystem::path& path,
                           bool want_video,
                           bool want_audio,
                           int audio_rate,
-                          const std::function<void(const AVFrame*, double)>& on_frame,
+                          const std::function<void(const AVFrame*, double, double)>& on_frame,
                           std::vector<float>* audio_out) {
   limit_ffmpeg_logging();
   std::error_code ec;
@@ -189,9 +189,12 @@ StreamInfo decode_streams(const std::filesystem::path& path,
                            ffmpeg_error_text(got));
       if (is_video) {
         const std::int64_t pts = frame->best_effort_timestamp;
-        on_frame(frame.get(), pts == AV_NOPTS_VALUE
-                                  ? 0.0
-                                  : static_cast<double>(pts) * av_q2d(video_stream->time_base));
+        const double time_base = av_q2d(video_stream->time_base);
+        // How long this frame shows: its own duration where the file says (variable frame rates).
+        const double shown = frame->pkt_duration > 0 ? static_cast<double>(frame->pkt_duration) * time_base
+                             : info.frame_rate > 0   ? 1.0 / info.frame_rate
+                                                     : 0.0;
+        on_frame(frame.get(), pts == AV_NOPTS_VALUE ? 0.0 : static_cast<double>(pts) * time_base, shown);
       } else if (audio_out != nullptr) {
         append_audio(const_cast<const std::uint8_t**>(frame->extended_data), frame->nb_samples);
       }
@@ -276,7 +279,7 @@ DecodedMedia decode_media(const std::filesystem::path& path, const DecodeOptions
   std::vector<float> samples;
   const StreamInfo info = decode_streams(
       path, options.video, options.audio, options.audio_sample_rate,
-      [&](const AVFrame* frame, double t) {
+      [&](const AVFrame* frame, double t, double /*shown*/) {
         media.frames.push_back(converter.convert(path, frame, frame->width, frame->height));
         media.frame_times.push_back(t);
       },
@@ -312,7 +315,7 @@ SampledClip sample_clip(const std::filesystem::path& path, const SamplingOptions
   FramePtr previous(av_frame_alloc());
   double previous_time = -1;
   int next = 0;
-  double last_time = 0;
+  double last_end = 0;
   auto centre = [&](int i) { return (i + 0.5) / options.fps; };
   auto take = [&](const AVFrame* frame) {
     return converter.convert(path, frame, options.frame_size, options.frame_size);
@@ -320,8 +323,8 @@ SampledClip sample_clip(const std::filesystem::path& path, const SamplingOptions
   std::vector<float> samples;
   const StreamInfo info = decode_streams(
       path, true, true, options.sample_rate,
-      [&](const AVFrame* frame, double t) {
-        last_time = std::max(last_time, t);
+      [&](const AVFrame* frame, double t, double shown) {
+        last_end = std::max(last_end, t + shown);
         while (next < options.segments && centre(next) <= t) {
           const bool use_previous =
               previous_time >= 0 && centre(next) - previous_time < t - centre(next);
@@ -335,8 +338,9 @@ SampledClip sample_clip(const std::filesystem::path& path, const SamplingOptions
       },
       &samples);
   if (previous_time < 0) bad_file(path, "no decodable video frame");
-  const double frame_step = info.frame_rate > 0 ? 1.0 / info.frame_rate : 0.0;
-  clip.real_seconds = std::max(info.duration, last_time + frame_step);
+  // The video ends when its last frame stops showing; the container may say less (or more,
+  // when its audio runs longer).
+  clip.real_seconds = std::max(info.duration, last_end);
   // Segments after the last frame: the last frame ends the video, and the rule repeats the
   // last second, i.e. the frame sampled for the last whole second of the video.
   const int real_segments =
