@@ -1,0 +1,88 @@
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/modules/rnn.h>
+#include <torch/nn/pimpl.h>
+
+namespace avqa::net {
+
+/// Widths of the ST-AVQA network; the defaults are the original's (net_grd_avst/net_avst.py).
+struct StAvqaOptions {
+  std::int64_t vocab_size = 93;       ///< question words, <pad> = 0
+  std::int64_t answers = 42;
+  std::int64_t audio_dim = 128;       ///< VGGish embedding
+  std::int64_t visual_channels = 512; ///< ResNet-18 map channels
+  std::int64_t hidden = 512;          ///< every internal width (embedding, LSTM, attention, fusion)
+  std::int64_t heads = 4;             ///< temporal attention heads
+  double dropout = 0.1;
+};
+
+/// Question encoder: Embedding -> tanh -> LSTM over every step (pads included, no packing) ->
+/// concat(h_n, c_n) -> tanh -> Linear. Parameter names as the original's `question_encoder.*`.
+/// forward: word ids [B, L] int64 -> [B, hidden].
+class QuestionEncoderImpl : public torch::nn::Module {
+ public:
+  explicit QuestionEncoderImpl(const StAvqaOptions& options);
+  torch::Tensor forward(const torch::Tensor& words);
+
+ private:
+  torch::nn::Embedding word2vec_{nullptr};
+  torch::nn::LSTM lstm_{nullptr};
+  torch::nn::Linear fc_{nullptr};
+};
+TORCH_MODULE(QuestionEncoder);
+
+/// What the network computes for a batch, including where and when it looked.
+struct StAvqaOutput {
+  torch::Tensor logits;             ///< [B, answers]
+  torch::Tensor match_positive;     ///< [B*T, 2]: audio and its own frame
+  torch::Tensor match_negative;     ///< [B*T, 2]: audio and another video's frame; undefined without negatives
+  torch::Tensor spatial_attention;  ///< [B, T, H*W]: softmax over patches, per segment (positive frames)
+  torch::Tensor temporal_visual;    ///< [B, T]: visual temporal attention (mean over heads)
+  torch::Tensor temporal_audio;     ///< [B, T]: audio temporal attention (mean over heads)
+};
+
+/// The spatio-temporal grounded audio-visual network of MUSIC-AVQA (CVPR 2022), exactly as
+/// ../shared/specs/st-avqa.md section 2 describes it, with the original parameter names so its
+/// checkpoints map one to one. Only the layers the forward pass uses are built.
+class StAvqaNetImpl : public torch::nn::Module {
+ public:
+  explicit StAvqaNetImpl(StAvqaOptions options = {});
+
+  /// audio [B, T, audio_dim]; visual [B, T, C, H, W]; question [B, L] int64;
+  /// visual_negative [B, T, C, H, W] or undefined (inference: the match head's negative branch
+  /// is skipped, which the answer does not depend on).
+  StAvqaOutput forward(const torch::Tensor& audio, const torch::Tensor& visual, const torch::Tensor& question,
+                       const torch::Tensor& visual_negative = {});
+
+  const StAvqaOptions& options() const { return options_; }
+
+ private:
+  struct Grounded {
+    torch::Tensor features;   // [N, hidden]
+    torch::Tensor attention;  // [N, H*W]
+    torch::Tensor match;      // [N, 2]
+  };
+  Grounded ground(const torch::Tensor& audio_n, const torch::Tensor& visual);
+  torch::Tensor temporal(torch::nn::MultiheadAttention& attention, torch::nn::Linear& first, torch::nn::Linear& second,
+                         torch::nn::Dropout& drop_a, torch::nn::Dropout& drop_b, torch::nn::LayerNorm& norm,
+                         const torch::Tensor& query, const torch::Tensor& sequence, torch::Tensor& weights);
+
+  StAvqaOptions options_;
+  QuestionEncoder question_encoder_{nullptr};
+  torch::nn::Linear fc_a1_{nullptr}, fc_a2_{nullptr}, fc_gl_{nullptr};
+  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr}, fc3_{nullptr}, fc4_{nullptr};
+  torch::nn::MultiheadAttention attn_a_{nullptr}, attn_v_{nullptr};
+  torch::nn::Linear linear11_{nullptr}, linear12_{nullptr}, linear21_{nullptr}, linear22_{nullptr};
+  torch::nn::Dropout dropout1_{nullptr}, dropout2_{nullptr}, dropout3_{nullptr}, dropout4_{nullptr};
+  torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
+  torch::nn::Linear fc_fusion_{nullptr}, fc_ans_{nullptr};
+};
+TORCH_MODULE(StAvqaNet);
+
+}  // namespace avqa::net

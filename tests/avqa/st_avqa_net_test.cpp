@@ -1,0 +1,105 @@
+#include "avqa/st_avqa_net.h"
+
+#include <torch/torch.h>
+
+#include <gtest/gtest.h>
+
+namespace avqa::net {
+namespace {
+
+StAvqaOptions small() {
+  StAvqaOptions o;
+  o.vocab_size = 20;
+  o.answers = 7;
+  o.audio_dim = 16;
+  o.visual_channels = 32;
+  o.hidden = 32;
+  return o;
+}
+
+struct Batch {
+  torch::Tensor audio, visual, negative, question;
+};
+
+Batch batch(const StAvqaOptions& o, std::int64_t b, std::int64_t t = 10, std::int64_t hw = 4) {
+  return {torch::randn({b, t, o.audio_dim}), torch::randn({b, t, o.visual_channels, hw, hw}),
+          torch::randn({b, t, o.visual_channels, hw, hw}), torch::randint(0, o.vocab_size, {b, 14})};
+}
+
+TEST(StAvqaNet, OriginalWidthsGiveTheOriginalParameterCountAndNames) {
+  StAvqaNet net;
+  std::int64_t count = 0;
+  for (const auto& p : net->parameters()) count += p.numel();
+  EXPECT_EQ(count, 7916716);  // the parameters the original's forward uses (st-avqa.md section 3)
+  const auto names = net->named_parameters().keys();
+  for (const char* name : {"question_encoder.word2vec.weight", "question_encoder.lstm.weight_ih_l0",
+                           "question_encoder.lstm.bias_hh_l0", "question_encoder.fc.weight", "fc_a1.weight", "fc_gl.bias",
+                           "fc4.weight", "attn_v.in_proj_weight", "attn_a.out_proj.bias", "linear22.weight", "norm2.bias",
+                           "fc_fusion.weight", "fc_ans.bias"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+}
+
+TEST(StAvqaNet, OutputsAndAttentionsHaveTheDocumentedShapesAndSumToOne) {
+  torch::manual_seed(0);
+  const StAvqaOptions o = small();
+  StAvqaNet net(o);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const Batch x = batch(o, 3);
+  const StAvqaOutput out = net->forward(x.audio, x.visual, x.question, x.negative);
+  EXPECT_EQ(out.logits.sizes(), (std::vector<std::int64_t>{3, 7}));
+  EXPECT_EQ(out.match_positive.sizes(), (std::vector<std::int64_t>{30, 2}));
+  EXPECT_EQ(out.match_negative.sizes(), (std::vector<std::int64_t>{30, 2}));
+  EXPECT_EQ(out.spatial_attention.sizes(), (std::vector<std::int64_t>{3, 10, 16}));
+  EXPECT_EQ(out.temporal_visual.sizes(), (std::vector<std::int64_t>{3, 10}));
+  EXPECT_EQ(out.temporal_audio.sizes(), (std::vector<std::int64_t>{3, 10}));
+  EXPECT_TRUE(torch::allclose(out.spatial_attention.sum(2), torch::ones({3, 10}), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(out.temporal_visual.sum(1), torch::ones({3}), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(out.temporal_audio.sum(1), torch::ones({3}), 1e-5, 1e-5));
+  // Cosine scores in [-1, 1]: two patch weights differ by at most e^2.
+  const auto ratio = out.spatial_attention.amax(2) / out.spatial_attention.amin(2);
+  EXPECT_LE(ratio.max().item<float>(), std::exp(2.0f) * 1.0001f);
+  // Inference may skip the negative branch; the answer does not depend on it.
+  const StAvqaOutput without = net->forward(x.audio, x.visual, x.question);
+  EXPECT_FALSE(without.match_negative.defined());
+  EXPECT_TRUE(torch::equal(without.logits, out.logits));
+}
+
+TEST(StAvqaNet, BatchOfOneAgreesWithLargerBatches) {
+  torch::manual_seed(1);
+  const StAvqaOptions o = small();
+  StAvqaNet net(o);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const Batch x = batch(o, 4);
+  const auto all = net->forward(x.audio, x.visual, x.question);
+  for (std::int64_t i = 0; i < 4; ++i) {
+    const auto one = net->forward(x.audio.narrow(0, i, 1), x.visual.narrow(0, i, 1), x.question.narrow(0, i, 1));
+    EXPECT_TRUE(torch::allclose(one.logits[0], all.logits[i], 1e-5, 1e-5)) << i;
+    EXPECT_TRUE(torch::allclose(one.temporal_visual[0], all.temporal_visual[i], 1e-5, 1e-5)) << i;
+  }
+}
+
+TEST(StAvqaNet, TrainsEveryUsedLayerAndRefusesWrongShapes) {
+  torch::manual_seed(2);
+  const StAvqaOptions o = small();
+  StAvqaNet net(o);
+  net->train();
+  const Batch x = batch(o, 2);
+  const StAvqaOutput out = net->forward(x.audio, x.visual, x.question, x.negative);
+  const auto labels = torch::tensor({1, 3});
+  const auto match_labels = torch::cat({torch::ones({20}, torch::kLong), torch::zeros({20}, torch::kLong)});
+  const auto loss = torch::cross_entropy_loss(out.logits, labels) +
+                    0.5 * torch::cross_entropy_loss(torch::cat({out.match_positive, out.match_negative}), match_labels);
+  loss.backward();
+  for (const auto& p : net->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key() << " gets no gradient";
+    EXPECT_GT(p.value().grad().abs().sum().item<float>(), 0.f) << p.key();
+  }
+  EXPECT_THROW(net->forward(x.audio, x.visual.narrow(1, 0, 5), x.question), c10::Error);
+  EXPECT_THROW(net->forward(x.audio.narrow(2, 0, 8), x.visual, x.question), c10::Error);
+}
+
+}  // namespace
+}  // namespace avqa::net
