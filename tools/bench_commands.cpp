@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include "avqa/st_avqa_net.h"
 #include "core/torch_runtime.h"
 #include "datasets/features/extractor.h"
 #include "datasets/features/log_mel.h"
@@ -194,6 +195,59 @@ void run_bench_cache_read(const BenchReadArgs& a) {
           static_cast<double>(per_video_npy));
 }
 
+struct BenchNetArgs {
+  int batch = 64;
+  int repeats = 10;
+  bool negatives = true;
+};
+
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+// The full-size network (original widths, 10 segments, 14x14 maps) on random inputs of the real
+// shapes, as the Python reference was timed (st-avqa.md section 13).
+void run_bench_net(const BenchNetArgs& a, bool train, const GlobalOptions& global) {
+  const int threads = core::configure_torch({global.threads});
+  torch::manual_seed(0);
+  net::StAvqaNet model;
+  const std::int64_t b = a.batch;
+  const auto audio = torch::randn({b, 10, 128});
+  const auto visual = torch::randn({b, 10, 512, 14, 14});
+  const auto negative = torch::randn({b, 10, 512, 14, 14});
+  const auto question = torch::randint(0, 93, {b, 14});
+  const auto labels = torch::randint(0, 42, {b});
+  const auto match_labels = torch::cat({torch::ones({b * 10}, torch::kLong), torch::zeros({b * 10}, torch::kLong)});
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-4));
+  std::vector<double> times;
+  for (int r = 0; r < a.repeats + 2; ++r) {  // two warm-up runs
+    const auto start = Clock::now();
+    if (train) {
+      model->train();
+      adam.zero_grad();
+      const net::StAvqaOutput out = model->forward(audio, visual, question, negative);
+      const auto loss = torch::cross_entropy_loss(out.logits, labels) +
+                        0.5 * torch::cross_entropy_loss(torch::cat({out.match_positive, out.match_negative}), match_labels);
+      loss.backward();
+      adam.step();
+    } else {
+      model->eval();
+      torch::NoGradGuard no_grad;
+      (void)model->forward(audio, visual, question, a.negatives ? negative : torch::Tensor());
+    }
+    if (r >= 2) times.push_back(since(start));
+  }
+  const double m = median(times);
+  if (train) {
+    std::printf("train step, batch %d, full-size ST-AVQA, %d thread(s): median %.3f s of %d (Python reference on this kind of\n"
+                "machine: 0.63 s; target 0.31 s)\n", a.batch, threads, m, a.repeats);
+  } else {
+    std::printf("inference, batch %d, full-size ST-AVQA%s, %d thread(s): median %.2f ms of %d (Python reference with negatives:\n"
+                "9.3 ms; target 3 ms)\n", a.batch, a.negatives ? " with the negative branch" : "", threads, m * 1e3, a.repeats);
+  }
+}
+
 }  // namespace
 
 void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
@@ -217,6 +271,21 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
       ->capture_default_str();
   read->add_option("--reads", r->reads, "Random video reads")->capture_default_str();
   read->callback([r] { run_bench_cache_read(*r); });
+
+  auto t = std::make_shared<BenchNetArgs>();
+  CLI::App* step = bench.add_subcommand("train-step", "One ST-AVQA training step (forward, both losses, backward, Adam)");
+  step->add_option("--batch", t->batch, "Batch size")->capture_default_str();
+  step->add_option("--repeats", t->repeats, "Timed steps (median reported)")->capture_default_str();
+  step->callback([t, &global] { run_bench_net(*t, /*train=*/true, global); });
+  auto i = std::make_shared<BenchNetArgs>();
+  i->batch = 1;
+  i->repeats = 50;
+  CLI::App* infer = bench.add_subcommand("infer", "ST-AVQA inference");
+  infer->add_option("--batch", i->batch, "Batch size")->capture_default_str();
+  infer->add_option("--repeats", i->repeats, "Timed runs (median reported)")->capture_default_str();
+  infer->add_flag("--negatives,!--no-negatives", i->negatives, "Also run the negative branch, as the original test() does")
+      ->capture_default_str();
+  infer->callback([i, &global] { run_bench_net(*i, /*train=*/false, global); });
 }
 
 }  // namespace avqa::tools
