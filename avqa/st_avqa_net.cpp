@@ -52,13 +52,20 @@ StAvqaNetImpl::StAvqaNetImpl(StAvqaOptions o) : options_(o) {
 StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n, const torch::Tensor& visual) {
   const auto n = audio_n.size(0);
   const auto c = visual.size(2);
-  const auto maps = visual.reshape({n, c, -1});                       // [N, C, HW]
-  const auto pooled = maps.mean(2);                                    // [N, C], before normalisation
-  const auto patches = F::normalize(maps.transpose(1, 2), F::NormalizeFuncOptions().dim(2));  // [N, HW, C]
+  const auto maps = visual.reshape({n, c, -1});  // [N, C, HW], a view of the input
+  const auto hw = maps.size(2);
+  // The original normalises every patch into a new [N, HW, C] tensor, 40 % of its training step.
+  // The same numbers come from the patch norms alone: cosine scores are (a_hat . V_i) / |V_i|,
+  // and sum_i p_i V_i / |V_i| is one weighted sum of the raw maps, taken together with the
+  // spatial mean in a single pass.
+  const auto norms = maps.norm(2, /*dim=*/{1}).clamp_min(1e-12);                              // [N, HW]
   const auto audio_unit = F::normalize(audio_n, F::NormalizeFuncOptions().dim(1));            // [N, C]
-  const auto scores = torch::bmm(patches, audio_unit.unsqueeze(2)).squeeze(2);                // [N, HW]
+  const auto scores = torch::bmm(audio_unit.unsqueeze(1), maps).squeeze(1) / norms;           // [N, HW]
   const auto attention = torch::softmax(scores, 1);
-  const auto attended = torch::bmm(attention.unsqueeze(1), patches).squeeze(1);               // [N, C]
+  const auto weights = torch::stack({attention / norms, torch::full_like(attention, 1.0 / static_cast<double>(hw))}, 2);
+  const auto summed = torch::bmm(maps, weights);                                              // [N, C, 2]
+  const auto attended = summed.select(2, 0);  // sum_i p_i V_i / |V_i|
+  const auto pooled = summed.select(2, 1);    // spatial mean, before normalisation
   const auto features = fc_gl_(torch::tanh(torch::cat({pooled, attended}, 1)));             // [N, d]
   const auto match = fc4_(torch::relu(fc3_(torch::relu(fc2_(torch::relu(fc1_(torch::cat({audio_n, features}, 1))))))));
   return {features, attention, match};

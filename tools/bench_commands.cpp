@@ -218,7 +218,8 @@ void run_bench_net(const BenchNetArgs& a, bool train, const GlobalOptions& globa
   const auto negative = torch::randn({b, 10, 512, 14, 14});
   const auto question = torch::randint(0, 93, {b, 14});
   const auto labels = torch::randint(0, 42, {b});
-  const auto match_labels = torch::cat({torch::ones({b * 10}, torch::kLong), torch::zeros({b * 10}, torch::kLong)});
+  const auto match_labels =
+      torch::cat({torch::ones({b * 10}, torch::kLong), torch::zeros({b * 10}, torch::kLong)});
   torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-4));
   std::vector<double> times;
   for (int r = 0; r < a.repeats + 2; ++r) {  // two warm-up runs
@@ -227,8 +228,10 @@ void run_bench_net(const BenchNetArgs& a, bool train, const GlobalOptions& globa
       model->train();
       adam.zero_grad();
       const net::StAvqaOutput out = model->forward(audio, visual, question, negative);
-      const auto loss = torch::cross_entropy_loss(out.logits, labels) +
-                        0.5 * torch::cross_entropy_loss(torch::cat({out.match_positive, out.match_negative}), match_labels);
+      const auto loss =
+          torch::cross_entropy_loss(out.logits, labels) +
+          0.5 * torch::cross_entropy_loss(torch::cat({out.match_positive, out.match_negative}),
+                                          match_labels);
       loss.backward();
       adam.step();
     } else {
@@ -240,11 +243,17 @@ void run_bench_net(const BenchNetArgs& a, bool train, const GlobalOptions& globa
   }
   const double m = median(times);
   if (train) {
-    std::printf("train step, batch %d, full-size ST-AVQA, %d thread(s): median %.3f s of %d (Python reference on this kind of\n"
-                "machine: 0.63 s; target 0.31 s)\n", a.batch, threads, m, a.repeats);
+    std::printf(
+        "train step, batch %d, full-size ST-AVQA, %d thread(s): median %.3f s of %d (Python "
+        "reference on this kind of\n"
+        "machine: 0.63 s; target 0.31 s)\n",
+        a.batch, threads, m, a.repeats);
   } else {
-    std::printf("inference, batch %d, full-size ST-AVQA%s, %d thread(s): median %.2f ms of %d (Python reference with negatives:\n"
-                "9.3 ms; target 3 ms)\n", a.batch, a.negatives ? " with the negative branch" : "", threads, m * 1e3, a.repeats);
+    std::printf(
+        "inference, batch %d, full-size ST-AVQA%s, %d thread(s): median %.2f ms of %d (Python "
+        "reference with negatives:\n"
+        "9.3 ms; target 3 ms)\n",
+        a.batch, a.negatives ? " with the negative branch" : "", threads, m * 1e3, a.repeats);
   }
 }
 
@@ -273,7 +282,8 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
   read->callback([r] { run_bench_cache_read(*r); });
 
   auto t = std::make_shared<BenchNetArgs>();
-  CLI::App* step = bench.add_subcommand("train-step", "One ST-AVQA training step (forward, both losses, backward, Adam)");
+  CLI::App* step = bench.add_subcommand(
+      "train-step", "One ST-AVQA training step (forward, both losses, backward, Adam)");
   step->add_option("--batch", t->batch, "Batch size")->capture_default_str();
   step->add_option("--repeats", t->repeats, "Timed steps (median reported)")->capture_default_str();
   step->callback([t, &global] { run_bench_net(*t, /*train=*/true, global); });
@@ -283,7 +293,9 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
   CLI::App* infer = bench.add_subcommand("infer", "ST-AVQA inference");
   infer->add_option("--batch", i->batch, "Batch size")->capture_default_str();
   infer->add_option("--repeats", i->repeats, "Timed runs (median reported)")->capture_default_str();
-  infer->add_flag("--negatives,!--no-negatives", i->negatives, "Also run the negative branch, as the original test() does")
+  infer
+      ->add_flag("--negatives,!--no-negatives", i->negatives,
+                 "Also run the negative branch, as the original test() does")
       ->capture_default_str();
   infer->callback([i, &global] { run_bench_net(*i, /*train=*/false, global); });
 }

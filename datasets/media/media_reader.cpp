@@ -191,10 +191,12 @@ StreamInfo decode_streams(const std::filesystem::path& path,
         const std::int64_t pts = frame->best_effort_timestamp;
         const double time_base = av_q2d(video_stream->time_base);
         // How long this frame shows: its own duration where the file says (variable frame rates).
-        const double shown = frame->pkt_duration > 0 ? static_cast<double>(frame->pkt_duration) * time_base
-                             : info.frame_rate > 0   ? 1.0 / info.frame_rate
-                                                     : 0.0;
-        on_frame(frame.get(), pts == AV_NOPTS_VALUE ? 0.0 : static_cast<double>(pts) * time_base, shown);
+        const double shown = frame->pkt_duration > 0
+                                 ? static_cast<double>(frame->pkt_duration) * time_base
+                             : info.frame_rate > 0 ? 1.0 / info.frame_rate
+                                                   : 0.0;
+        on_frame(frame.get(), pts == AV_NOPTS_VALUE ? 0.0 : static_cast<double>(pts) * time_base,
+                 shown);
       } else if (audio_out != nullptr) {
         append_audio(const_cast<const std::uint8_t**>(frame->extended_data), frame->nb_samples);
       }

@@ -1,8 +1,7 @@
 #include "avqa/st_avqa_net.h"
 
-#include <torch/torch.h>
-
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 namespace avqa::net {
 namespace {
@@ -23,19 +22,22 @@ struct Batch {
 
 Batch batch(const StAvqaOptions& o, std::int64_t b, std::int64_t t = 10, std::int64_t hw = 4) {
   return {torch::randn({b, t, o.audio_dim}), torch::randn({b, t, o.visual_channels, hw, hw}),
-          torch::randn({b, t, o.visual_channels, hw, hw}), torch::randint(0, o.vocab_size, {b, 14})};
+          torch::randn({b, t, o.visual_channels, hw, hw}),
+          torch::randint(0, o.vocab_size, {b, 14})};
 }
 
 TEST(StAvqaNet, OriginalWidthsGiveTheOriginalParameterCountAndNames) {
   StAvqaNet net;
   std::int64_t count = 0;
-  for (const auto& p : net->parameters()) count += p.numel();
+  for (const auto& p : net->parameters())
+    count += p.numel();
   EXPECT_EQ(count, 7916716);  // the parameters the original's forward uses (st-avqa.md section 3)
   const auto names = net->named_parameters().keys();
-  for (const char* name : {"question_encoder.word2vec.weight", "question_encoder.lstm.weight_ih_l0",
-                           "question_encoder.lstm.bias_hh_l0", "question_encoder.fc.weight", "fc_a1.weight", "fc_gl.bias",
-                           "fc4.weight", "attn_v.in_proj_weight", "attn_a.out_proj.bias", "linear22.weight", "norm2.bias",
-                           "fc_fusion.weight", "fc_ans.bias"}) {
+  for (const char* name :
+       {"question_encoder.word2vec.weight", "question_encoder.lstm.weight_ih_l0",
+        "question_encoder.lstm.bias_hh_l0", "question_encoder.fc.weight", "fc_a1.weight",
+        "fc_gl.bias", "fc4.weight", "attn_v.in_proj_weight", "attn_a.out_proj.bias",
+        "linear22.weight", "norm2.bias", "fc_fusion.weight", "fc_ans.bias"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
   }
 }
@@ -66,6 +68,37 @@ TEST(StAvqaNet, OutputsAndAttentionsHaveTheDocumentedShapesAndSumToOne) {
   EXPECT_TRUE(torch::equal(without.logits, out.logits));
 }
 
+// The spatial grounding computed straight from its definition (normalise every patch and the
+// audio, softmax of their dot products, weighted sum of normalised patches) against the network.
+TEST(StAvqaNet, SpatialGroundingMatchesTheDefinition) {
+  torch::manual_seed(4);
+  const StAvqaOptions o = small();
+  StAvqaNet net(o);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const Batch x = batch(o, 2);
+  const StAvqaOutput out = net->forward(x.audio, x.visual, x.question);
+  auto params = net->named_parameters();
+  const auto linear = [&](const std::string& name, const torch::Tensor& in) {
+    return torch::matmul(in, params[name + ".weight"].t()) + params[name + ".bias"];
+  };
+  const auto a = linear("fc_a2", torch::relu(linear("fc_a1", x.audio))).reshape({20, o.hidden});
+  const auto patches = x.visual.reshape({20, o.visual_channels, 16}).transpose(1, 2);  // [N, HW, C]
+  const auto patches_unit = patches / patches.norm(2, {2}, true);
+  const auto a_unit = a / a.norm(2, {1}, true);
+  const auto p =
+      torch::softmax(torch::bmm(patches_unit, a_unit.unsqueeze(2)).squeeze(2), 1);  // [N, HW]
+  EXPECT_TRUE(torch::allclose(out.spatial_attention.reshape({20, 16}), p, 1e-5, 1e-6));
+  const auto attended = torch::bmm(p.unsqueeze(1), patches_unit).squeeze(1);
+  const auto pooled = patches.mean(1);
+  const auto grounded = linear("fc_gl", torch::tanh(torch::cat({pooled, attended}, 1)));
+  const auto match = linear(
+      "fc4", torch::relu(linear(
+                 "fc3", torch::relu(linear(
+                            "fc2", torch::relu(linear("fc1", torch::cat({a, grounded}, 1))))))));
+  EXPECT_TRUE(torch::allclose(out.match_positive, match, 1e-4, 1e-5));
+}
+
 TEST(StAvqaNet, BatchOfOneAgreesWithLargerBatches) {
   torch::manual_seed(1);
   const StAvqaOptions o = small();
@@ -75,7 +108,8 @@ TEST(StAvqaNet, BatchOfOneAgreesWithLargerBatches) {
   const Batch x = batch(o, 4);
   const auto all = net->forward(x.audio, x.visual, x.question);
   for (std::int64_t i = 0; i < 4; ++i) {
-    const auto one = net->forward(x.audio.narrow(0, i, 1), x.visual.narrow(0, i, 1), x.question.narrow(0, i, 1));
+    const auto one =
+        net->forward(x.audio.narrow(0, i, 1), x.visual.narrow(0, i, 1), x.question.narrow(0, i, 1));
     EXPECT_TRUE(torch::allclose(one.logits[0], all.logits[i], 1e-5, 1e-5)) << i;
     EXPECT_TRUE(torch::allclose(one.temporal_visual[0], all.temporal_visual[i], 1e-5, 1e-5)) << i;
   }
@@ -89,9 +123,11 @@ TEST(StAvqaNet, TrainsEveryUsedLayerAndRefusesWrongShapes) {
   const Batch x = batch(o, 2);
   const StAvqaOutput out = net->forward(x.audio, x.visual, x.question, x.negative);
   const auto labels = torch::tensor({1, 3});
-  const auto match_labels = torch::cat({torch::ones({20}, torch::kLong), torch::zeros({20}, torch::kLong)});
+  const auto match_labels =
+      torch::cat({torch::ones({20}, torch::kLong), torch::zeros({20}, torch::kLong)});
   const auto loss = torch::cross_entropy_loss(out.logits, labels) +
-                    0.5 * torch::cross_entropy_loss(torch::cat({out.match_positive, out.match_negative}), match_labels);
+                    0.5 * torch::cross_entropy_loss(
+                              torch::cat({out.match_positive, out.match_negative}), match_labels);
   loss.backward();
   for (const auto& p : net->named_parameters()) {
     ASSERT_TRUE(p.value().grad().defined()) << p.key() << " gets no gradient";

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <thread>
 #include <cstdlib>
 #include <fstream>
 #include <signal.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -176,7 +176,8 @@ TEST(FeatureCache, ConcurrentReadsAgree) {
   const CacheLayout layout = small_layout(StorageType::Float16, 12);
   {
     FeatureCacheWriter writer = FeatureCacheWriter::create(dir / "c.h5", layout);
-    for (int v = 0; v < 12; ++v) writer.write(static_cast<std::size_t>(v), features_for(layout, v));
+    for (int v = 0; v < 12; ++v)
+      writer.write(static_cast<std::size_t>(v), features_for(layout, v));
   }
   const FeatureCacheReader reader(dir / "c.h5");
   std::atomic<int> mismatches{0};
@@ -186,20 +187,24 @@ TEST(FeatureCache, ConcurrentReadsAgree) {
       for (int i = 0; i < 300; ++i) {
         const int v = (i * 7 + t) % 12;
         const std::vector<int> segments = {i % 3, (i + 1) % 3};
-        const auto got = reader.read(i % 2 ? "visual" : "audio", static_cast<std::size_t>(v), segments);
+        const auto got =
+            reader.read(i % 2 ? "visual" : "audio", static_cast<std::size_t>(v), segments);
         const VideoFeatures expected = features_for(layout, v);
         const std::vector<float>& all = expected.modalities.at(i % 2 ? "visual" : "audio");
         const std::size_t size = all.size() / 3;
         for (std::size_t k = 0; k < segments.size(); ++k) {
-          if (!std::equal(got.begin() + static_cast<std::ptrdiff_t>(k * size), got.begin() + static_cast<std::ptrdiff_t>((k + 1) * size),
-                          all.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(segments[k]) * size))) {
+          if (!std::equal(got.begin() + static_cast<std::ptrdiff_t>(k * size),
+                          got.begin() + static_cast<std::ptrdiff_t>((k + 1) * size),
+                          all.begin() + static_cast<std::ptrdiff_t>(
+                                            static_cast<std::size_t>(segments[k]) * size))) {
             ++mismatches;
           }
         }
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   EXPECT_EQ(mismatches.load(), 0);
 }
 

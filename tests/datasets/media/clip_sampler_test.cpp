@@ -141,11 +141,15 @@ TEST(SampleClip, RotationMetadataIsApplied) {
 // Variable frame rate: ten red frames in the first second, then blue frames every 0.5 s. Picking
 // by frame index at the average rate (4.3 fps) would give red for the second segment too.
 TEST(SampleClip, VariableFrameRateUsesTimestamps) {
-  if (std::system("command -v ffmpeg >/dev/null 2>&1") != 0) GTEST_SKIP() << "the ffmpeg command line makes this fixture";
+  if (std::system("command -v ffmpeg >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "the ffmpeg command line makes this fixture";
   TempDir dir("sample_vfr");
-  const std::string command = "ffmpeg -v error -y -f lavfi -i color=red:s=64x64:r=10:d=1 -f lavfi -i color=blue:s=64x64:r=2:d=5 "
-                              "-filter_complex '[0][1]concat=n=2:v=1[v]' -map '[v]' -vsync vfr -c:v libx264 -pix_fmt yuv420p '" +
-                              (dir / "vfr.mp4").string() + "'";
+  const std::string command =
+      "ffmpeg -v error -y -f lavfi -i color=red:s=64x64:r=10:d=1 -f lavfi -i "
+      "color=blue:s=64x64:r=2:d=5 "
+      "-filter_complex '[0][1]concat=n=2:v=1[v]' -map '[v]' -vsync vfr -c:v libx264 -pix_fmt "
+      "yuv420p '" +
+      (dir / "vfr.mp4").string() + "'";
   ASSERT_EQ(std::system(command.c_str()), 0);
   SamplingOptions options;
   options.segments = 6;
@@ -154,9 +158,12 @@ TEST(SampleClip, VariableFrameRateUsesTimestamps) {
   // The last frame starts at 5.5 s; this file does not say how long it shows.
   EXPECT_GE(clip.real_seconds, 5.5);
   EXPECT_LE(clip.real_seconds, 6.0);
-  const auto red = [&](int segment) { return clip.frames[static_cast<std::size_t>(segment) * 16 * 16 * 3 + 8 * 16 * 3 + 8 * 3] > 150; };
+  const auto red = [&](int segment) {
+    return clip.frames[static_cast<std::size_t>(segment) * 16 * 16 * 3 + 8 * 16 * 3 + 8 * 3] > 150;
+  };
   EXPECT_TRUE(red(0));
-  for (int s = 1; s < 6; ++s) EXPECT_FALSE(red(s)) << s;
+  for (int s = 1; s < 6; ++s)
+    EXPECT_FALSE(red(s)) << s;
 }
 
 TEST(SampleClip, BadFilesNameTheFile) {
