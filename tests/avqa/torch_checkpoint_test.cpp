@@ -5,9 +5,8 @@
 #include <iterator>
 #include <sstream>
 
-#include <torch/torch.h>
-
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include "core/input_error.h"
 #include "tests/test_paths.h"
@@ -26,7 +25,8 @@ std::string read_bytes(const fs::path& p) {
 // Debian's python3 with torch, for checks against the real torch.save / torch.load.
 std::string python_with_torch() {
   for (const char* python : {"python3", "/usr/bin/python3"}) {
-    if (std::system((std::string(python) + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0) return python;
+    if (std::system((std::string(python) + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0)
+      return python;
   }
   return {};
 }
@@ -80,7 +80,8 @@ TEST(TorchCheckpoint, RefusesGlobalsItDoesNotKnowAndDamagedFiles) {
 // _metadata and `module.` keys) saved by Python's torch.save; and our file loaded by torch.load.
 TEST(TorchCheckpoint, InteroperatesWithPythonTorch) {
   const std::string python = python_with_torch();
-  if (python.empty()) GTEST_SKIP() << "python3-torch is not installed; the format is checked where it is";
+  if (python.empty())
+    GTEST_SKIP() << "python3-torch is not installed; the format is checked where it is";
   TempDir dir("ckpt_python");
   const std::string script = R"(
 import sys, torch
@@ -97,9 +98,13 @@ assert torch.equal(ours['a.weight'], torch.arange(6, dtype=torch.float32).reshap
 assert ours['b'].dtype == torch.int64 and ours['b'].item() == 42
 )";
   std::ofstream(dir / "check.py") << script;
-  write_torch_state_dict(dir / "ours.pt", {{"a.weight", torch::arange(6, torch::kFloat32).reshape({2, 3})},
-                                         {"b", torch::tensor(42, torch::kLong)}});
-  ASSERT_EQ(std::system((python + " '" + (dir / "check.py").string() + "' '" + dir.path().string() + "'").c_str()), 0);
+  write_torch_state_dict(dir / "ours.pt",
+                         {{"a.weight", torch::arange(6, torch::kFloat32).reshape({2, 3})},
+                          {"b", torch::tensor(42, torch::kLong)}});
+  ASSERT_EQ(
+      std::system((python + " '" + (dir / "check.py").string() + "' '" + dir.path().string() + "'")
+                      .c_str()),
+      0);
   const NamedTensors loaded = read_torch_state_dict(dir / "python.pt");
   std::ifstream sums(dir / "sums.txt");
   std::string key;

@@ -2,13 +2,17 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
+#include "avqa/original_checkpoint.h"
+#include "avqa/torch_checkpoint.h"
 #include "datasets/features/feature_cache.h"
 #include "datasets/vocabulary.h"
 #include "tests/test_paths.h"
@@ -238,6 +242,38 @@ TEST(AvqaCli, ExtractSurvivesKillNineAndResumes) {
   const Result info = avqa("cache info " + quoted(dir / "clean.h5"));
   EXPECT_TRUE(contains(info.output, "24 done")) << info.output;
   EXPECT_TRUE(contains(info.output, "random-init")) << info.output;
+  fs::remove_all(dir);
+}
+
+TEST(AvqaCli, ImportAndExportOriginalCheckpoints) {
+  const fs::path dir = fs::temp_directory_path() / ("avqa_cli_ckpt_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  torch::manual_seed(0);
+  avqa::net::StAvqaNet net;
+  avqa::net::write_torch_state_dict(dir / "avst.pt", avqa::net::to_original_layout(net));
+  const Result imported =
+      avqa("import-checkpoint " + quoted(dir / "avst.pt") + " --out " + quoted(dir / "model.ckpt"));
+  ASSERT_EQ(imported.code, 0) << imported.output;
+  EXPECT_TRUE(
+      contains(imported.output, "imported 45 tensors (vocabulary 93, answers 42, hidden 512)"))
+      << imported.output;
+  EXPECT_TRUE(contains(imported.output, "139 tensors in the file are not used")) << imported.output;
+  const Result exported = avqa("export-checkpoint " + quoted(dir / "model.ckpt") + " --out " +
+                               quoted(dir / "again.pt"));
+  ASSERT_EQ(exported.code, 0) << exported.output;
+  const auto again = avqa::net::read_torch_state_dict(dir / "again.pt");
+  EXPECT_EQ(again.size(), 184u);
+  const auto params = net->named_parameters();
+  for (const auto& [name, tensor] : again) {
+    if (params.contains(name.substr(7))) {
+      EXPECT_TRUE(torch::equal(tensor, params[name.substr(7)])) << name;
+    }
+  }
+  std::ofstream(dir / "broken.pt") << "PK not really";
+  const Result broken =
+      avqa("import-checkpoint " + quoted(dir / "broken.pt") + " --out " + quoted(dir / "x.ckpt"));
+  EXPECT_EQ(broken.code, 2);
+  EXPECT_TRUE(contains(broken.output, "broken.pt")) << broken.output;
   fs::remove_all(dir);
 }
 
