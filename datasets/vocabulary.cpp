@@ -34,6 +34,52 @@ const std::vector<std::string>& music_avqa_instruments() {
   return kInstruments;
 }
 
+const std::vector<std::string>& music_avqa_answers() {
+  static const std::vector<std::string> kAnswers = {"two",
+                                                    "cello",
+                                                    "congas",
+                                                    "zero",
+                                                    "no",
+                                                    "pipa",
+                                                    "six",
+                                                    "yes",
+                                                    "one",
+                                                    "four",
+                                                    "three",
+                                                    "seven",
+                                                    "five",
+                                                    "ukulele",
+                                                    "right",
+                                                    "piano",
+                                                    "left",
+                                                    "accordion",
+                                                    "clarinet",
+                                                    "guzheng",
+                                                    "more than ten",
+                                                    "nine",
+                                                    "indoor",
+                                                    "saxophone",
+                                                    "drum",
+                                                    "violin",
+                                                    "middle",
+                                                    "outdoor",
+                                                    "bagpipe",
+                                                    "bassoon",
+                                                    "acoustic_guitar",
+                                                    "banjo",
+                                                    "electric_bass",
+                                                    "ten",
+                                                    "eight",
+                                                    "flute",
+                                                    "simultaneously",
+                                                    "trumpet",
+                                                    "erhu",
+                                                    "xylophone",
+                                                    "tuba",
+                                                    "suona"};
+  return kAnswers;
+}
+
 WordVocabulary::WordVocabulary(Options options) : options_(options) {
   if (options_.max_length == 0) throw std::invalid_argument("max question length must be positive");
   add(kPadToken);

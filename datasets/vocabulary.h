@@ -30,6 +30,10 @@ struct WordVocabularyOptions {
 /// questions and the labels of everything that classifies instruments.
 const std::vector<std::string>& music_avqa_instruments();
 
+/// The 42 MUSIC-AVQA answers in the original's index order (first appearance in the training
+/// file, as QA-TIGER's answer2idx.json records it).
+const std::vector<std::string>& music_avqa_answers();
+
 /// The question vocabulary of ST-AVQA: `<pad>` = 0, then words in order of first appearance,
 /// case-sensitive.
 class WordVocabulary {

@@ -33,8 +33,8 @@ void add_generate_command(CLI::App& app);
 void add_feature_commands(CLI::App& app, const GlobalOptions& global);
 /// `avqa bench extract` and `avqa bench cache-read`, under `bench`.
 void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global);
-/// `avqa import-checkpoint` and `avqa export-checkpoint`.
-void add_model_commands(CLI::App& app);
+/// `avqa train`, `avqa eval`, `avqa import-checkpoint` and `avqa export-checkpoint`.
+void add_model_commands(CLI::App& app, const GlobalOptions& global);
 /// `avqa env` and `avqa bench gemm`: what LibTorch runs on, and how fast.
 void add_runtime_commands(CLI::App& app, const GlobalOptions& global);
 

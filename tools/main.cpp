@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   avqa::tools::add_data_commands(app);
   avqa::tools::add_generate_command(app);
   avqa::tools::add_feature_commands(app, global);
-  avqa::tools::add_model_commands(app);
+  avqa::tools::add_model_commands(app, global);
   avqa::tools::add_runtime_commands(app, global);
 
   try {

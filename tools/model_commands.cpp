@@ -1,11 +1,17 @@
 // `avqa import-checkpoint` and `avqa export-checkpoint`: the original ST-AVQA checkpoints.
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
 #include "avqa/original_checkpoint.h"
 #include "avqa/torch_checkpoint.h"
+#include "avqa/trainer.h"
+#include "core/atomic_file.h"
+#include "core/torch_runtime.h"
 #include "tools/commands.h"
 
 namespace avqa::tools {
@@ -55,9 +61,116 @@ void run_export(const CheckpointArgs& a) {
       a.out.c_str(), original.size());
 }
 
+struct TrainArgs {
+  net::TrainOptions options;
+  std::string train, val, cache, out;
+};
+
+void run_train(TrainArgs& a, const GlobalOptions& global) {
+  const int threads = core::configure_torch({global.threads});
+  net::TrainOptions& o = a.options;
+  o.train = a.train;
+  o.val = a.val;
+  o.cache = a.cache;
+  o.out = a.out;
+  std::fprintf(stderr, "training on %d thread(s) -> %s\n", threads, o.out.c_str());
+  const net::TrainReport r = net::train(o);
+  std::printf("best val accuracy %.2f%% at epoch %d -> %s\n", 100 * r.best_val_accuracy,
+              r.best_epoch, r.best_model.c_str());
+}
+
+struct EvalArgs {
+  std::string run, annotations, cache, predictions;
+  int batch = 64;
+  bool json = false;
+};
+
+void run_eval(const EvalArgs& a, const GlobalOptions& global) {
+  core::configure_torch({global.threads});
+  const std::filesystem::path run(a.run);
+  const data::Vocabularies vocab = data::load_vocabularies(run / "vocab.json");
+  const auto config = nlohmann::json::parse(data::read_text_file(run / "config.json"));
+  net::StAvqaOptions widths;
+  widths.vocab_size = config.at("vocab_size").get<std::int64_t>();
+  widths.answers = config.at("answers").get<std::int64_t>();
+  widths.audio_dim = config.at("audio_dim").get<std::int64_t>();
+  widths.visual_channels = config.at("visual_channels").get<std::int64_t>();
+  net::StAvqaNet model(widths);
+  std::map<std::string, torch::Tensor> tensors;
+  for (auto& [k, v] : net::read_torch_state_dict(run / "best.pt"))
+    tensors[k] = v;
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->named_parameters())
+      p.value().copy_(tensors.at(p.key()));
+  }
+  const data::AnnotationSet set = data::load_annotations(a.annotations);
+  auto cache = std::make_shared<const features::FeatureCacheReader>(
+      a.cache.empty() ? config.at("cache").get<std::string>() : a.cache);
+  const net::QaDataset dataset(set, vocab.words, vocab.answers, cache,
+                               config.at("segments").get<int>());
+  const net::Evaluation e =
+      net::evaluate(model, dataset, a.batch, config.value("question_only", false));
+  if (a.json) {
+    std::printf("%s\n", e.accuracy.to_json().c_str());
+  } else {
+    std::printf("%s: %zu questions\n%s", a.annotations.c_str(), dataset.size(),
+                e.accuracy.format_table().c_str());
+  }
+  if (!a.predictions.empty()) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (std::size_t i = 0; i < dataset.size(); ++i) {
+      nlohmann::ordered_json top = nlohmann::ordered_json::array();
+      for (const auto& [answer, p] : e.top5[i])
+        top.push_back({{"answer", vocab.answers.answer(answer)}, {"probability", p}});
+      list.push_back({{"question_id", dataset.question_id(i)},
+                      {"video_id", dataset.video_id(i)},
+                      {"predicted", vocab.answers.answer(e.predicted[i])},
+                      {"answer", set.records[i].answer},
+                      {"top5", top}});
+    }
+    core::write_file_atomically(a.predictions, list.dump(2) + "\n");
+  }
+}
+
 }  // namespace
 
-void add_model_commands(CLI::App& app) {
+void add_model_commands(CLI::App& app, const GlobalOptions& global) {
+  auto t = std::make_shared<TrainArgs>();
+  net::TrainOptions& o = t->options;
+  CLI::App* train = app.add_subcommand(
+      "train", "Train ST-AVQA on a feature cache (the original recipe by default)");
+  train->add_option("--train", t->train, "Training annotations")->required();
+  train->add_option("--val", t->val, "Validation annotations (best model by accuracy)")->required();
+  train->add_option("--cache", t->cache, "HDF5 feature cache with both splits' videos")->required();
+  train->add_option("--out", t->out, "Run folder (checkpoints, metrics.jsonl, vocab.json)")
+      ->required();
+  train->add_option("--epochs", o.epochs, "Epochs")->capture_default_str();
+  train->add_option("--batch", o.batch, "Batch size")->capture_default_str();
+  train->add_option("--lr", o.learning_rate, "Adam learning rate")->capture_default_str();
+  train->add_option("--lr-step", o.lr_step, "StepLR step in epochs")->capture_default_str();
+  train->add_option("--lr-gamma", o.lr_gamma, "StepLR factor")->capture_default_str();
+  train->add_option("--match-weight", o.match_weight, "Weight of the audio-visual match loss")
+      ->capture_default_str();
+  train->add_option("--segments", o.segments, "Segments the model sees (spread over the cache's)")
+      ->capture_default_str();
+  train->add_option("--seed", o.seed, "Random seed")->capture_default_str();
+  train->add_flag("--question-only", o.question_only,
+                  "Zero audio and visual inputs: the question-only baseline");
+  train->add_flag("--resume", o.resume, "Continue the run in --out where it stopped");
+  train->callback([t, &global] { run_train(*t, global); });
+
+  auto e = std::make_shared<EvalArgs>();
+  CLI::App* eval = app.add_subcommand(
+      "eval", "Accuracy per question type of a trained run, pooled as the original");
+  eval->add_option("--run", e->run, "Run folder written by avqa train")->required();
+  eval->add_option("--annotations", e->annotations, "Annotations to evaluate")->required();
+  eval->add_option("--cache", e->cache, "Feature cache (default: the run's)");
+  eval->add_option("--predictions", e->predictions,
+                   "Write each question's prediction and top-5 here (JSON)");
+  eval->add_flag("--json", e->json, "Machine-readable output");
+  eval->callback([e, &global] { run_eval(*e, global); });
+
   auto imp = std::make_shared<CheckpointArgs>();
   CLI::App* import_cmd = app.add_subcommand("import-checkpoint",
                                             "Read an original ST-AVQA checkpoint (torch.save of a "

@@ -170,6 +170,7 @@ TEST(MusicAvqaRelease, FortyTwoAnswersCoverEveryRecord) {
   EXPECT_EQ(answers.answer(0), "two");
   EXPECT_EQ(answers.answer(20), "more than ten");
   EXPECT_EQ(answers.answer(41), "suona");
+  EXPECT_EQ(answers.answers(), music_avqa_answers());  // the built-in list is the file's
   std::set<std::string> seen;
   for (const char* file : {"json/avqa-val.json", "json/avqa-test.json", "json/avqa-train_fake.json",
                            "json_update/avqa-test.json", "json_update/avqa-val.json"}) {

@@ -1,0 +1,92 @@
+#include "avqa/qa_dataset.h"
+
+#include <random>
+
+#include <torch/torch.h>
+
+#include "core/input_error.h"
+
+namespace avqa::net {
+
+QaDataset::QaDataset(const data::AnnotationSet& set, const data::WordVocabulary& words, const data::AnswerVocabulary& answers,
+                     std::shared_ptr<const features::FeatureCacheReader> cache, int segments)
+    : cache_(std::move(cache)) {
+  const features::CacheLayout& layout = cache_->layout();
+  if (segments <= 0 || segments > layout.segments) {
+    throw std::invalid_argument("--segments must be in 1.." + std::to_string(layout.segments) + " (the cache's segments)");
+  }
+  for (int k = 0; k < segments; ++k) segments_.push_back(k * layout.segments / segments);
+  bool has_audio = false, has_visual = false;
+  for (const auto& m : layout.modalities) {
+    if (m.name == "audio" && m.segment_shape.size() == 1) {
+      has_audio = true;
+      audio_dim_ = static_cast<std::int64_t>(m.segment_shape[0]);
+    }
+    if (m.name == "visual" && m.segment_shape.size() == 3) {
+      has_visual = true;
+      for (const auto d : m.segment_shape) visual_shape_.push_back(static_cast<std::int64_t>(d));
+    }
+  }
+  if (!has_audio || !has_visual) {
+    throw core::InputError({"", std::nullopt, ""}, "the feature cache needs audio [T, D] and visual [T, C, H, W] features");
+  }
+  questions_ = data::encode_questions(set, words);
+  labels_ = data::encode_answers(set, answers);
+  for (const data::AnnotationRecord& r : set.records) {
+    const auto video = cache_->find(r.video_id);
+    if (!video) throw core::InputError({set.source, r.source_index, "video_id"}, "video " + r.video_id + " is not in the feature cache");
+    if (cache_->status()[*video] != features::VideoStatus::Done) {
+      throw core::InputError({set.source, r.source_index, "video_id"}, "video " + r.video_id + " has no features (extraction failed or pending)");
+    }
+    videos_.push_back(*video);
+    types_.push_back(r.type);
+    question_ids_.push_back(r.question_id);
+  }
+  for (std::size_t v = 0; v < cache_->status().size(); ++v) {
+    if (cache_->status()[v] == features::VideoStatus::Done) done_videos_.push_back(v);
+  }
+}
+
+const std::string& QaDataset::video_id(std::size_t i) const { return cache_->layout().video_ids[videos_[i]]; }
+
+QaBatch QaDataset::load(const std::vector<std::size_t>& indices, bool negatives, std::uint64_t seed, bool zero_media) const {
+  const auto b = static_cast<std::int64_t>(indices.size());
+  const auto t = static_cast<std::int64_t>(segments_.size());
+  QaBatch batch;
+  batch.records = indices;
+  std::vector<std::int64_t> visual_dims = {b, t};
+  visual_dims.insert(visual_dims.end(), visual_shape_.begin(), visual_shape_.end());
+  batch.audio = torch::zeros({b, t, audio_dim_});
+  batch.visual = torch::zeros(visual_dims);
+  batch.question = torch::empty({b, static_cast<std::int64_t>(questions_.front().size())}, torch::kLong);
+  batch.label = torch::empty({b}, torch::kLong);
+  for (std::int64_t i = 0; i < b; ++i) {
+    const std::size_t r = indices[static_cast<std::size_t>(i)];
+    std::copy(questions_[r].begin(), questions_[r].end(), batch.question[i].data_ptr<std::int64_t>());
+    batch.label[i] = labels_[r];
+    if (zero_media) continue;
+    const auto audio = cache_->read("audio", videos_[r], segments_);
+    const auto visual = cache_->read("visual", videos_[r], segments_);
+    std::copy(audio.begin(), audio.end(), batch.audio[i].data_ptr<float>());
+    std::copy(visual.begin(), visual.end(), batch.visual[i].data_ptr<float>());
+  }
+  if (negatives) {
+    batch.visual_negative = torch::zeros(visual_dims);
+    std::mt19937_64 rng(seed);
+    const int cache_segments = cache_->layout().segments;
+    for (std::int64_t i = 0; i < b; ++i) {
+      const std::size_t own = videos_[indices[static_cast<std::size_t>(i)]];
+      for (std::int64_t s = 0; s < t; ++s) {
+        std::size_t other = own;
+        for (int tries = 0; other == own && tries < 64 && done_videos_.size() > 1; ++tries) {
+          other = done_videos_[rng() % done_videos_.size()];
+        }
+        const auto frame = cache_->read("visual", other, {static_cast<int>(rng() % static_cast<std::uint64_t>(cache_segments))});
+        if (!zero_media) std::copy(frame.begin(), frame.end(), batch.visual_negative[i][s].data_ptr<float>());
+      }
+    }
+  }
+  return batch;
+}
+
+}  // namespace avqa::net

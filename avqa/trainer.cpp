@@ -1,0 +1,227 @@
+#include "avqa/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <future>
+#include <numeric>
+#include <random>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "avqa/torch_checkpoint.h"
+#include "core/atomic_file.h"
+#include "core/input_error.h"
+#include "core/progress_line.h"
+
+namespace avqa::net {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+NamedTensors state_of(StAvqaNet& model) {
+  NamedTensors out;
+  for (const auto& p : model->named_parameters()) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
+void load_state(StAvqaNet& model, const fs::path& path) {
+  std::map<std::string, torch::Tensor> tensors;
+  for (auto& [k, v] : read_torch_state_dict(path)) tensors[k] = v;
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->named_parameters()) {
+    const auto it = tensors.find(p.key());
+    if (it == tensors.end() || it->second.sizes() != p.value().sizes()) {
+      throw core::InputError({path.string(), std::nullopt, p.key()}, "missing or of another shape");
+    }
+    p.value().copy_(it->second);
+  }
+}
+
+double step_lr(const TrainOptions& o, int epoch) {  // epoch 1-based, as scheduler.step(epoch) in the original
+  return o.learning_rate * std::pow(o.lr_gamma, (epoch - 1) / o.lr_step);
+}
+
+std::vector<std::size_t> shuffled(std::size_t n, std::uint64_t seed) {
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+  return order;
+}
+
+data::AnnotationSet load_split(const fs::path& file) {
+  return data::load_annotations(file, {data::DuplicatePolicy::Error});
+}
+
+}  // namespace
+
+Evaluation evaluate(StAvqaNet& model, const QaDataset& data, int batch, bool question_only) {
+  Evaluation e;
+  model->eval();
+  torch::NoGradGuard no_grad;
+  for (std::size_t start = 0; start < data.size(); start += static_cast<std::size_t>(batch)) {
+    std::vector<std::size_t> indices;
+    for (std::size_t i = start; i < std::min(data.size(), start + static_cast<std::size_t>(batch)); ++i) indices.push_back(i);
+    const QaBatch b = data.load(indices, /*negatives=*/false, 0, question_only);
+    const auto probabilities = torch::softmax(model->forward(b.audio, b.visual, b.question).logits, 1);
+    const auto [values, top] = probabilities.topk(std::min<std::int64_t>(5, probabilities.size(1)), 1);
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      const auto row = static_cast<std::int64_t>(k);
+      const std::int64_t predicted = top[row][0].item<std::int64_t>();
+      e.predicted.push_back(predicted);
+      e.accuracy.add(data.type(indices[k]), predicted == b.label[row].item<std::int64_t>());
+      std::vector<std::pair<std::int64_t, float>> five;
+      for (std::int64_t j = 0; j < top.size(1); ++j) five.emplace_back(top[row][j].item<std::int64_t>(), values[row][j].item<float>());
+      e.top5.push_back(five);
+    }
+  }
+  return e;
+}
+
+TrainReport train(const TrainOptions& o) {
+  if (o.epochs <= 0 || o.batch <= 0 || o.learning_rate <= 0 || o.lr_step <= 0) {
+    throw std::invalid_argument("--epochs, --batch, --lr and --lr-step must be positive");
+  }
+  const data::AnnotationSet train_set = load_split(o.train);
+  const data::AnnotationSet val_set = load_split(o.val);
+  auto cache = std::make_shared<const features::FeatureCacheReader>(o.cache);
+  fs::create_directories(o.out);
+
+  // Vocabularies: words of the training and validation questions (first appearance, <pad> = 0)
+  // and the 42 MUSIC-AVQA answers in the original order; saved with the run, reused on resume.
+  data::Vocabularies vocab;
+  const fs::path vocab_file = o.out / "vocab.json";
+  if (o.resume && fs::exists(vocab_file)) {
+    vocab = data::load_vocabularies(vocab_file);
+  } else {
+    vocab.words = data::WordVocabulary::build({train_set, val_set});
+    vocab.answers = data::AnswerVocabulary(data::music_avqa_answers());
+    vocab.built_from = {o.train.string(), o.val.string()};
+    data::save_vocabularies(vocab, vocab_file);
+  }
+  const QaDataset train_data(train_set, vocab.words, vocab.answers, cache, o.segments);
+  const QaDataset val_data(val_set, vocab.words, vocab.answers, cache, o.segments);
+
+  StAvqaOptions widths;
+  widths.vocab_size = static_cast<std::int64_t>(vocab.words.size());
+  widths.answers = static_cast<std::int64_t>(vocab.answers.size());
+  const QaBatch probe = train_data.load({0}, false, 0);
+  widths.audio_dim = probe.audio.size(2);
+  widths.visual_channels = probe.visual.size(2);
+  core::write_file_atomically(o.out / "config.json",
+                              json{{"vocab_size", widths.vocab_size}, {"answers", widths.answers}, {"audio_dim", widths.audio_dim},
+                                   {"visual_channels", widths.visual_channels}, {"hidden", widths.hidden}, {"heads", widths.heads},
+                                   {"segments", o.segments}, {"question_only", o.question_only},
+                                   {"cache", fs::absolute(o.cache).lexically_normal().string()}}
+                                      .dump(2) + "\n");
+
+  torch::manual_seed(static_cast<std::int64_t>(o.seed));
+  StAvqaNet model(widths);
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(o.learning_rate));
+  TrainReport report;
+  int start_epoch = 1;
+  const fs::path state_file = o.out / "state.json";
+  if (o.resume) {
+    if (!fs::exists(state_file)) throw core::InputError({state_file.string(), std::nullopt, ""}, "no run to resume here");
+    const json state = json::parse(data::read_text_file(state_file));
+    const int done = state.at("epoch").get<int>();
+    load_state(model, o.out / ("epoch-" + std::to_string(done) + ".pt"));
+    torch::load(adam, (o.out / ("epoch-" + std::to_string(done) + ".optim")).string());
+    report.best_val_accuracy = state.at("best_val_accuracy").get<double>();
+    report.best_epoch = state.at("best_epoch").get<int>();
+    for (const json& m : state.at("metrics")) {
+      report.epochs.push_back({m.at("epoch").get<int>(), m.at("lr").get<double>(), m.at("train_loss").get<double>(),
+                               m.at("train_accuracy").get<double>(), m.at("val_accuracy").get<double>(),
+                               m.at("seconds").get<double>()});
+    }
+    start_epoch = done + 1;
+  } else if (fs::exists(state_file)) {
+    throw core::InputError({o.out.string(), std::nullopt, ""}, "holds a run already; pass --resume or choose another folder");
+  }
+
+  for (int epoch = start_epoch; epoch <= o.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    // Everything random in an epoch derives from (seed, epoch): a resumed run repeats it exactly.
+    torch::manual_seed(static_cast<std::int64_t>(o.seed * 1000003 + static_cast<std::uint64_t>(epoch)));
+    const double lr = step_lr(o, epoch);
+    for (auto& group : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+    const auto order = shuffled(train_data.size(), o.seed * 7919 + static_cast<std::uint64_t>(epoch));
+    const std::size_t steps = (order.size() + static_cast<std::size_t>(o.batch) - 1) / static_cast<std::size_t>(o.batch);
+    auto batch_at = [&](std::size_t step) {
+      std::vector<std::size_t> indices(order.begin() + static_cast<std::ptrdiff_t>(step * o.batch),
+                                       order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), (step + 1) * o.batch)));
+      return train_data.load(indices, true, o.seed * 31 + static_cast<std::uint64_t>(epoch) * 100003 + step, o.question_only);
+    };
+    model->train();
+    core::ProgressLine progress("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), steps, "batches");
+    double loss_sum = 0;
+    std::size_t correct = 0, seen = 0;
+    std::future<QaBatch> next = std::async(std::launch::async, batch_at, 0);  // prefetch
+    for (std::size_t step = 0; step < steps; ++step) {
+      QaBatch b = next.get();
+      if (step + 1 < steps) next = std::async(std::launch::async, batch_at, step + 1);
+      adam.zero_grad();
+      const StAvqaOutput out = model->forward(b.audio, b.visual, b.question, b.visual_negative);
+      const auto n = out.match_positive.size(0);
+      const auto match_labels = torch::cat({torch::ones({n}, torch::kLong), torch::zeros({n}, torch::kLong)});
+      const auto loss = torch::cross_entropy_loss(out.logits, b.label) +
+                        o.match_weight * torch::cross_entropy_loss(torch::cat({out.match_positive, out.match_negative}), match_labels);
+      const double value = loss.item<double>();
+      if (!std::isfinite(value)) {
+        throw std::runtime_error("the loss became " + std::to_string(value) + " at epoch " + std::to_string(epoch) + ", batch " +
+                                 std::to_string(step + 1) + "; stopped, the last checkpoint in " + o.out.string() + " is intact");
+      }
+      loss.backward();
+      adam.step();
+      loss_sum += value * static_cast<double>(b.records.size());
+      correct += static_cast<std::size_t>((out.logits.argmax(1) == b.label).sum().item<std::int64_t>());
+      seen += b.records.size();
+      if (o.progress) progress.update(step + 1, "loss " + std::to_string(loss_sum / static_cast<double>(seen)).substr(0, 6));
+    }
+    if (o.progress) progress.finish();
+    const Evaluation val = evaluate(model, val_data, o.batch, o.question_only);
+    EpochMetrics m{epoch, lr, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen),
+                   val.accuracy.accuracy().value_or(0.0),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+    report.epochs.push_back(m);
+    // Checkpoint: files of this epoch first, then state.json naming it, then old files go.
+    const std::string tag = "epoch-" + std::to_string(epoch);
+    write_torch_state_dict(o.out / (tag + ".pt"), state_of(model));
+    const fs::path optim_temp = o.out / (tag + ".optim.tmp");
+    torch::save(adam, optim_temp.string());
+    fs::rename(optim_temp, o.out / (tag + ".optim"));
+    if (m.val_accuracy >= report.best_val_accuracy) {  // ties move to the later epoch, as the original
+      report.best_val_accuracy = m.val_accuracy;
+      report.best_epoch = epoch;
+      write_torch_state_dict(o.out / "best.pt", state_of(model));
+    }
+    json metrics = json::array();
+    std::string lines;
+    for (const auto& e : report.epochs) {
+      const json line = {{"epoch", e.epoch}, {"lr", e.learning_rate}, {"train_loss", e.train_loss},
+                         {"train_accuracy", e.train_accuracy}, {"val_accuracy", e.val_accuracy}, {"seconds", e.seconds}};
+      metrics.push_back(line);
+      lines += line.dump() + "\n";
+    }
+    core::write_file_atomically(o.out / "metrics.jsonl", lines);
+    core::write_file_atomically(state_file, json{{"epoch", epoch}, {"best_val_accuracy", report.best_val_accuracy},
+                                                 {"best_epoch", report.best_epoch}, {"metrics", metrics}}
+                                                .dump(2) + "\n");
+    if (epoch > 1) {
+      std::error_code ec;
+      fs::remove(o.out / ("epoch-" + std::to_string(epoch - 1) + ".pt"), ec);
+      fs::remove(o.out / ("epoch-" + std::to_string(epoch - 1) + ".optim"), ec);
+    }
+    if (o.progress) {
+      std::fprintf(stderr, "epoch %d: lr %.0e, train loss %.4f, train acc %.2f%%, val acc %.2f%% (%.1f s)\n", epoch, lr,
+                   m.train_loss, 100 * m.train_accuracy, 100 * m.val_accuracy, m.seconds);
+    }
+  }
+  report.best_model = o.out / "best.pt";
+  return report;
+}
+
+}  // namespace avqa::net

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "avqa/qa_dataset.h"
+#include "avqa/st_avqa_net.h"
+#include "datasets/type_accuracy.h"
+
+namespace avqa::net {
+
+/// `avqa train`: the original recipe by default (st-avqa.md section 6).
+struct TrainOptions {
+  std::filesystem::path train;        ///< training annotations
+  std::filesystem::path val;          ///< validation annotations (best model by val accuracy)
+  std::filesystem::path cache;        ///< HDF5 feature cache holding both splits' videos
+  std::filesystem::path out;          ///< run folder
+  int epochs = 30;
+  int batch = 64;
+  double learning_rate = 1e-4;        ///< Adam
+  int lr_step = 8;                    ///< StepLR step (epochs)
+  double lr_gamma = 0.1;
+  double match_weight = 0.5;          ///< weight of the audio-visual match loss
+  int segments = 10;                  ///< segments the model sees
+  std::uint64_t seed = 1;
+  bool question_only = false;         ///< zero audio and visual: the question-only baseline
+  bool resume = false;                ///< continue the run in `out` exactly where it stopped
+  bool progress = true;
+};
+
+struct EpochMetrics {
+  int epoch = 0;  ///< 1-based
+  double learning_rate = 0;
+  double train_loss = 0;
+  double train_accuracy = 0;
+  double val_accuracy = 0;
+  double seconds = 0;
+};
+
+struct TrainReport {
+  std::vector<EpochMetrics> epochs;  ///< all epochs of the run, resumed ones included
+  double best_val_accuracy = 0;
+  int best_epoch = 0;
+  std::filesystem::path best_model;
+};
+
+/// Trains, keeping in `out`: vocab.json, config.json, epoch-<k>.pt (+ .optim) of the last epoch,
+/// best.pt, metrics.jsonl and state.json (written last, atomically, so a run killed at any
+/// moment resumes from its last complete epoch with the same data order, dropout and negatives
+/// as if it had not stopped). A NaN or infinite loss stops with an error; the last checkpoint
+/// stays as it was.
+TrainReport train(const TrainOptions& options);
+
+/// Predictions of a trained model.
+struct Evaluation {
+  data::TypeAccuracy accuracy;
+  std::vector<std::int64_t> predicted;    ///< answer index per question
+  std::vector<std::vector<std::pair<std::int64_t, float>>> top5;  ///< answer index, probability
+};
+
+Evaluation evaluate(StAvqaNet& model, const QaDataset& data, int batch, bool question_only = false);
+
+}  // namespace avqa::net
