@@ -2,12 +2,14 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "avqa/original_checkpoint.h"
+#include "avqa/question_answering.h"
 #include "avqa/torch_checkpoint.h"
 #include "avqa/trainer.h"
 #include "core/atomic_file.h"
@@ -133,9 +135,81 @@ void run_eval(const EvalArgs& a, const GlobalOptions& global) {
   }
 }
 
+struct AskArgs {
+  net::AskOptions options;
+  std::string run, video, visual_weights, audio_weights, values, overlay;
+  bool json = false;
+};
+
+void run_ask(AskArgs& a, const GlobalOptions& global) {
+  core::configure_torch({global.threads});
+  net::AskOptions& o = a.options;
+  o.run = a.run;
+  o.video = a.video;
+  o.visual_weights = a.visual_weights;
+  o.audio_weights = a.audio_weights;
+  std::stringstream values(a.values);
+  for (std::string v; std::getline(values, v, ',');)
+    o.values.push_back(v);
+  const net::AskResult r = net::ask(o);
+  std::vector<std::filesystem::path> files;
+  if (!a.overlay.empty()) files = net::write_overlays(r, a.overlay);
+  if (a.json) {
+    nlohmann::ordered_json out = {
+        {"video", a.video}, {"question", o.question}, {"answer", r.answer}};
+    nlohmann::ordered_json top = nlohmann::ordered_json::array();
+    for (const auto& [answer, p] : r.top5)
+      top.push_back({{"answer", answer}, {"probability", p}});
+    out["top5"] = top;
+    std::vector<float> tv(r.temporal_visual.data_ptr<float>(),
+                          r.temporal_visual.data_ptr<float>() + r.temporal_visual.numel());
+    std::vector<float> ta(r.temporal_audio.data_ptr<float>(),
+                          r.temporal_audio.data_ptr<float>() + r.temporal_audio.numel());
+    out["segments_seconds"] = r.segments;
+    out["temporal_visual"] = tv;
+    out["temporal_audio"] = ta;
+    std::vector<std::string> paths;
+    for (const auto& f : files)
+      paths.push_back(f.string());
+    out["overlays"] = paths;
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::string heard;
+  for (const auto& w : r.words)
+    heard += (heard.empty() ? "" : " ") + w;
+  std::printf("question (as read): %s\nanswer: %s\n", heard.c_str(), r.answer.c_str());
+  for (const auto& [answer, p] : r.top5)
+    std::printf("  %-16s %5.1f%%\n", answer.c_str(), 100 * p);
+  const auto peak = r.temporal_visual.argmax().item<std::int64_t>();
+  std::printf("looked most at second %d (visual attention %.2f)\n",
+              r.segments[static_cast<std::size_t>(peak)], r.temporal_visual[peak].item<float>());
+  if (!files.empty())
+    std::printf("overlays: %zu files in %s (segment-XX.png, temporal.png)\n", files.size(),
+                a.overlay.c_str());
+}
+
 }  // namespace
 
 void add_model_commands(CLI::App& app, const GlobalOptions& global) {
+  auto k = std::make_shared<AskArgs>();
+  CLI::App* ask = app.add_subcommand(
+      "ask",
+      "Answer a question about a video with a trained run, showing where and when it looked");
+  ask->add_option("--run", k->run, "Run folder written by avqa train")->required();
+  ask->add_option("--video", k->video, "Video file")->required();
+  ask->add_option("--question", k->options.question, "Question, written out or with <placeholders>")
+      ->required();
+  ask->add_option("--values", k->values, "Placeholder values, comma-separated, in order");
+  ask->add_option("--visual-weights", k->visual_weights,
+                  "The ResNet-18 weights the run's features were extracted with");
+  ask->add_option("--audio-weights", k->audio_weights,
+                  "The VGGish weights the run's features were extracted with");
+  ask->add_option("--overlay", k->overlay,
+                  "Folder for per-segment attention overlays and the temporal plot (PNG)");
+  ask->add_flag("--json", k->json, "Machine-readable output");
+  ask->callback([k, &global] { run_ask(*k, global); });
+
   auto t = std::make_shared<TrainArgs>();
   net::TrainOptions& o = t->options;
   CLI::App* train = app.add_subcommand(

@@ -195,6 +195,58 @@ class DecodedQueue {
 
 }  // namespace
 
+struct ClipFeatureExtractor::Impl {
+  ExtractOptions options;
+  std::unique_ptr<Backbone> visual;
+  std::unique_ptr<Backbone> audio;
+  std::vector<ModalityLayout> modalities;
+};
+
+ClipFeatureExtractor::ClipFeatureExtractor(const ExtractOptions& o)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = o;
+  impl_->visual = make_backbone(o.visual, o.visual_weights, /*visual=*/true, o.seed);
+  impl_->audio = make_backbone(o.audio, o.audio_weights, /*visual=*/false, o.seed + 1);
+  if (!impl_->visual && !impl_->audio)
+    throw std::invalid_argument("both backbones are 'none': nothing to extract");
+  // Discover each backbone's output shape on a dummy input of the right size.
+  torch::NoGradGuard no_grad;
+  if (impl_->visual) {
+    const auto out =
+        impl_->visual->run(torch::zeros({1, 3, o.sampling.frame_size, o.sampling.frame_size}));
+    impl_->modalities.push_back(
+        {"visual", shape_of(out), impl_->visual->name(), impl_->visual->weights});
+  }
+  if (impl_->audio) {
+    const auto out = impl_->audio->run(torch::zeros({1, 1, 96, 64}));
+    impl_->modalities.push_back(
+        {"audio", shape_of(out), impl_->audio->name(), impl_->audio->weights});
+  }
+}
+
+ClipFeatureExtractor::~ClipFeatureExtractor() = default;
+
+const std::vector<ModalityLayout>& ClipFeatureExtractor::modalities() const {
+  return impl_->modalities;
+}
+
+VideoFeatures ClipFeatureExtractor::extract(const media::SampledClip& clip) {
+  torch::NoGradGuard no_grad;
+  const ExtractOptions& o = impl_->options;
+  VideoFeatures features;
+  features.real_seconds = static_cast<float>(clip.real_seconds);
+  features.has_audio = clip.has_audio;
+  const ClipInputs inputs = clip_inputs(clip, o, impl_->visual != nullptr, impl_->audio != nullptr);
+  auto store = [&](const char* name, Backbone& backbone, const torch::Tensor& input) {
+    const auto out = run_batched(backbone, input, o.batch).contiguous().to(torch::kFloat32);
+    features.modalities[name] =
+        std::vector<float>(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
+  };
+  if (impl_->visual) store("visual", *impl_->visual, inputs.frames);
+  if (impl_->audio) store("audio", *impl_->audio, inputs.examples);
+  return features;
+}
+
 void write_failure_report(const fs::path& cache,
                           const std::vector<std::pair<std::string, std::string>>& failures) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
@@ -260,28 +312,11 @@ ExtractSummary extract_features(const ExtractOptions& o) {
       "segment i: frame nearest (i + 0.5) / fps, audio [i, i + 1) / fps; short videos repeat their "
       "last second";
 
-  std::unique_ptr<Backbone> visual =
-      make_backbone(o.visual, o.visual_weights, /*visual=*/true, o.seed);
-  std::unique_ptr<Backbone> audio =
-      make_backbone(o.audio, o.audio_weights, /*visual=*/false, o.seed + 1);
-  if (!visual && !audio)
-    throw std::invalid_argument("both backbones are 'none': nothing to extract");
+  ClipFeatureExtractor extractor(o);
   ExtractSummary summary;
-  {
-    // Discover each backbone's output shape on a dummy input of the right size.
-    torch::NoGradGuard no_grad;
-    if (visual) {
-      const auto out =
-          visual->run(torch::zeros({1, 3, o.sampling.frame_size, o.sampling.frame_size}));
-      layout.modalities.push_back({"visual", shape_of(out), visual->name(), visual->weights});
-      summary.weights.push_back("visual: " + visual->name() + " with " + visual->weights);
-    }
-    if (audio) {
-      const auto out = audio->run(torch::zeros({1, 1, 96, 64}));
-      layout.modalities.push_back({"audio", shape_of(out), audio->name(), audio->weights});
-      summary.weights.push_back("audio: " + audio->name() + " with " + audio->weights);
-    }
-  }
+  layout.modalities = extractor.modalities();
+  for (const auto& m : layout.modalities)
+    summary.weights.push_back(m.name + ": " + m.backbone + " with " + m.weights);
 
   std::error_code ec;
   FeatureCacheWriter writer = [&] {
@@ -339,17 +374,7 @@ ExtractSummary extract_features(const ExtractOptions& o) {
         summary.failures.emplace_back(id, item->error);
         writer.mark_failed(item->video);
       } else {
-        VideoFeatures features;
-        features.real_seconds = static_cast<float>(item->clip->real_seconds);
-        features.has_audio = item->clip->has_audio;
-        const ClipInputs inputs = clip_inputs(*item->clip, o, visual != nullptr, audio != nullptr);
-        auto store = [&](const char* name, Backbone& backbone, const torch::Tensor& input) {
-          const auto out = run_batched(backbone, input, o.batch).contiguous().to(torch::kFloat32);
-          features.modalities[name] =
-              std::vector<float>(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
-        };
-        if (visual) store("visual", *visual, inputs.frames);
-        if (audio) store("audio", *audio, inputs.examples);
+        const VideoFeatures features = extractor.extract(*item->clip);
         writer.write(item->video, features);
         ++summary.extracted;
       }

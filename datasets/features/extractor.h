@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,26 @@ struct ExtractSummary {
 /// per line, relative to the list's folder; blank lines and '#' comments skipped).
 std::vector<std::filesystem::path> list_videos_in(const std::filesystem::path& folder);
 std::vector<std::filesystem::path> read_video_list(const std::filesystem::path& list);
+
+/// The backbones of an extraction applied to one clip at a time: what `extract_features` runs
+/// on every video, and what answering a question about a new video needs.
+class ClipFeatureExtractor {
+ public:
+  /// Builds the backbones of `options` (visual, audio, weights, seed, frame size, batch).
+  explicit ClipFeatureExtractor(const ExtractOptions& options);
+  ~ClipFeatureExtractor();
+  ClipFeatureExtractor(const ClipFeatureExtractor&) = delete;
+  ClipFeatureExtractor& operator=(const ClipFeatureExtractor&) = delete;
+
+  /// What each backbone produces per segment and which weights made it.
+  const std::vector<ModalityLayout>& modalities() const;
+  /// [segments x segment_size] per modality.
+  VideoFeatures extract(const media::SampledClip& clip);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 /// Writes `failures` to <cache>.failures.json (atomically): [{"video_id", "reason"}, ...].
 void write_failure_report(const std::filesystem::path& cache,

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "datasets/media/media_reader.h"
+
+namespace avqa::net {
+
+/// `avqa ask`: a question about a new video, answered by a trained run.
+struct AskOptions {
+  std::filesystem::path run;             ///< folder written by `avqa train`
+  std::filesystem::path video;
+  std::string question;                  ///< with placeholders (then `values`) or written out
+  std::vector<std::string> values;       ///< placeholder values, in order
+  std::filesystem::path visual_weights;  ///< the weights the run's features were extracted with
+  std::filesystem::path audio_weights;
+};
+
+struct AskResult {
+  std::string answer;
+  std::vector<std::pair<std::string, float>> top5;  ///< answer, probability
+  std::vector<std::string> words;                   ///< the question as the model read it
+  at::Tensor spatial_attention;                     ///< [T, H*W] per model segment
+  at::Tensor temporal_visual;                       ///< [T]
+  at::Tensor temporal_audio;                        ///< [T]
+  int grid = 0;                                     ///< H = W of the visual maps
+  std::vector<int> segments;                        ///< which sampled seconds the model saw
+  media::SampledClip clip;                          ///< the frames and audio it saw
+};
+
+/// Extracts the video's features with the backbones the run was trained on (the weights given
+/// must be the ones the run's cache records: a mismatch is an error naming both), encodes the
+/// question with the run's vocabulary (unknown words are an error listing them) and answers.
+AskResult ask(const AskOptions& options);
+
+/// Writes segment-<i>.png (the attention map over the frame of segment i, brightest where the
+/// model looked) and temporal.png (visual and audio attention per segment) into `folder`.
+/// Returns the files written.
+std::vector<std::filesystem::path> write_overlays(const AskResult& result, const std::filesystem::path& folder);
+
+}  // namespace avqa::net
