@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "avqa/st_avqa_net.h"
+#include "avqa/trainer.h"
 #include "avqa/torch_checkpoint.h"
 #include "core/input_error.h"
 #include "datasets/features/extractor.h"
@@ -88,11 +89,8 @@ AskResult ask(const AskOptions& o) {
     shape.insert(shape.begin(), {1, segments});
     return chosen.reshape(shape).clone();
   };
-  StAvqaOptions widths;
-  widths.vocab_size = config.at("vocab_size").get<std::int64_t>();
-  widths.answers = config.at("answers").get<std::int64_t>();
-  widths.audio_dim = config.at("audio_dim").get<std::int64_t>();
-  widths.visual_channels = config.at("visual_channels").get<std::int64_t>();
+  StAvqaNet model = load_run_model(o.run);
+  const StAvqaOptions& widths = model->options();
   const auto& visual_shape = std::find_if(layout.modalities.begin(), layout.modalities.end(),
                                           [](const auto& m) { return m.name == "visual"; })->segment_shape;
   result.grid = static_cast<int>(visual_shape[1]);
@@ -100,12 +98,7 @@ AskResult ask(const AskOptions& o) {
   const auto visual = pick("visual", {static_cast<std::int64_t>(visual_shape[0]), static_cast<std::int64_t>(visual_shape[1]),
                                       static_cast<std::int64_t>(visual_shape[2])});
 
-  StAvqaNet model(widths);
-  std::map<std::string, torch::Tensor> tensors;
-  for (auto& [k, v] : read_torch_state_dict(o.run / "best.pt")) tensors[k] = v;
   torch::NoGradGuard no_grad;
-  for (auto& p : model->named_parameters()) p.value().copy_(tensors.at(p.key()));
-  model->eval();
   const bool question_only = config.value("question_only", false);
   const auto question = torch::tensor(ids).unsqueeze(0);
   const StAvqaOutput out = question_only ? model->forward(torch::zeros_like(audio), torch::zeros_like(visual), question)

@@ -58,6 +58,21 @@ data::AnnotationSet load_split(const fs::path& file) {
 
 }  // namespace
 
+StAvqaNet load_run_model(const fs::path& run) {
+  const json config = json::parse(data::read_text_file(run / "config.json"));
+  StAvqaOptions widths;
+  widths.vocab_size = config.at("vocab_size").get<std::int64_t>();
+  widths.answers = config.at("answers").get<std::int64_t>();
+  widths.audio_dim = config.at("audio_dim").get<std::int64_t>();
+  widths.visual_channels = config.at("visual_channels").get<std::int64_t>();
+  widths.hidden = config.value("hidden", widths.hidden);
+  widths.heads = config.value("heads", widths.heads);
+  StAvqaNet model(widths);
+  load_state(model, run / "best.pt");
+  model->eval();
+  return model;
+}
+
 Evaluation evaluate(StAvqaNet& model, const QaDataset& data, int batch, bool question_only) {
   Evaluation e;
   model->eval();

@@ -53,6 +53,9 @@ struct TrainReport {
 /// stays as it was.
 TrainReport train(const TrainOptions& options);
 
+/// The trained network of a run folder: widths from config.json, weights from best.pt.
+StAvqaNet load_run_model(const std::filesystem::path& run);
+
 /// Predictions of a trained model.
 struct Evaluation {
   data::TypeAccuracy accuracy;

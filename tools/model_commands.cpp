@@ -92,20 +92,7 @@ void run_eval(const EvalArgs& a, const GlobalOptions& global) {
   const std::filesystem::path run(a.run);
   const data::Vocabularies vocab = data::load_vocabularies(run / "vocab.json");
   const auto config = nlohmann::json::parse(data::read_text_file(run / "config.json"));
-  net::StAvqaOptions widths;
-  widths.vocab_size = config.at("vocab_size").get<std::int64_t>();
-  widths.answers = config.at("answers").get<std::int64_t>();
-  widths.audio_dim = config.at("audio_dim").get<std::int64_t>();
-  widths.visual_channels = config.at("visual_channels").get<std::int64_t>();
-  net::StAvqaNet model(widths);
-  std::map<std::string, torch::Tensor> tensors;
-  for (auto& [k, v] : net::read_torch_state_dict(run / "best.pt"))
-    tensors[k] = v;
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : model->named_parameters())
-      p.value().copy_(tensors.at(p.key()));
-  }
+  net::StAvqaNet model = net::load_run_model(run);
   const data::AnnotationSet set = data::load_annotations(a.annotations);
   auto cache = std::make_shared<const features::FeatureCacheReader>(
       a.cache.empty() ? config.at("cache").get<std::string>() : a.cache);

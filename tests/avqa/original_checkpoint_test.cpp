@@ -7,6 +7,7 @@
 
 #include "avqa/torch_checkpoint.h"
 #include "core/input_error.h"
+#include "tests/avqa/small_network.h"
 #include "tests/test_paths.h"
 
 namespace avqa::net {
@@ -14,14 +15,9 @@ namespace {
 
 using avqa::testing::TempDir;
 
+using testing::small_widths;
 StAvqaOptions small() {
-  StAvqaOptions o;
-  o.vocab_size = 20;
-  o.answers = 7;
-  o.audio_dim = 16;
-  o.visual_channels = 32;
-  o.hidden = 32;
-  return o;
+  return small_widths();
 }
 
 // A checkpoint in the original layout: DataParallel's `module.` prefix and the unused layers.

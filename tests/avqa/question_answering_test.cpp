@@ -11,6 +11,7 @@
 #include "datasets/synthetic/generator.h"
 #include "datasets/vocabulary.h"
 #include "tests/test_paths.h"
+#include "tests/tiny_dataset.h"
 
 namespace avqa::net {
 namespace {
@@ -20,21 +21,8 @@ using avqa::testing::TempDir;
 
 TEST(Ask, AnswersWithAttentionAndOverlays) {
   TempDir dir("ask");
-  synthetic::GeneratorOptions g;
-  g.out = dir / "data";
-  g.videos = 8;
-  g.scene.seconds = 3;
-  g.seed = 5;
-  g.split = {0.5, 0.5, 0.0};
-  g.progress = false;
-  synthetic::generate_dataset(g);
-  features::ExtractOptions x;
-  x.videos = features::list_videos_in(dir / "data/videos");
-  x.out = dir / "data/features.h5";
-  x.sampling.segments = 3;
-  x.sampling.frame_size = 64;
-  x.progress = false;
-  features::extract_features(x);
+  avqa::testing::generate_tiny_dataset(dir.path(), 8, 3, 5);
+  const features::ExtractOptions x = avqa::testing::extract_tiny_features(dir.path(), 3);
   TrainOptions t;
   t.train = dir / "data/annotations/avqa-train.json";
   t.val = dir / "data/annotations/avqa-val.json";

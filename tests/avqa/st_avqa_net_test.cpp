@@ -3,17 +3,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "tests/avqa/small_network.h"
+
 namespace avqa::net {
 namespace {
 
+using testing::small_widths;
 StAvqaOptions small() {
-  StAvqaOptions o;
-  o.vocab_size = 20;
-  o.answers = 7;
-  o.audio_dim = 16;
-  o.visual_channels = 32;
-  o.hidden = 32;
-  return o;
+  return small_widths();
 }
 
 struct Batch {

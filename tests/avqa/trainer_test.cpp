@@ -11,6 +11,7 @@
 #include "datasets/features/extractor.h"
 #include "datasets/synthetic/generator.h"
 #include "tests/test_paths.h"
+#include "tests/tiny_dataset.h"
 
 namespace avqa::net {
 namespace {
@@ -18,24 +19,9 @@ namespace {
 namespace fs = std::filesystem;
 using avqa::testing::TempDir;
 
-// 12 two-second videos, features at 64 px (4x4 maps), random backbones: enough to run the loop.
 void make_data(const fs::path& dir) {
-  synthetic::GeneratorOptions g;
-  g.out = dir / "data";
-  g.videos = 12;
-  g.scene.seconds = 2;
-  g.seed = 21;
-  g.split = {0.5, 0.5, 0.0};
-  g.questions_per_video = 4;
-  g.progress = false;
-  synthetic::generate_dataset(g);
-  features::ExtractOptions x;
-  x.videos = features::list_videos_in(dir / "data/videos");
-  x.out = dir / "data/features.h5";
-  x.sampling.segments = 2;
-  x.sampling.frame_size = 64;
-  x.progress = false;
-  features::extract_features(x);
+  avqa::testing::generate_tiny_dataset(dir, 12, 2, 21, {0.5, 0.5, 0.0}, 4);
+  avqa::testing::extract_tiny_features(dir, 2);
 }
 
 TrainOptions options(const fs::path& dir, const std::string& run, int epochs) {

@@ -10,6 +10,7 @@
 #include "datasets/features/extractor.h"
 #include "datasets/synthetic/generator.h"
 #include "tests/test_paths.h"
+#include "tests/tiny_dataset.h"
 
 namespace avqa::features {
 namespace {
@@ -19,14 +20,7 @@ using avqa::testing::TempDir;
 
 TEST(PretrainBackbones, LearnsFromTheTruthAndWritesWeightsExtractRecords) {
   TempDir dir("pretrain");
-  synthetic::GeneratorOptions g;
-  g.out = dir / "data";
-  g.videos = 8;
-  g.scene.seconds = 2;
-  g.seed = 12;
-  g.split = {0.75, 0.25, 0.0};
-  g.progress = false;
-  synthetic::generate_dataset(g);
+  avqa::testing::generate_tiny_dataset(dir.path(), 8, 2, 12, {0.75, 0.25, 0.0});
 
   PretrainOptions o;
   o.data = dir / "data";
