@@ -23,6 +23,15 @@ std::string quoted_list(const std::vector<std::string>& items) {
   return out;
 }
 
+// A JSON file, or an InputError naming it.
+json read_json_file(const std::filesystem::path& path) {
+  try {
+    return json::parse(read_text_file(path));
+  } catch (const json::parse_error& e) {
+    throw core::InputError({path.string(), std::nullopt, ""}, std::string("invalid JSON: ") + e.what());
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& music_avqa_instruments() {
@@ -193,12 +202,7 @@ AnswerVocabulary AnswerVocabulary::build(const std::vector<AnnotationSet>& sets)
 
 AnswerVocabulary AnswerVocabulary::load(const std::filesystem::path& path) {
   const std::string file = path.string();
-  json document;
-  try {
-    document = json::parse(read_text_file(path));
-  } catch (const json::parse_error& e) {
-    throw core::InputError({file, std::nullopt, ""}, std::string("invalid JSON: ") + e.what());
-  }
+  const json document = read_json_file(path);
   std::vector<std::string> answers;
   if (document.is_array()) {
     for (std::size_t i = 0; i < document.size(); ++i) {
@@ -306,12 +310,7 @@ void save_vocabularies(const Vocabularies& vocab, const std::filesystem::path& p
 
 Vocabularies load_vocabularies(const std::filesystem::path& path) {
   const std::string file = path.string();
-  json document;
-  try {
-    document = json::parse(read_text_file(path));
-  } catch (const json::parse_error& e) {
-    throw core::InputError({file, std::nullopt, ""}, std::string("invalid JSON: ") + e.what());
-  }
+  const json document = read_json_file(path);
   auto field = [&](const char* key) -> const json& {
     if (!document.is_object() || !document.contains(key)) {
       throw core::InputError({file, std::nullopt, key},
