@@ -6,6 +6,8 @@
 #include <future>
 #include <numeric>
 #include <random>
+#include <array>
+#include <map>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -81,7 +83,8 @@ Evaluation evaluate(StAvqaNet& model, const QaDataset& data, int batch, bool que
     std::vector<std::size_t> indices;
     for (std::size_t i = start; i < std::min(data.size(), start + static_cast<std::size_t>(batch)); ++i) indices.push_back(i);
     const QaBatch b = data.load(indices, /*negatives=*/false, 0, question_only);
-    const auto probabilities = torch::softmax(model->forward(b.audio, b.visual, b.question).logits, 1);
+    const StAvqaOutput out = model->forward(b.audio, b.visual, b.question);
+    const auto probabilities = torch::softmax(out.logits, 1);
     const auto [values, top] = probabilities.topk(std::min<std::int64_t>(5, probabilities.size(1)), 1);
     for (std::size_t k = 0; k < indices.size(); ++k) {
       const auto row = static_cast<std::int64_t>(k);
@@ -91,9 +94,72 @@ Evaluation evaluate(StAvqaNet& model, const QaDataset& data, int batch, bool que
       std::vector<std::pair<std::int64_t, float>> five;
       for (std::int64_t j = 0; j < top.size(1); ++j) five.emplace_back(top[row][j].item<std::int64_t>(), values[row][j].item<float>());
       e.top5.push_back(five);
+      e.spatial_attention.push_back(out.spatial_attention[row].clone());
+      e.temporal_visual.push_back(out.temporal_visual[row].clone());
     }
   }
   return e;
+}
+
+GroundingScores grounding_scores(const Evaluation& e, const QaDataset& data, const fs::path& truth,
+                                 const std::vector<int>& segment_seconds, int frame_size) {
+  GroundingScores scores;
+  std::map<std::string, json> truths;
+  std::size_t hits = 0;
+  double mass = 0;
+  double area_share = 0;
+  double seconds_share = 0;
+  for (std::size_t q = 0; q < data.size(); ++q) {
+    const std::string& id = data.video_id(q);
+    if (!truths.count(id)) truths[id] = json::parse(data::read_text_file(truth / (id + ".json")));
+    const json& t = truths[id];
+    const auto& spatial = e.spatial_attention[q];
+    const auto grid = static_cast<int>(std::lround(std::sqrt(static_cast<double>(spatial.size(1)))));
+    const double cell = static_cast<double>(frame_size) / grid;
+    const double scale = static_cast<double>(frame_size) / t.at("width").get<double>();  // boxes are in video pixels
+    double sounding_mass = 0;
+    bool any_sounding = false;
+    for (std::size_t k = 0; k < segment_seconds.size(); ++k) {
+      const auto second = static_cast<std::size_t>(segment_seconds[k]);
+      std::vector<std::array<double, 4>> boxes;
+      for (const json& inst : t.at("instruments")) {
+        if (!inst.at("visible").get<bool>()) continue;
+        const auto& per_second = inst.at("sounding_per_second");
+        if (second >= per_second.size() || per_second[second].get<int>() != 1) continue;
+        const auto& b = inst.at("box_per_second")[second];
+        boxes.push_back({b[0].get<double>() * scale, b[1].get<double>() * scale, b[2].get<double>() * scale,
+                         b[3].get<double>() * scale});
+      }
+      if (boxes.empty()) continue;
+      any_sounding = true;
+      double area = 0;  // boxes rarely overlap; their summed area, capped at the frame
+      for (const auto& b : boxes) area += (b[2] - b[0]) * (b[3] - b[1]);
+      area_share += std::min(1.0, area / (static_cast<double>(frame_size) * frame_size));
+      seconds_share += 1.0 / static_cast<double>(segment_seconds.size());
+      sounding_mass += e.temporal_visual[q][static_cast<std::int64_t>(k)].item<double>();
+      const auto peak = spatial[static_cast<std::int64_t>(k)].argmax().item<std::int64_t>();
+      const double x = (static_cast<double>(peak % grid) + 0.5) * cell;
+      const double y = (static_cast<double>(peak / grid) + 0.5) * cell;
+      ++scores.pointing_segments;
+      for (const auto& b : boxes) {
+        if (x >= b[0] && x < b[2] && y >= b[1] && y < b[3]) {
+          ++hits;
+          break;
+        }
+      }
+    }
+    if (any_sounding) {
+      mass += sounding_mass;
+      ++scores.temporal_questions;
+    }
+  }
+  if (scores.pointing_segments > 0) scores.pointing_accuracy = static_cast<double>(hits) / static_cast<double>(scores.pointing_segments);
+  if (scores.pointing_segments > 0) scores.pointing_chance = area_share / static_cast<double>(scores.pointing_segments);
+  if (scores.temporal_questions > 0) {
+    scores.temporal_mass = mass / static_cast<double>(scores.temporal_questions);
+    scores.temporal_chance = seconds_share / static_cast<double>(scores.temporal_questions);
+  }
+  return scores;
 }
 
 TrainReport train(const TrainOptions& o) {

@@ -61,7 +61,25 @@ struct Evaluation {
   data::TypeAccuracy accuracy;
   std::vector<std::int64_t> predicted;    ///< answer index per question
   std::vector<std::vector<std::pair<std::int64_t, float>>> top5;  ///< answer index, probability
+  std::vector<at::Tensor> spatial_attention;  ///< per question [T, H*W]
+  std::vector<at::Tensor> temporal_visual;    ///< per question [T]
 };
+
+/// How well the model looked where and when the sound was, against a generated dataset's truth.
+struct GroundingScores {
+  double pointing_accuracy = 0;  ///< share of segments whose attention peak lies in the box of an instrument sounding then
+  std::size_t pointing_segments = 0;  ///< segments scored (those with a visible instrument sounding)
+  double temporal_mass = 0;      ///< mean share of visual temporal attention on seconds where a visible instrument sounds
+  std::size_t temporal_questions = 0;
+  double pointing_chance = 0;    ///< the same for a uniformly random peak: the boxes' share of the frame
+  double temporal_chance = 0;    ///< the same for uniform attention: the share of sounding seconds
+};
+
+/// Scores `evaluation` of `data` against <truth>/<video_id>.json files (written by `avqa
+/// generate`). `segment_seconds[k]` is the second model segment k shows; `frame_size` the frame
+/// the attention grid covers.
+GroundingScores grounding_scores(const Evaluation& evaluation, const QaDataset& data, const std::filesystem::path& truth,
+                                 const std::vector<int>& segment_seconds, int frame_size);
 
 Evaluation evaluate(StAvqaNet& model, const QaDataset& data, int batch, bool question_only = false);
 

@@ -28,7 +28,8 @@ json read_json_file(const std::filesystem::path& path) {
   try {
     return json::parse(read_text_file(path));
   } catch (const json::parse_error& e) {
-    throw core::InputError({path.string(), std::nullopt, ""}, std::string("invalid JSON: ") + e.what());
+    throw core::InputError({path.string(), std::nullopt, ""},
+                           std::string("invalid JSON: ") + e.what());
   }
 }
 

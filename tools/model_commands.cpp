@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -82,7 +83,7 @@ void run_train(TrainArgs& a, const GlobalOptions& global) {
 }
 
 struct EvalArgs {
-  std::string run, annotations, cache, predictions;
+  std::string run, annotations, cache, predictions, truth;
   int batch = 64;
   bool json = false;
 };
@@ -100,11 +101,47 @@ void run_eval(const EvalArgs& a, const GlobalOptions& global) {
                                config.at("segments").get<int>());
   const net::Evaluation e =
       net::evaluate(model, dataset, a.batch, config.value("question_only", false));
+  // Grounding against a generated dataset's truth: --truth, or the truth/ beside annotations/.
+  std::filesystem::path truth = a.truth;
+  const auto beside = std::filesystem::path(a.annotations).parent_path().parent_path() / "truth";
+  if (truth.empty() && std::filesystem::is_directory(beside)) truth = beside;
+  std::optional<net::GroundingScores> grounding;
+  if (!truth.empty()) {
+    const auto& layout = cache->layout();
+    const int segments = config.at("segments").get<int>();
+    std::vector<int> seconds;
+    for (int k = 0; k < segments; ++k) {
+      seconds.push_back(static_cast<int>((k * layout.segments / segments) / layout.fps));
+    }
+    const int frame_size =
+        layout.attributes.count("frame_size") ? std::stoi(layout.attributes.at("frame_size")) : 224;
+    grounding = net::grounding_scores(e, dataset, truth, seconds, frame_size);
+  }
   if (a.json) {
-    std::printf("%s\n", e.accuracy.to_json().c_str());
+    auto out = nlohmann::ordered_json::parse(e.accuracy.to_json());
+    if (grounding) {
+      out["grounding"] = {{"pointing_accuracy", grounding->pointing_accuracy},
+                          {"pointing_chance", grounding->pointing_chance},
+                          {"pointing_segments", grounding->pointing_segments},
+                          {"temporal_mass", grounding->temporal_mass},
+                          {"temporal_chance", grounding->temporal_chance},
+                          {"temporal_questions", grounding->temporal_questions}};
+    }
+    std::printf("%s\n", out.dump(2).c_str());
   } else {
     std::printf("%s: %zu questions\n%s", a.annotations.c_str(), dataset.size(),
                 e.accuracy.format_table().c_str());
+    if (grounding) {
+      std::printf(
+          "Grounding (truth in %s)\n"
+          "  attention peak on an instrument sounding then: %.1f%% of %zu segments (chance "
+          "%.1f%%)\n"
+          "  visual temporal attention on sounding seconds: %.1f%% (uniform %.1f%%), %zu "
+          "questions\n",
+          truth.c_str(), 100 * grounding->pointing_accuracy, grounding->pointing_segments,
+          100 * grounding->pointing_chance, 100 * grounding->temporal_mass,
+          100 * grounding->temporal_chance, grounding->temporal_questions);
+    }
   }
   if (!a.predictions.empty()) {
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
@@ -229,6 +266,9 @@ void add_model_commands(CLI::App& app, const GlobalOptions& global) {
   eval->add_option("--cache", e->cache, "Feature cache (default: the run's)");
   eval->add_option("--predictions", e->predictions,
                    "Write each question's prediction and top-5 here (JSON)");
+  eval->add_option(
+      "--truth", e->truth,
+      "Generated truth/ folder for grounding scores (default: the one beside annotations/)");
   eval->add_flag("--json", e->json, "Machine-readable output");
   eval->callback([e, &global] { run_eval(*e, global); });
 

@@ -76,6 +76,56 @@ TEST(Trainer, WritesTheRunAndResumesExactly) {
   EXPECT_DOUBLE_EQ(resumed.epochs[1].val_accuracy, straight.epochs[1].val_accuracy);
 }
 
+// Grounding scores: attention put by hand exactly where the truth says the sound is scores 100 %;
+// the trained model's real attention scores whatever it scores, within [0, 1].
+TEST(Trainer, GroundingScoresAgainstTheTruth) {
+  TempDir dir("trainer_grounding");
+  make_data(dir.path());
+  train(options(dir.path(), "run", 1));
+  StAvqaNet model = load_run_model(dir / "run");
+  const auto set = data::load_annotations(dir / "data/annotations/avqa-val.json");
+  const auto vocab = data::load_vocabularies(dir / "run/vocab.json");
+  auto cache = std::make_shared<const features::FeatureCacheReader>(dir / "data/features.h5");
+  const QaDataset dataset(set, vocab.words, vocab.answers, cache, 2);
+  Evaluation e = evaluate(model, dataset, 8);
+  const GroundingScores real = grounding_scores(e, dataset, dir / "data/truth", {0, 1}, 64);
+  EXPECT_GE(real.pointing_accuracy, 0.0);
+  EXPECT_LE(real.pointing_accuracy, 1.0);
+
+  // Perfect attention: the patch holding the centre of a visible instrument sounding then, and
+  // all temporal weight on sounding seconds.
+  for (std::size_t q = 0; q < dataset.size(); ++q) {
+    const auto truth =
+        nlohmann::json::parse(std::ifstream(dir / "data/truth" / (dataset.video_id(q) + ".json")));
+    const double scale = 64.0 / truth["width"].get<double>();
+    auto spatial = torch::zeros({2, 16});
+    auto temporal = torch::zeros({2});
+    int sounding_seconds = 0;
+    for (int s = 0; s < 2; ++s) {
+      for (const auto& inst : truth["instruments"]) {
+        if (!inst["visible"].get<bool>() || inst["sounding_per_second"][s].get<int>() != 1)
+          continue;
+        const auto& b = inst["box_per_second"][s];
+        const double cx = 0.5 * (b[0].get<double>() + b[2].get<double>()) * scale;
+        const double cy = 0.5 * (b[1].get<double>() + b[3].get<double>()) * scale;
+        spatial[s][static_cast<std::int64_t>(cy / 16) * 4 + static_cast<std::int64_t>(cx / 16)] = 1;
+        temporal[s] = 1;
+        ++sounding_seconds;
+        break;
+      }
+    }
+    e.spatial_attention[q] = spatial;
+    e.temporal_visual[q] = sounding_seconds > 0 ? temporal / sounding_seconds : temporal;
+  }
+  const GroundingScores perfect = grounding_scores(e, dataset, dir / "data/truth", {0, 1}, 64);
+  if (perfect.pointing_segments == 0)
+    GTEST_SKIP() << "no visible instrument sounds in this tiny val split";
+  EXPECT_GT(perfect.pointing_accuracy,
+            0.6);  // a box centre falls in its own box unless covered by another's cell edge
+  EXPECT_NEAR(perfect.temporal_mass, 1.0, 1e-6);
+  EXPECT_LE(perfect.temporal_chance, 1.0);
+}
+
 TEST(Trainer, QuestionOnlyBaselineSeesNoMedia) {
   TempDir dir("trainer_q");
   make_data(dir.path());
