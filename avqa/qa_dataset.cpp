@@ -11,6 +11,21 @@ namespace avqa::net {
 QaDataset::QaDataset(const data::AnnotationSet& set, const data::WordVocabulary& words, const data::AnswerVocabulary& answers,
                      std::shared_ptr<const features::FeatureCacheReader> cache, int segments)
     : cache_(std::move(cache)) {
+  questions_ = data::encode_questions(set, words);
+  labels_ = data::encode_answers(set, answers);
+  if (!cache_) {
+    // No features: the question-only baseline, on annotations whose videos are not at hand.
+    if (segments <= 0) throw std::invalid_argument("--segments must be positive");
+    for (int k = 0; k < segments; ++k) segments_.push_back(k);
+    audio_dim_ = kBlindAudioDim;
+    visual_shape_ = {kBlindVisualChannels, 1, 1};
+    for (const data::AnnotationRecord& r : set.records) {
+      video_ids_.push_back(r.video_id);
+      types_.push_back(r.type);
+      question_ids_.push_back(r.question_id);
+    }
+    return;
+  }
   const features::CacheLayout& layout = cache_->layout();
   if (segments <= 0 || segments > layout.segments) {
     throw std::invalid_argument("--segments must be in 1.." + std::to_string(layout.segments) + " (the cache's segments)");
@@ -30,8 +45,6 @@ QaDataset::QaDataset(const data::AnnotationSet& set, const data::WordVocabulary&
   if (!has_audio || !has_visual) {
     throw core::InputError({"", std::nullopt, ""}, "the feature cache needs audio [T, D] and visual [T, C, H, W] features");
   }
-  questions_ = data::encode_questions(set, words);
-  labels_ = data::encode_answers(set, answers);
   for (const data::AnnotationRecord& r : set.records) {
     const auto video = cache_->find(r.video_id);
     if (!video) throw core::InputError({set.source, r.source_index, "video_id"}, "video " + r.video_id + " is not in the feature cache");
@@ -39,6 +52,7 @@ QaDataset::QaDataset(const data::AnnotationSet& set, const data::WordVocabulary&
       throw core::InputError({set.source, r.source_index, "video_id"}, "video " + r.video_id + " has no features (extraction failed or pending)");
     }
     videos_.push_back(*video);
+    video_ids_.push_back(r.video_id);
     types_.push_back(r.type);
     question_ids_.push_back(r.question_id);
   }
@@ -47,7 +61,7 @@ QaDataset::QaDataset(const data::AnnotationSet& set, const data::WordVocabulary&
   }
 }
 
-const std::string& QaDataset::video_id(std::size_t i) const { return cache_->layout().video_ids[videos_[i]]; }
+const std::string& QaDataset::video_id(std::size_t i) const { return video_ids_[i]; }
 
 QaBatch QaDataset::load(const std::vector<std::size_t>& indices, bool negatives, std::uint64_t seed, bool zero_media) const {
   const auto b = static_cast<std::int64_t>(indices.size());
@@ -64,13 +78,14 @@ QaBatch QaDataset::load(const std::vector<std::size_t>& indices, bool negatives,
     const std::size_t r = indices[static_cast<std::size_t>(i)];
     std::copy(questions_[r].begin(), questions_[r].end(), batch.question[i].data_ptr<std::int64_t>());
     batch.label[i] = labels_[r];
-    if (zero_media) continue;
+    if (zero_media || !cache_) continue;
     const auto audio = cache_->read("audio", videos_[r], segments_);
     const auto visual = cache_->read("visual", videos_[r], segments_);
     std::copy(audio.begin(), audio.end(), batch.audio[i].data_ptr<float>());
     std::copy(visual.begin(), visual.end(), batch.visual[i].data_ptr<float>());
   }
-  if (negatives) {
+  if (negatives && !cache_) batch.visual_negative = torch::zeros(visual_dims);
+  if (negatives && cache_) {
     batch.visual_negative = torch::zeros(visual_dims);
     std::mt19937_64 rng(seed);
     const int cache_segments = cache_->layout().segments;

@@ -23,10 +23,16 @@ struct QaBatch {
 };
 
 /// Questions of one annotation file joined with their videos' features in a cache.
+/// Media widths used when there is no feature cache (question-only baseline).
+inline constexpr std::int64_t kBlindAudioDim = 128;
+inline constexpr std::int64_t kBlindVisualChannels = 512;
+
 class QaDataset {
  public:
   /// Encodes every question and answer (errors name the record) and finds every video in the
   /// cache (a video missing or not extracted is an error naming the record's `video_id`).
+  /// Without a cache (null) every batch has zero media of VGGish/ResNet widths at 1x1: the
+  /// question-only baseline on annotations whose videos are not at hand.
   /// `segments`: how many of the cache's segments the model sees, spread evenly (the original
   /// reads 10 of 60, rows 0, 6, ..., 54).
   QaDataset(const data::AnnotationSet& set, const data::WordVocabulary& words, const data::AnswerVocabulary& answers,
@@ -48,6 +54,7 @@ class QaDataset {
   std::vector<std::vector<std::int64_t>> questions_;
   std::vector<std::int64_t> labels_;
   std::vector<std::size_t> videos_;
+  std::vector<std::string> video_ids_;
   std::vector<data::QuestionType> types_;
   std::vector<std::int64_t> question_ids_;
   std::vector<std::size_t> done_videos_;

@@ -54,8 +54,8 @@ std::vector<std::size_t> shuffled(std::size_t n, std::uint64_t seed) {
   return order;
 }
 
-data::AnnotationSet load_split(const fs::path& file) {
-  return data::load_annotations(file, {data::DuplicatePolicy::Error});
+data::AnnotationSet load_split(const fs::path& file, data::DuplicatePolicy policy) {
+  return data::load_annotations(file, {policy});
 }
 
 }  // namespace
@@ -166,9 +166,11 @@ TrainReport train(const TrainOptions& o) {
   if (o.epochs <= 0 || o.batch <= 0 || o.learning_rate <= 0 || o.lr_step <= 0) {
     throw std::invalid_argument("--epochs, --batch, --lr and --lr-step must be positive");
   }
-  const data::AnnotationSet train_set = load_split(o.train);
-  const data::AnnotationSet val_set = load_split(o.val);
-  auto cache = std::make_shared<const features::FeatureCacheReader>(o.cache);
+  const data::AnnotationSet train_set = load_split(o.train, o.duplicates);
+  const data::AnnotationSet val_set = load_split(o.val, o.duplicates);
+  if (o.cache.empty() && !o.question_only) throw std::invalid_argument("--cache is required unless --question-only");
+  std::shared_ptr<const features::FeatureCacheReader> cache;
+  if (!o.cache.empty()) cache = std::make_shared<const features::FeatureCacheReader>(o.cache);
   fs::create_directories(o.out);
 
   // Vocabularies: words of the training and validation questions (first appearance, <pad> = 0)
@@ -177,6 +179,9 @@ TrainReport train(const TrainOptions& o) {
   const fs::path vocab_file = o.out / "vocab.json";
   if (o.resume && fs::exists(vocab_file)) {
     vocab = data::load_vocabularies(vocab_file);
+  } else if (!o.vocab.empty()) {
+    vocab = data::load_vocabularies(o.vocab);
+    data::save_vocabularies(vocab, vocab_file);
   } else {
     vocab.words = data::WordVocabulary::build({train_set, val_set});
     vocab.answers = data::AnswerVocabulary(data::music_avqa_answers());
@@ -196,7 +201,7 @@ TrainReport train(const TrainOptions& o) {
                               json{{"vocab_size", widths.vocab_size}, {"answers", widths.answers}, {"audio_dim", widths.audio_dim},
                                    {"visual_channels", widths.visual_channels}, {"hidden", widths.hidden}, {"heads", widths.heads},
                                    {"segments", o.segments}, {"question_only", o.question_only},
-                                   {"cache", fs::absolute(o.cache).lexically_normal().string()}}
+                                   {"cache", o.cache.empty() ? std::string() : fs::absolute(o.cache).lexically_normal().string()}}
                                       .dump(2) + "\n");
 
   torch::manual_seed(static_cast<std::int64_t>(o.seed));

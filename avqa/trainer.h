@@ -15,7 +15,9 @@ namespace avqa::net {
 struct TrainOptions {
   std::filesystem::path train;        ///< training annotations
   std::filesystem::path val;          ///< validation annotations (best model by val accuracy)
-  std::filesystem::path cache;        ///< HDF5 feature cache holding both splits' videos
+  std::filesystem::path cache;        ///< HDF5 feature cache holding both splits' videos; may be empty with question_only
+  std::filesystem::path vocab;        ///< vocabulary file (`avqa data vocab`); empty: train + val words, the 42 answers
+  data::DuplicatePolicy duplicates = data::DuplicatePolicy::Error;  ///< for annotation files that repeat question ids
   std::filesystem::path out;          ///< run folder
   int epochs = 30;
   int batch = 64;

@@ -66,7 +66,8 @@ void run_export(const CheckpointArgs& a) {
 
 struct TrainArgs {
   net::TrainOptions options;
-  std::string train, val, cache, out;
+  std::string train, val, cache, out, vocab;
+  std::string duplicates = "error";
 };
 
 void run_train(TrainArgs& a, const GlobalOptions& global) {
@@ -75,6 +76,8 @@ void run_train(TrainArgs& a, const GlobalOptions& global) {
   o.train = a.train;
   o.val = a.val;
   o.cache = a.cache;
+  o.vocab = a.vocab;
+  o.duplicates = data::parse_duplicate_policy(a.duplicates);
   o.out = a.out;
   std::fprintf(stderr, "training on %d thread(s) -> %s\n", threads, o.out.c_str());
   const net::TrainReport r = net::train(o);
@@ -84,6 +87,7 @@ void run_train(TrainArgs& a, const GlobalOptions& global) {
 
 struct EvalArgs {
   std::string run, annotations, cache, predictions, truth;
+  std::string duplicates = "error";
   int batch = 64;
   bool json = false;
 };
@@ -94,9 +98,11 @@ void run_eval(const EvalArgs& a, const GlobalOptions& global) {
   const data::Vocabularies vocab = data::load_vocabularies(run / "vocab.json");
   const auto config = nlohmann::json::parse(data::read_text_file(run / "config.json"));
   net::StAvqaNet model = net::load_run_model(run);
-  const data::AnnotationSet set = data::load_annotations(a.annotations);
-  auto cache = std::make_shared<const features::FeatureCacheReader>(
-      a.cache.empty() ? config.at("cache").get<std::string>() : a.cache);
+  const data::AnnotationSet set =
+      data::load_annotations(a.annotations, {data::parse_duplicate_policy(a.duplicates)});
+  const std::string cache_path = a.cache.empty() ? config.value("cache", std::string()) : a.cache;
+  std::shared_ptr<const features::FeatureCacheReader> cache;
+  if (!cache_path.empty()) cache = std::make_shared<const features::FeatureCacheReader>(cache_path);
   const net::QaDataset dataset(set, vocab.words, vocab.answers, cache,
                                config.at("segments").get<int>());
   const net::Evaluation e =
@@ -106,7 +112,7 @@ void run_eval(const EvalArgs& a, const GlobalOptions& global) {
   const auto beside = std::filesystem::path(a.annotations).parent_path().parent_path() / "truth";
   if (truth.empty() && std::filesystem::is_directory(beside)) truth = beside;
   std::optional<net::GroundingScores> grounding;
-  if (!truth.empty()) {
+  if (!truth.empty() && cache) {
     const auto& layout = cache->layout();
     const int segments = config.at("segments").get<int>();
     std::vector<int> seconds;
@@ -240,7 +246,17 @@ void add_model_commands(CLI::App& app, const GlobalOptions& global) {
       "train", "Train ST-AVQA on a feature cache (the original recipe by default)");
   train->add_option("--train", t->train, "Training annotations")->required();
   train->add_option("--val", t->val, "Validation annotations (best model by accuracy)")->required();
-  train->add_option("--cache", t->cache, "HDF5 feature cache with both splits' videos")->required();
+  train->add_option(
+      "--cache", t->cache,
+      "HDF5 feature cache with both splits' videos (not needed with --question-only)");
+  train->add_option(
+      "--vocab", t->vocab,
+      "Vocabulary file from `avqa data vocab` (default: train + val words, the 42 answers)");
+  train
+      ->add_option("--duplicates", t->duplicates,
+                   "Repeated question_ids: error, keep-first, keep-last, keep-all")
+      ->check(CLI::IsMember({"error", "keep-first", "keep-last", "keep-all"}))
+      ->capture_default_str();
   train->add_option("--out", t->out, "Run folder (checkpoints, metrics.jsonl, vocab.json)")
       ->required();
   train->add_option("--epochs", o.epochs, "Epochs")->capture_default_str();
@@ -269,6 +285,10 @@ void add_model_commands(CLI::App& app, const GlobalOptions& global) {
   eval->add_option(
       "--truth", e->truth,
       "Generated truth/ folder for grounding scores (default: the one beside annotations/)");
+  eval->add_option("--duplicates", e->duplicates,
+                   "Repeated question_ids: error, keep-first, keep-last, keep-all")
+      ->check(CLI::IsMember({"error", "keep-first", "keep-last", "keep-all"}))
+      ->capture_default_str();
   eval->add_flag("--json", e->json, "Machine-readable output");
   eval->callback([e, &global] { run_eval(*e, global); });
 

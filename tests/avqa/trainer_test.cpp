@@ -145,9 +145,21 @@ TEST(Trainer, QuestionOnlyBaselineSeesNoMedia) {
 
   TrainOptions o = options(dir.path(), "qonly", 1);
   o.question_only = true;
-  EXPECT_EQ(train(o).epochs.size(), 1u);
+  const TrainReport with_cache = train(o);
   const auto config = nlohmann::json::parse(std::ifstream(dir / "qonly/config.json"));
   EXPECT_TRUE(config["question_only"].get<bool>());
+
+  // Without any feature cache (annotations whose videos are not at hand): the same run, since
+  // the network sees zeros either way (only the maps' size differs, and means of zeros are zero).
+  TrainOptions blind_run = options(dir.path(), "blind", 1);
+  blind_run.question_only = true;
+  blind_run.cache.clear();
+  const TrainReport without = train(blind_run);
+  EXPECT_DOUBLE_EQ(without.epochs[0].val_accuracy, with_cache.epochs[0].val_accuracy);
+  EXPECT_DOUBLE_EQ(without.epochs[0].train_loss, with_cache.epochs[0].train_loss);
+  TrainOptions needs_cache = options(dir.path(), "needs", 1);
+  needs_cache.cache.clear();
+  EXPECT_THROW(train(needs_cache), std::invalid_argument);
 }
 
 }  // namespace
