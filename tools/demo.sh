@@ -59,7 +59,7 @@ echo
 echo "== avqa eval: the test split, per question type"
 "$avqa" eval --run "$out/run" --annotations "$data/annotations/avqa-test.json" --predictions "$out/predictions.json"
 echo "-- question-only baseline:"
-"$avqa" eval --run "$out/run-question-only" --annotations "$data/annotations/avqa-test.json" | tail -n 1
+"$avqa" eval --run "$out/run-question-only" --annotations "$data/annotations/avqa-test.json" | grep '^Overall' 
 
 video=$(grep -o '"video_id": "[^"]*"' "$data/annotations/avqa-test.json" | head -n 1 | cut -d'"' -f4)
 echo

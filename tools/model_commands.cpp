@@ -112,7 +112,8 @@ void run_eval(const EvalArgs& a, const GlobalOptions& global) {
   const auto beside = std::filesystem::path(a.annotations).parent_path().parent_path() / "truth";
   if (truth.empty() && std::filesystem::is_directory(beside)) truth = beside;
   std::optional<net::GroundingScores> grounding;
-  if (!truth.empty() && cache) {
+  if (!truth.empty() && cache &&
+      !config.value("question_only", false)) {  // a blind run looks nowhere
     const auto& layout = cache->layout();
     const int segments = config.at("segments").get<int>();
     std::vector<int> seconds;
