@@ -31,9 +31,14 @@ StAvqaOptions infer_options(const NamedTensors& tensors, const std::filesystem::
 }
 
 CheckpointImport load_original_checkpoint(StAvqaNet& net, const std::filesystem::path& path) {
+  return load_original_checkpoint(net, read_torch_state_dict(path), path);
+}
+
+CheckpointImport load_original_checkpoint(StAvqaNet& net, const NamedTensors& file_tensors,
+                                          const std::filesystem::path& path) {
   const std::string file = path.string();
   std::map<std::string, torch::Tensor> tensors;
-  for (auto& [key, tensor] : read_torch_state_dict(path)) {
+  for (const auto& [key, tensor] : file_tensors) {
     const std::string name = key.rfind("module.", 0) == 0 ? key.substr(7) : key;
     tensors[name] = tensor;
   }

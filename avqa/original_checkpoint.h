@@ -25,6 +25,9 @@ struct CheckpointImport {
 /// must be in the file with the same shape; a missing key or another shape throws
 /// core::InputError naming the key. Keys the forward pass does not use are reported.
 CheckpointImport load_original_checkpoint(StAvqaNet& net, const std::filesystem::path& path);
+/// The same for tensors already read from `path` (named in errors).
+CheckpointImport load_original_checkpoint(StAvqaNet& net, const NamedTensors& tensors,
+                                          const std::filesystem::path& path);
 
 /// The network's tensors in the original's layout, for Python's
 /// `model.load_state_dict(torch.load(path))` (strict): `module.` prefixes, and the 139 tensors

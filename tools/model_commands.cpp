@@ -29,7 +29,7 @@ struct CheckpointArgs {
 void run_import(const CheckpointArgs& a) {
   const net::NamedTensors tensors = net::read_torch_state_dict(a.input);
   net::StAvqaNet model(net::infer_options(tensors, a.input));
-  const net::CheckpointImport report = net::load_original_checkpoint(model, a.input);
+  const net::CheckpointImport report = net::load_original_checkpoint(model, tensors, a.input);
   net::NamedTensors weights;
   for (const auto& p : model->named_parameters())
     weights.emplace_back(p.key(), p.value());
@@ -54,7 +54,7 @@ void run_export(const CheckpointArgs& a) {
   if (a.format != "original") throw std::invalid_argument("--format: only 'original' is supported");
   const net::NamedTensors tensors = net::read_torch_state_dict(a.input);
   net::StAvqaNet model(net::infer_options(tensors, a.input));
-  net::load_original_checkpoint(model, a.input);
+  net::load_original_checkpoint(model, tensors, a.input);
   const net::NamedTensors original = net::to_original_layout(model);
   net::write_torch_state_dict(a.out, original);
   std::printf(
