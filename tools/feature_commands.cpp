@@ -157,7 +157,8 @@ void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::IsMember({"f16", "f32", "float16", "float32"}))
       ->capture_default_str();
   extract->add_option("--jobs", o.jobs, "Decoding threads (0 = all CPUs)")->capture_default_str();
-  extract->add_option("--batch", o.batch, "Frames or audio examples per backbone call")
+  extract->add_option("--batch", o.batch, "Frames per visual backbone call")->capture_default_str();
+  extract->add_option("--audio-batch", o.audio_batch, "Audio examples per audio backbone call")
       ->capture_default_str();
   extract->add_flag("--resume", o.resume, "Finish an interrupted cache instead of refusing it");
   extract->add_option("--seed", o.seed, "Seed of the random initialisation used without weights")

@@ -20,6 +20,15 @@ nn::Conv2d conv(int in, int out, int kernel, int stride, int padding, bool bias)
   return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(bias));
 }
 
+// Inference with running statistics: conv then batch norm is one convolution with scaled
+// weights and a bias. Saves a pass over every activation (about 10 % of ResNet-18's time).
+void fold(nn::Conv2dImpl& conv, const nn::BatchNorm2dImpl& bn) {
+  torch::NoGradGuard no_grad;
+  const auto scale = bn.weight / torch::sqrt(bn.running_var + bn.options.eps());
+  conv.weight.mul_(scale.view({-1, 1, 1, 1}));
+  conv.bias = bn.bias - bn.running_mean * scale;
+}
+
 // torchvision's BasicBlock: conv1, bn1, conv2, bn2 (+ downsample.0 conv, downsample.1 bn).
 class BasicBlockImpl : public nn::Module {
  public:
@@ -34,15 +43,27 @@ class BasicBlockImpl : public nn::Module {
     }
   }
   torch::Tensor forward(const torch::Tensor& x) {
+    if (folded_) {  // the batch norms live in the convolutions' weights and biases
+      auto y = conv2_(conv1_(x).relu_());
+      return y.add_(downsample_ ? downsample_[0]->as<nn::Conv2d>()->forward(x) : x).relu_();
+    }
     auto y = torch::relu(bn1_(conv1_(x)));
     y = bn2_(conv2_(y));
     return torch::relu(y + (downsample_ ? downsample_->forward(x) : x));
+  }
+  void fold_batch_norm() {
+    fold(*conv1_, *bn1_);
+    fold(*conv2_, *bn2_);
+    if (downsample_)
+      fold(*downsample_[0]->as<nn::Conv2d>(), *downsample_[1]->as<nn::BatchNorm2d>());
+    folded_ = true;
   }
 
  private:
   nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
   nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
   nn::Sequential downsample_{nullptr};
+  bool folded_ = false;
 };
 TORCH_MODULE(BasicBlock);
 
@@ -109,11 +130,24 @@ torch::Tensor ResNet18Impl::forward(torch::Tensor frames) {
               "ResNet-18 expects [N, 3, H, W] frames, got ", frames.sizes());
   auto conv1 = std::dynamic_pointer_cast<nn::Conv2dImpl>(named_children()["conv1"]);
   auto bn1 = std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(named_children()["bn1"]);
-  auto x = torch::relu(bn1->forward(conv1->forward(frames)));
+  auto x =
+      folded_ ? conv1->forward(frames).relu_() : torch::relu(bn1->forward(conv1->forward(frames)));
   x = torch::max_pool2d(x, 3, 2, 1);
   for (auto& layer : layers_)
     x = layer->forward(x);
   return x;
+}
+
+void ResNet18Impl::fold_batch_norm() {
+  if (folded_) return;
+  TORCH_CHECK(!is_training(), "fold_batch_norm is for inference: call eval() first");
+  fold(*named_children()["conv1"]->as<nn::Conv2d>(),
+       *named_children()["bn1"]->as<nn::BatchNorm2d>());
+  for (auto& layer : layers_) {
+    for (auto& block : layer->children())
+      block->as<BasicBlock>()->fold_batch_norm();
+  }
+  folded_ = true;
 }
 
 WeightsReport load_weights(torch::nn::Module& module, const std::filesystem::path& path) {

@@ -36,10 +36,15 @@ class ResNet18Impl : public torch::nn::Module {
  public:
   explicit ResNet18Impl(ResNet18Options options = {});
   torch::Tensor forward(torch::Tensor frames);
+  /// For inference (after eval() and load_weights): folds every batch norm's running statistics
+  /// into the convolution before it. Same outputs within float rounding, about 10 % faster;
+  /// afterwards the module cannot train and its state-dict no longer matches torchvision's.
+  void fold_batch_norm();
 
  private:
   torch::nn::Sequential stem_{nullptr};
   std::vector<torch::nn::Sequential> layers_;
+  bool folded_ = false;
 };
 TORCH_MODULE(ResNet18);
 

@@ -87,10 +87,12 @@ std::unique_ptr<Backbone> make_backbone(const std::string& spec,
     return std::make_unique<ScriptedBackbone>(spec.substr(12));
   torch::manual_seed(static_cast<std::int64_t>(seed));
   std::unique_ptr<ModuleBackbone> backbone;
+  ResNet18 resnet{nullptr};
   if (visual && (spec == "resnet18" || spec == "resnet18-7x7")) {
-    ResNet18 net(ResNet18Options{spec == "resnet18"});
+    resnet = ResNet18(ResNet18Options{spec == "resnet18"});
     backbone = std::make_unique<ModuleBackbone>(
-        spec, net.ptr(), [net](const torch::Tensor& x) mutable { return net->forward(x); });
+        spec, resnet.ptr(),
+        [resnet](const torch::Tensor& x) mutable { return resnet->forward(x); });
   } else if (!visual && spec == "vggish") {
     Vggish net;
     backbone = std::make_unique<ModuleBackbone>(
@@ -101,6 +103,7 @@ std::unique_ptr<Backbone> make_backbone(const std::string& spec,
         (visual ? "resnet18, resnet18-7x7" : "vggish") + ", torchscript:FILE or none)");
   }
   if (!weights.empty()) backbone->weights = load_weights(backbone->module(), weights).description;
+  if (resnet) resnet->fold_batch_norm();
   // oneDNN's convolutions run about 17 % faster on channels-last tensors (ResNet-18, 10 frames
   // at 224, 2 threads: 0.197 s -> 0.163 s); the values are the same.
   for (auto& p : backbone->module().parameters()) {
@@ -238,7 +241,8 @@ VideoFeatures ClipFeatureExtractor::extract(const media::SampledClip& clip) {
   features.has_audio = clip.has_audio;
   const ClipInputs inputs = clip_inputs(clip, o, impl_->visual != nullptr, impl_->audio != nullptr);
   auto store = [&](const char* name, Backbone& backbone, const torch::Tensor& input) {
-    const auto out = run_batched(backbone, input, o.batch).contiguous().to(torch::kFloat32);
+    const int batch = &backbone == impl_->visual.get() ? o.batch : o.audio_batch;
+    const auto out = run_batched(backbone, input, batch).contiguous().to(torch::kFloat32);
     features.modalities[name] =
         std::vector<float>(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
   };
@@ -291,7 +295,8 @@ std::vector<fs::path> read_video_list(const fs::path& list) {
 ExtractSummary extract_features(const ExtractOptions& o) {
   const auto start_time = std::chrono::steady_clock::now();
   if (o.videos.empty()) throw std::invalid_argument("no videos to extract");
-  if (o.batch <= 0) throw std::invalid_argument("--batch must be positive");
+  if (o.batch <= 0 || o.audio_batch <= 0)
+    throw std::invalid_argument("--batch and --audio-batch must be positive");
   CacheLayout layout;
   std::set<std::string> seen;
   for (const fs::path& v : o.videos) {

@@ -26,9 +26,12 @@ struct ExtractOptions {
   Normalization normalization = Normalization::Kinetics;
   media::SamplingOptions sampling;  ///< segments, fps, frame size, sample rate
   StorageType storage = StorageType::Float16;
-  int jobs = 0;         ///< decoding threads; 0 = all CPUs
-  int batch = 16;       ///< frames or audio examples per backbone call
-  bool resume = false;  ///< finish an existing cache instead of refusing it
+  int jobs = 0;  ///< decoding threads; 0 = all CPUs
+  /// Frames per visual backbone call: ResNet-18's 14x14 activations of a few frames stay in
+  /// cache (2 threads: 13.4 ms per frame at 4, 16.3 ms at 16).
+  int batch = 4;
+  int audio_batch = 64;  ///< audio examples per audio backbone call (VGGish prefers large)
+  bool resume = false;   ///< finish an existing cache instead of refusing it
   bool progress = true;
   std::uint64_t seed = 0;  ///< random initialisation when there are no weights
 };

@@ -54,6 +54,36 @@ TEST(Backbones, ResNet18HasTorchvisionNamesAndBothStrides) {
   EXPECT_EQ(stride2->forward(frames).sizes(), (std::vector<std::int64_t>{2, 512, 7, 7}));
 }
 
+TEST(Backbones, FoldingBatchNormKeepsTheOutputs) {
+  for (const bool stride1 : {true, false}) {
+    torch::manual_seed(5);
+    ResNet18 net(ResNet18Options{stride1});
+    {  // running statistics and affine terms far from the identity, as trained weights have
+      torch::NoGradGuard no_grad;
+      for (auto& b : net->named_buffers()) {
+        if (b.key().find("running_mean") != std::string::npos) b.value().uniform_(-0.5, 0.5);
+        if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.2, 3.0);
+      }
+      for (auto& p : net->named_parameters()) {
+        if (p.key().find("bn") != std::string::npos ||
+            p.key().find("downsample.1") != std::string::npos)
+          p.value().uniform_(0.5, 1.5);
+      }
+    }
+    net->eval();
+    torch::NoGradGuard no_grad;
+    const auto frames = torch::randn({2, 3, 96, 96});
+    const auto before = net->forward(frames);
+    net->fold_batch_norm();
+    const auto after = net->forward(frames);
+    EXPECT_GT(before.abs().max().item<float>(), 0.1f);
+    EXPECT_LT((after - before).abs().max().item<float>(), 1e-4f * before.abs().max().item<float>())
+        << "stride1 " << stride1;
+  }
+  ResNet18 training;
+  EXPECT_THROW(training->fold_batch_norm(), c10::Error);  // still in training mode
+}
+
 TEST(Backbones, WeightsLoadByNameAndReproduceTheModel) {
   TempDir dir("weights");
   torch::manual_seed(3);
