@@ -10,8 +10,16 @@ namespace avqa::net {
 
 QaDataset::QaDataset(const data::AnnotationSet& set, const data::WordVocabulary& words, const data::AnswerVocabulary& answers,
                      std::shared_ptr<const features::FeatureCacheReader> cache, int segments)
-    : cache_(std::move(cache)) {
-  questions_ = data::encode_questions(set, words);
+    : QaDataset(set, data::encode_questions(set, words), answers, std::move(cache), segments) {}
+
+QaDataset::QaDataset(const data::AnnotationSet& set, const data::Vocabularies& vocab,
+                     std::shared_ptr<const features::FeatureCacheReader> cache, int segments)
+    : QaDataset(set, data::encode_questions(set, vocab), vocab.answers, std::move(cache), segments) {}
+
+QaDataset::QaDataset(const data::AnnotationSet& set, std::vector<std::vector<std::int64_t>> questions,
+                     const data::AnswerVocabulary& answers, std::shared_ptr<const features::FeatureCacheReader> cache,
+                     int segments)
+    : cache_(std::move(cache)), questions_(std::move(questions)) {
   labels_ = data::encode_answers(set, answers);
   if (!cache_) {
     // No features: the question-only baseline, on annotations whose videos are not at hand.

@@ -37,6 +37,9 @@ class QaDataset {
   /// reads 10 of 60, rows 0, 6, ..., 54).
   QaDataset(const data::AnnotationSet& set, const data::WordVocabulary& words, const data::AnswerVocabulary& answers,
             std::shared_ptr<const features::FeatureCacheReader> cache, int segments);
+  /// The same with a run's vocabularies: questions as words or as SentencePiece pieces.
+  QaDataset(const data::AnnotationSet& set, const data::Vocabularies& vocab,
+            std::shared_ptr<const features::FeatureCacheReader> cache, int segments);
 
   std::size_t size() const { return labels_.size(); }
   data::QuestionType type(std::size_t i) const { return types_[i]; }
@@ -49,6 +52,10 @@ class QaDataset {
   QaBatch load(const std::vector<std::size_t>& indices, bool negatives, std::uint64_t seed, bool zero_media = false) const;
 
  private:
+  QaDataset(const data::AnnotationSet& set, std::vector<std::vector<std::int64_t>> questions,
+            const data::AnswerVocabulary& answers, std::shared_ptr<const features::FeatureCacheReader> cache,
+            int segments);
+
   std::shared_ptr<const features::FeatureCacheReader> cache_;
   std::vector<int> segments_;
   std::vector<std::vector<std::int64_t>> questions_;

@@ -45,9 +45,13 @@ AskResult ask(const AskOptions& o) {
   }
   std::vector<std::int64_t> ids;
   try {
-    ids = vocab.words.encode(result.words);
+    ids = data::encode_question(result.words, vocab);
   } catch (const std::invalid_argument& e) {
-    throw core::InputError({"--question", std::nullopt, ""}, std::string(e.what()) + "; the run knows the words of its training questions");
+    throw core::InputError({"--question", std::nullopt, ""},
+                           std::string(e.what()) +
+                               (vocab.pieces ? std::string()
+                                             : "; the run knows the words of its training questions (a run trained with "
+                                               "--tokenizer, see avqa data spm-train, reads any wording)"));
   }
 
   // The same backbones and weights as the features the run learnt from.

@@ -25,6 +25,10 @@ torch::Tensor QuestionEncoderImpl::forward(const torch::Tensor& words) {
 
 StAvqaNetImpl::StAvqaNetImpl(StAvqaOptions o) : options_(o) {
   const std::int64_t d = o.hidden;
+  // Spatial grounding takes dot products of audio embeddings [d] with visual patches [C].
+  TORCH_CHECK(o.visual_channels == d, "the width (hidden ", d, ") must equal the visual channels (",
+              o.visual_channels, ")");
+  TORCH_CHECK(d % o.heads == 0, "heads (", o.heads, ") must divide the width (", d, ")");
   question_encoder_ = register_module("question_encoder", QuestionEncoder(o));
   fc_a1_ = register_module("fc_a1", nn::Linear(o.audio_dim, d));
   fc_a2_ = register_module("fc_a2", nn::Linear(d, d));

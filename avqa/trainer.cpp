@@ -15,6 +15,7 @@
 #include "avqa/torch_checkpoint.h"
 #include "core/atomic_file.h"
 #include "core/input_error.h"
+#include "datasets/sentence_piece.h"
 #include "core/progress_line.h"
 
 namespace avqa::net {
@@ -59,6 +60,86 @@ data::AnnotationSet load_split(const fs::path& file, data::DuplicatePolicy polic
 }
 
 }  // namespace
+
+TrainConfig load_train_config(const fs::path& file) {
+  json document;
+  try {
+    document = json::parse(data::read_text_file(file));
+  } catch (const json::parse_error& e) {
+    throw core::InputError({file.string(), std::nullopt, ""}, std::string("not JSON: ") + e.what());
+  }
+  if (!document.is_object()) throw core::InputError({file.string(), std::nullopt, ""}, "must be a JSON object");
+  TrainConfig config;
+  TrainOptions& o = config.options;
+  const fs::path folder = file.parent_path();
+  auto fail = [&](const std::string& key, const std::string& what) {
+    throw core::InputError({file.string(), std::nullopt, key}, what);
+  };
+  auto path = [&](const std::string& key, const json& v, fs::path& into) {
+    if (!v.is_string() || v.get<std::string>().empty()) fail(key, "must be a non-empty path string");
+    const fs::path p = v.get<std::string>();
+    into = p.is_relative() ? folder / p : p;
+  };
+  auto positive = [&](const std::string& key, const json& v, auto& into) {
+    using T = std::decay_t<decltype(into)>;
+    if (!(std::is_floating_point_v<T> ? v.is_number() : v.is_number_integer()) || v.get<double>() <= 0)
+      fail(key, std::is_floating_point_v<T> ? "must be a positive number" : "must be a positive integer");
+    into = v.get<T>();
+  };
+  for (const auto& [key, v] : document.items()) {
+    if (key == "train") path(key, v, o.train);
+    else if (key == "val") path(key, v, o.val);
+    else if (key == "cache") path(key, v, o.cache);
+    else if (key == "vocab") path(key, v, o.vocab);
+    else if (key == "tokenizer") path(key, v, o.tokenizer);
+    else if (key == "out") path(key, v, o.out);
+    else if (key == "tokenizer_max_length") positive(key, v, o.tokenizer_max_length);
+    else if (key == "epochs") positive(key, v, o.epochs);
+    else if (key == "batch") positive(key, v, o.batch);
+    else if (key == "lr") positive(key, v, o.learning_rate);
+    else if (key == "lr_step") positive(key, v, o.lr_step);
+    else if (key == "lr_gamma") positive(key, v, o.lr_gamma);
+    else if (key == "segments") positive(key, v, o.segments);
+    else if (key == "heads") positive(key, v, o.heads);
+    else if (key == "threads") positive(key, v, config.threads);
+    else if (key == "match_weight") {
+      if (!v.is_number() || v.get<double>() < 0) fail(key, "must be a number >= 0");
+      o.match_weight = v.get<double>();
+    } else if (key == "seed") {
+      if (!v.is_number_unsigned()) fail(key, "must be an integer >= 0");
+      o.seed = v.get<std::uint64_t>();
+    } else if (key == "question_only") {
+      if (!v.is_boolean()) fail(key, "must be true or false");
+      o.question_only = v.get<bool>();
+    } else if (key == "duplicates") {
+      try {
+        o.duplicates = data::parse_duplicate_policy(v.is_string() ? v.get<std::string>() : std::string());
+      } catch (const std::invalid_argument& e) {
+        fail(key, e.what());
+      }
+    } else {
+      fail(key, "is not a train option (see avqa train --help; write flags without '--', '_' for '-')");
+    }
+    config.keys.insert(key);
+  }
+  return config;
+}
+
+std::string train_config_json(const TrainOptions& o, int threads) {
+  auto path = [](const fs::path& p) { return p.empty() ? json(nullptr) : json(fs::absolute(p).lexically_normal().string()); };
+  json document = {{"train", path(o.train)}, {"val", path(o.val)}, {"cache", path(o.cache)}, {"vocab", path(o.vocab)},
+                   {"tokenizer", path(o.tokenizer)}, {"tokenizer_max_length", o.tokenizer_max_length},
+                   {"duplicates", std::string(data::to_string(o.duplicates))}, {"out", path(o.out)},
+                   {"epochs", o.epochs}, {"batch", o.batch}, {"lr", o.learning_rate}, {"lr_step", o.lr_step},
+                   {"lr_gamma", o.lr_gamma}, {"match_weight", o.match_weight}, {"segments", o.segments},
+                   {"heads", o.heads}, {"seed", o.seed}, {"question_only", o.question_only},
+                   {"threads", threads}};
+  // Unset paths are left out rather than written as null, so the file loads back as it is.
+  for (auto it = document.begin(); it != document.end();) {
+    it = it->is_null() ? document.erase(it) : std::next(it);
+  }
+  return document.dump(2) + "\n";
+}
 
 StAvqaNet load_run_model(const fs::path& run) {
   const json config = json::parse(data::read_text_file(run / "config.json"));
@@ -172,6 +253,13 @@ TrainReport train(const TrainOptions& o) {
   std::shared_ptr<const features::FeatureCacheReader> cache;
   if (!o.cache.empty()) cache = std::make_shared<const features::FeatureCacheReader>(o.cache);
   fs::create_directories(o.out);
+  const fs::path state_file = o.out / "state.json";
+  // Before anything is written: a finished or interrupted run in `out` stays as it is.
+  if (!o.resume && fs::exists(state_file)) {
+    throw core::InputError({o.out.string(), std::nullopt, ""}, "holds a run already; pass --resume or choose another folder");
+  }
+  if (o.resume && !fs::exists(state_file)) throw core::InputError({state_file.string(), std::nullopt, ""}, "no run to resume here");
+  core::write_file_atomically(o.out / "run.json", train_config_json(o, torch::get_num_threads()));
 
   // Vocabularies: words of the training and validation questions (first appearance, <pad> = 0)
   // and the 42 MUSIC-AVQA answers in the original order; saved with the run, reused on resume.
@@ -186,17 +274,31 @@ TrainReport train(const TrainOptions& o) {
     vocab.words = data::WordVocabulary::build({train_set, val_set});
     vocab.answers = data::AnswerVocabulary(data::music_avqa_answers());
     vocab.built_from = {o.train.string(), o.val.string()};
+    if (!o.tokenizer.empty()) {
+      // The run keeps its own copy, so it answers questions wherever it is moved.
+      const data::SentencePieceModel pieces(o.tokenizer);
+      const fs::path copy = o.out / "tokenizer.model";
+      core::write_file_atomically(copy, data::read_text_file(o.tokenizer));
+      vocab.pieces = data::QuestionPieces{copy, pieces.size(), o.tokenizer_max_length};
+    }
     data::save_vocabularies(vocab, vocab_file);
   }
-  const QaDataset train_data(train_set, vocab.words, vocab.answers, cache, o.segments);
-  const QaDataset val_data(val_set, vocab.words, vocab.answers, cache, o.segments);
+  const QaDataset train_data(train_set, vocab, cache, o.segments);
+  const QaDataset val_data(val_set, vocab, cache, o.segments);
 
   StAvqaOptions widths;
-  widths.vocab_size = static_cast<std::int64_t>(vocab.words.size());
+  widths.heads = o.heads;
+  widths.vocab_size = data::question_vocabulary_size(vocab);
   widths.answers = static_cast<std::int64_t>(vocab.answers.size());
   const QaBatch probe = train_data.load({0}, false, 0);
   widths.audio_dim = probe.audio.size(2);
   widths.visual_channels = probe.visual.size(2);
+  // The spatial grounding multiplies audio embeddings with visual maps: one width for both.
+  widths.hidden = widths.visual_channels;
+  if (widths.hidden % widths.heads != 0) {
+    throw std::invalid_argument("--heads " + std::to_string(widths.heads) + " must divide the network's width " +
+                                std::to_string(widths.hidden));
+  }
   core::write_file_atomically(o.out / "config.json",
                               json{{"vocab_size", widths.vocab_size}, {"answers", widths.answers}, {"audio_dim", widths.audio_dim},
                                    {"visual_channels", widths.visual_channels}, {"hidden", widths.hidden}, {"heads", widths.heads},
@@ -209,9 +311,7 @@ TrainReport train(const TrainOptions& o) {
   torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(o.learning_rate));
   TrainReport report;
   int start_epoch = 1;
-  const fs::path state_file = o.out / "state.json";
   if (o.resume) {
-    if (!fs::exists(state_file)) throw core::InputError({state_file.string(), std::nullopt, ""}, "no run to resume here");
     const json state = json::parse(data::read_text_file(state_file));
     const int done = state.at("epoch").get<int>();
     load_state(model, o.out / ("epoch-" + std::to_string(done) + ".pt"));
@@ -224,8 +324,6 @@ TrainReport train(const TrainOptions& o) {
                                m.at("seconds").get<double>()});
     }
     start_epoch = done + 1;
-  } else if (fs::exists(state_file)) {
-    throw core::InputError({o.out.string(), std::nullopt, ""}, "holds a run already; pass --resume or choose another folder");
   }
 
   for (int epoch = start_epoch; epoch <= o.epochs; ++epoch) {

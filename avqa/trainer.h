@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ struct TrainOptions {
   std::filesystem::path val;          ///< validation annotations (best model by val accuracy)
   std::filesystem::path cache;        ///< HDF5 feature cache holding both splits' videos; may be empty with question_only
   std::filesystem::path vocab;        ///< vocabulary file (`avqa data vocab`); empty: train + val words, the 42 answers
+  std::filesystem::path tokenizer;    ///< SentencePiece model (`avqa data spm-train`): questions as pieces, not words
+  std::size_t tokenizer_max_length = 32;  ///< pieces per question with `tokenizer`
   data::DuplicatePolicy duplicates = data::DuplicatePolicy::Error;  ///< for annotation files that repeat question ids
   std::filesystem::path out;          ///< run folder
   int epochs = 30;
@@ -26,6 +29,7 @@ struct TrainOptions {
   double lr_gamma = 0.1;
   double match_weight = 0.5;          ///< weight of the audio-visual match loss
   int segments = 10;                  ///< segments the model sees
+  std::int64_t heads = 4;             ///< temporal attention heads; must divide the width (512)
   std::uint64_t seed = 1;
   bool question_only = false;         ///< zero audio and visual: the question-only baseline
   bool resume = false;                ///< continue the run in `out` exactly where it stopped
@@ -48,7 +52,24 @@ struct TrainReport {
   std::filesystem::path best_model;
 };
 
-/// Trains, keeping in `out`: vocab.json, config.json, epoch-<k>.pt (+ .optim) of the last epoch,
+/// A run configuration file (`avqa train --config run.json`): one JSON object whose keys are the
+/// train flags' names with '_' for '-': train, val, cache, vocab, tokenizer, tokenizer_max_length,
+/// duplicates, out, epochs, batch, lr, lr_step, lr_gamma, match_weight, segments, heads,
+/// seed, question_only, threads. Relative paths are relative to the file's folder.
+struct TrainConfig {
+  TrainOptions options;       ///< defaults where the file is silent
+  int threads = 0;            ///< torch threads; 0 = not set
+  std::set<std::string> keys; ///< the keys the file sets, so command-line flags can override them
+};
+
+/// Throws core::InputError naming the file and the key for an unknown key or a value of the
+/// wrong type or range.
+TrainConfig load_train_config(const std::filesystem::path& file);
+
+/// The effective configuration in the same format, as `train` keeps it in <out>/run.json.
+std::string train_config_json(const TrainOptions& options, int threads);
+
+/// Trains, keeping in `out`: run.json (the options), vocab.json, config.json, epoch-<k>.pt (+ .optim) of the last epoch,
 /// best.pt, metrics.jsonl and state.json (written last, atomically, so a run killed at any
 /// moment resumes from its last complete epoch with the same data order, dropout and negatives
 /// as if it had not stopped). A NaN or infinite loss stops with an error; the last checkpoint

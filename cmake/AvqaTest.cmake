@@ -12,7 +12,10 @@ function(avqa_add_test)
     AVQA_TEST_FIXTURES="${PROJECT_SOURCE_DIR}/tests/fixtures"
     AVQA_SHARED_DIR="${AVQA_SHARED_DIR}"
     AVQA_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-    AVQA_TEST_OUTPUT_DIR="${PROJECT_BINARY_DIR}/test-output")
+    AVQA_TEST_OUTPUT_DIR="${PROJECT_BINARY_DIR}/test-output"
+    AVQA_SPM_HELPER="$<TARGET_FILE:avqa-spm>")
+  # Tests that tokenize with SentencePiece run the built helper, never a stale one.
+  add_dependencies(${ARG_NAME} avqa-spm)
   file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/test-output)
   gtest_discover_tests(${ARG_NAME}
     DISCOVERY_TIMEOUT 60

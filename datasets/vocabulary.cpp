@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
+#include "datasets/sentence_piece.h"
 
 namespace avqa::data {
 namespace {
@@ -296,6 +297,54 @@ std::vector<std::int64_t> encode_answers(const AnnotationSet& set,
                         [&](const AnnotationRecord& r) { return answers.index(r.answer); });
 }
 
+std::int64_t question_vocabulary_size(const Vocabularies& vocab) {
+  return vocab.pieces ? vocab.pieces->size : static_cast<std::int64_t>(vocab.words.size());
+}
+
+namespace {
+
+// The text SentencePiece reads: the original's words (placeholders filled, question mark
+// dropped) joined again, so pieces and words see the same question.
+std::string joined(const std::vector<std::string>& words) {
+  std::string text;
+  for (const std::string& w : words)
+    text += (text.empty() ? "" : " ") + w;
+  return text;
+}
+
+std::vector<std::int64_t> padded(std::vector<std::int64_t> ids, std::size_t max_length) {
+  if (ids.size() > max_length) {
+    throw std::invalid_argument(std::to_string(ids.size()) + " pieces, more than the maximum of " +
+                                std::to_string(max_length) +
+                                " (train with a larger --tokenizer-max-length, or a tokenizer "
+                                "with more pieces)");
+  }
+  ids.resize(max_length, 0);
+  return ids;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::int64_t>> encode_questions(const AnnotationSet& set,
+                                                        const Vocabularies& vocab) {
+  if (!vocab.pieces) return encode_questions(set, vocab.words);
+  std::vector<std::string> texts;
+  for (const AnnotationRecord& r : set.records)
+    texts.push_back(joined(r.words));
+  const auto ids = SentencePieceModel(vocab.pieces->model).encode(texts);  // one helper run
+  std::size_t i = 0;
+  return encode_records(set, "question_content", [&](const AnnotationRecord&) {
+    return padded(ids[i++], vocab.pieces->max_length);
+  });
+}
+
+std::vector<std::int64_t> encode_question(const std::vector<std::string>& words,
+                                          const Vocabularies& vocab) {
+  if (!vocab.pieces) return vocab.words.encode(words);
+  return padded(SentencePieceModel(vocab.pieces->model).encode({joined(words)}).front(),
+                vocab.pieces->max_length);
+}
+
 void save_vocabularies(const Vocabularies& vocab, const std::filesystem::path& path) {
   json document = {
       {"format", kVocabularyFormat},
@@ -306,6 +355,14 @@ void save_vocabularies(const Vocabularies& vocab, const std::filesystem::path& p
       {"answers", vocab.answers.answers()},
       {"built_from", vocab.built_from},
   };
+  if (vocab.pieces) {
+    const auto folder = std::filesystem::absolute(path).parent_path();
+    const auto model = std::filesystem::absolute(vocab.pieces->model);
+    document["pieces"] = {
+        {"model", model.parent_path() == folder ? model.filename().string() : model.string()},
+        {"size", vocab.pieces->size},
+        {"max_length", vocab.pieces->max_length}};
+  }
   core::write_file_atomically(path, document.dump(2) + "\n");
 }
 
@@ -360,6 +417,22 @@ Vocabularies load_vocabularies(const std::filesystem::path& path) {
     throw core::InputError({file, std::nullopt, "answers"}, e.what());
   }
   if (document.contains("built_from")) vocab.built_from = string_list("built_from");
+  if (document.contains("pieces")) {
+    const json& pieces = document["pieces"];
+    if (!pieces.is_object() || !pieces.contains("model") || !pieces["model"].is_string() ||
+        !pieces.contains("size") || !pieces["size"].is_number_unsigned() ||
+        !pieces.contains("max_length") || !pieces["max_length"].is_number_unsigned() ||
+        pieces["max_length"].get<std::size_t>() == 0) {
+      throw core::InputError({file, std::nullopt, "pieces"},
+                             "must be {\"model\": path, \"size\": count, \"max_length\": count}");
+    }
+    QuestionPieces p;
+    p.model = pieces["model"].get<std::string>();
+    if (p.model.is_relative()) p.model = path.parent_path() / p.model;
+    p.size = pieces["size"].get<std::int64_t>();
+    p.max_length = pieces["max_length"].get<std::size_t>();
+    vocab.pieces = p;
+  }
   return vocab;
 }
 

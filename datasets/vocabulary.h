@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -107,16 +108,39 @@ std::vector<std::vector<std::int64_t>> encode_questions(const AnnotationSet& set
                                                         const WordVocabulary& words);
 std::vector<std::int64_t> encode_answers(const AnnotationSet& set, const AnswerVocabulary& answers);
 
-/// A vocabulary file: question words, answers, and where they came from.
+/// Questions read as SentencePiece pieces (`avqa data spm-train`) instead of whole words, for
+/// free-form wording: a word no training question used still encodes.
+struct QuestionPieces {
+  std::filesystem::path model;  ///< the SentencePiece model (run through avqa-spm)
+  std::int64_t size = 0;        ///< pieces: the rows of the question embedding
+  std::size_t max_length = 32;  ///< encoded length, right-padded with 0
+};
+
+/// A vocabulary file: question words (or pieces), answers, and where they came from.
 struct Vocabularies {
   WordVocabulary words;
   AnswerVocabulary answers;
-  std::vector<std::string> built_from;  ///< annotation files, for the record
+  std::vector<std::string> built_from;   ///< annotation files, for the record
+  std::optional<QuestionPieces> pieces;  ///< set: questions are encoded with these, not `words`
 };
+
+/// Rows of the question embedding: the piece count when there are pieces, else the words.
+std::int64_t question_vocabulary_size(const Vocabularies& vocab);
+
+/// Every record of `set` with the pieces when present, else the words; errors name the file,
+/// record and field as above.
+std::vector<std::vector<std::int64_t>> encode_questions(const AnnotationSet& set,
+                                                        const Vocabularies& vocab);
+
+/// One question's words (`question_words`) -> [max_length] ids. Throws std::invalid_argument
+/// naming unknown words (word vocabulary without `<unk>`) or the length.
+std::vector<std::int64_t> encode_question(const std::vector<std::string>& words,
+                                          const Vocabularies& vocab);
 
 /// Written atomically as JSON: {"format": "avqa-vocabulary", "version": 1, "words": [...],
 /// "answers": [...], "max_question_length": 14, "unknown_token": "<unk>"|null, "built_from":
-/// [...]}.
+/// [...], "pieces": {"model": "tokenizer.model", "size": N, "max_length": 32} (optional; the
+/// model path relative to the vocabulary file's folder when it lies there)}.
 void save_vocabularies(const Vocabularies& vocab, const std::filesystem::path& path);
 Vocabularies load_vocabularies(const std::filesystem::path& path);
 

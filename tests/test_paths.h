@@ -22,6 +22,11 @@ inline std::filesystem::path music_avqa_dir() {
   return std::filesystem::is_directory(dir, ec) ? dir : std::filesystem::path();
 }
 
+/// Points the SentencePiece client at the avqa-spm this build made (see sentence_piece.h).
+inline void use_built_sentence_piece_helper() {
+  ::setenv("AVQA_SPM", AVQA_SPM_HELPER, 1);
+}
+
 /// A fresh, empty folder for one test, removed by the destructor.
 class TempDir {
  public:

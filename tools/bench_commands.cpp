@@ -14,7 +14,7 @@
 #include <torch/torch.h>
 
 #include "avqa/st_avqa_net.h"
-#include "core/torch_runtime.h"
+#include "core/runtime/torch_runtime.h"
 #include "datasets/features/extractor.h"
 #include "datasets/features/log_mel.h"
 #include "tools/commands.h"
@@ -91,7 +91,7 @@ void run_bench_extract(const BenchExtractArgs& a, const GlobalOptions& global) {
     throw std::runtime_error(
         "the comparison runs the ffmpeg command line: install Debian's ffmpeg package");
   }
-  const int threads = core::configure_torch({global.threads});
+  const int threads = runtime::configure_torch({global.threads});
   std::vector<fs::path> videos = features::list_videos_in(a.videos);
   if (static_cast<int>(videos.size()) > a.count) videos.resize(static_cast<std::size_t>(a.count));
   const fs::path work =
@@ -226,7 +226,7 @@ double median(std::vector<double> v) {
 // The full-size network (original widths, 10 segments, 14x14 maps) on random inputs of the real
 // shapes, as the Python reference was timed (st-avqa.md section 13).
 void run_bench_net(const BenchNetArgs& a, bool train, const GlobalOptions& global) {
-  const int threads = core::configure_torch({global.threads});
+  const int threads = runtime::configure_torch({global.threads});
   torch::manual_seed(0);
   net::StAvqaNet model;
   const std::int64_t b = a.batch;

@@ -9,6 +9,7 @@
 #include "datasets/annotation_stats.h"
 #include "datasets/annotations.h"
 #include "datasets/question_text.h"
+#include "datasets/sentence_piece.h"
 #include "datasets/vocabulary.h"
 #include "tools/commands.h"
 
@@ -31,6 +32,14 @@ struct VocabOptions {
   std::string duplicates = "keep-all";
   std::size_t max_length = data::kQuestionMaxLen;
   bool unknown = false;
+};
+
+struct SpmTrainOptions {
+  std::vector<std::string> from;
+  std::string out;
+  std::string duplicates = "keep-all";
+  int vocab_size = 256;
+  std::string model_type = "unigram";
 };
 
 struct CheckOptions {
@@ -64,6 +73,33 @@ void run_stats(const StatsOptions& options) {
     if (i > 0) std::cout << "\n";
     std::cout << data::format_stats(stats[i], options.top);
   }
+}
+
+// The question corpus as the model reads it (placeholders filled, question mark dropped), one
+// line per record, through the torch-free avqa-spm helper.
+void run_spm_train(const SpmTrainOptions& options) {
+  data::SentencePieceTrainOptions train;
+  train.out = options.out;
+  train.vocab_size = options.vocab_size;
+  train.model_type = options.model_type;
+  for (const data::AnnotationSet& set : load_all(options.from, options.duplicates)) {
+    for (const data::AnnotationRecord& r : set.records) {
+      std::string text;
+      for (const std::string& w : r.words)
+        text += (text.empty() ? "" : " ") + w;
+      train.sentences.push_back(text);
+    }
+  }
+  data::train_sentence_piece(train);
+  const data::SentencePieceModel model(options.out);
+  std::cout << "wrote " << options.out << ": " << model.size() << " pieces (pad 0, unknown 1) from "
+            << train.sentences.size() << " questions; " << options.out << ".vocab lists them\n";
+  const std::string example = train.sentences.front();
+  std::cout << "e.g. \"" << example << "\" ->";
+  const auto pieces = model.pieces({example});
+  for (const std::string& piece : pieces.front())
+    std::cout << ' ' << piece;
+  std::cout << "\nuse it with: avqa train --tokenizer " << options.out << " ...\n";
 }
 
 void run_vocab(const VocabOptions& options) {
@@ -204,6 +240,25 @@ void add_data_commands(CLI::App& app) {
       ->check(CLI::IsMember(kPolicies))
       ->capture_default_str();
   vocab_cmd->callback([vocab] { run_vocab(*vocab); });
+
+  auto spm = std::make_shared<SpmTrainOptions>();
+  CLI::App* spm_cmd = data->add_subcommand(
+      "spm-train",
+      "Train a SentencePiece tokenizer on the questions (for free-form wording; runs in the "
+      "separate avqa-spm process, away from LibTorch)");
+  spm_cmd->add_option("--from", spm->from, "Annotation files whose questions form the corpus")
+      ->required();
+  spm_cmd->add_option("--out", spm->out, "Model file to write (atomically)")->required();
+  spm_cmd->add_option("--vocab-size", spm->vocab_size, "Pieces, at most")
+      ->check(CLI::Range(3, 1000000))
+      ->capture_default_str();
+  spm_cmd->add_option("--model-type", spm->model_type, "SentencePiece algorithm")
+      ->check(CLI::IsMember({"unigram", "bpe"}))
+      ->capture_default_str();
+  spm_cmd->add_option("--duplicates", spm->duplicates, "What to do with repeated question_ids")
+      ->check(CLI::IsMember(kPolicies))
+      ->capture_default_str();
+  spm_cmd->callback([spm] { run_spm_train(*spm); });
 
   auto check = std::make_shared<CheckOptions>();
   CLI::App* check_cmd = data->add_subcommand(

@@ -9,7 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "core/torch_runtime.h"
+#include "core/runtime/torch_runtime.h"
 #include "datasets/features/backbone_pretraining.h"
 #include "datasets/features/extractor.h"
 #include "datasets/features/feature_cache.h"
@@ -34,7 +34,7 @@ struct ExtractArgs {
 };
 
 void run_extract(ExtractArgs& a, const GlobalOptions& global) {
-  core::configure_torch({global.threads});
+  runtime::configure_torch({global.threads});
   features::ExtractOptions& o = a.options;
   if (a.videos.empty() == a.list.empty())
     throw std::invalid_argument("give either --videos DIR or --list FILE");
@@ -219,7 +219,7 @@ void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str();
   pretrain->add_option("--seed", pre->seed, "Random seed")->capture_default_str();
   pretrain->callback([pre, pre_paths, &global] {
-    core::configure_torch({global.threads});
+    runtime::configure_torch({global.threads});
     pre->data = (*pre_paths)[0];
     pre->out = (*pre_paths)[1];
     const features::PretrainReport r = features::pretrain_backbones(*pre);

@@ -14,7 +14,7 @@
 #include "avqa/torch_checkpoint.h"
 #include "avqa/trainer.h"
 #include "core/atomic_file.h"
-#include "core/torch_runtime.h"
+#include "core/runtime/torch_runtime.h"
 #include "tools/commands.h"
 
 namespace avqa::tools {
@@ -66,19 +66,59 @@ void run_export(const CheckpointArgs& a) {
 
 struct TrainArgs {
   net::TrainOptions options;
-  std::string train, val, cache, out, vocab;
+  std::string train, val, cache, out, vocab, tokenizer, config;
   std::string duplicates = "error";
 };
 
-void run_train(TrainArgs& a, const GlobalOptions& global) {
-  const int threads = core::configure_torch({global.threads});
-  net::TrainOptions& o = a.options;
-  o.train = a.train;
-  o.val = a.val;
-  o.cache = a.cache;
-  o.vocab = a.vocab;
-  o.duplicates = data::parse_duplicate_policy(a.duplicates);
-  o.out = a.out;
+// The options of a run: the config file's values (when given), each overridden by its flag when
+// the flag is on the command line, then the built-in defaults.
+net::TrainOptions merge_train_options(const TrainArgs& a, const CLI::App& cmd, int& threads) {
+  net::TrainOptions flags = a.options;
+  flags.train = a.train;
+  flags.val = a.val;
+  flags.cache = a.cache;
+  flags.vocab = a.vocab;
+  flags.tokenizer = a.tokenizer;
+  flags.out = a.out;
+  flags.duplicates = data::parse_duplicate_policy(a.duplicates);
+  if (a.config.empty()) return flags;
+  const net::TrainConfig file = net::load_train_config(a.config);
+  net::TrainOptions o = file.options;
+  auto given = [&](const char* flag) { return cmd.count(flag) > 0; };
+  if (given("--train")) o.train = flags.train;
+  if (given("--val")) o.val = flags.val;
+  if (given("--cache")) o.cache = flags.cache;
+  if (given("--vocab")) o.vocab = flags.vocab;
+  if (given("--tokenizer")) o.tokenizer = flags.tokenizer;
+  if (given("--tokenizer-max-length")) o.tokenizer_max_length = flags.tokenizer_max_length;
+  if (given("--out")) o.out = flags.out;
+  if (given("--duplicates")) o.duplicates = flags.duplicates;
+  if (given("--epochs")) o.epochs = flags.epochs;
+  if (given("--batch")) o.batch = flags.batch;
+  if (given("--lr")) o.learning_rate = flags.learning_rate;
+  if (given("--lr-step")) o.lr_step = flags.lr_step;
+  if (given("--lr-gamma")) o.lr_gamma = flags.lr_gamma;
+  if (given("--match-weight")) o.match_weight = flags.match_weight;
+  if (given("--segments")) o.segments = flags.segments;
+  if (given("--heads")) o.heads = flags.heads;
+  if (given("--seed")) o.seed = flags.seed;
+  if (given("--question-only")) o.question_only = true;
+  o.resume = flags.resume;
+  o.progress = flags.progress;
+  if (threads == 0) threads = file.threads;  // --threads before the command wins
+  return o;
+}
+
+void run_train(TrainArgs& a, const CLI::App& cmd, const GlobalOptions& global) {
+  int requested_threads = global.threads;
+  const net::TrainOptions o = merge_train_options(a, cmd, requested_threads);
+  for (const auto& [name, value] :
+       {std::pair{"--train", &o.train}, {"--val", &o.val}, {"--out", &o.out}}) {
+    if (value->empty())
+      throw std::invalid_argument(std::string(name) +
+                                  " is required (on the command line or in --config)");
+  }
+  const int threads = runtime::configure_torch({requested_threads});
   std::fprintf(stderr, "training on %d thread(s) -> %s\n", threads, o.out.c_str());
   const net::TrainReport r = net::train(o);
   std::printf("best val accuracy %.2f%% at epoch %d -> %s\n", 100 * r.best_val_accuracy,
@@ -93,7 +133,7 @@ struct EvalArgs {
 };
 
 void run_eval(const EvalArgs& a, const GlobalOptions& global) {
-  core::configure_torch({global.threads});
+  runtime::configure_torch({global.threads});
   const std::filesystem::path run(a.run);
   const data::Vocabularies vocab = data::load_vocabularies(run / "vocab.json");
   const auto config = nlohmann::json::parse(data::read_text_file(run / "config.json"));
@@ -103,8 +143,7 @@ void run_eval(const EvalArgs& a, const GlobalOptions& global) {
   const std::string cache_path = a.cache.empty() ? config.value("cache", std::string()) : a.cache;
   std::shared_ptr<const features::FeatureCacheReader> cache;
   if (!cache_path.empty()) cache = std::make_shared<const features::FeatureCacheReader>(cache_path);
-  const net::QaDataset dataset(set, vocab.words, vocab.answers, cache,
-                               config.at("segments").get<int>());
+  const net::QaDataset dataset(set, vocab, cache, config.at("segments").get<int>());
   const net::Evaluation e =
       net::evaluate(model, dataset, a.batch, config.value("question_only", false));
   // Grounding against a generated dataset's truth: --truth, or the truth/ beside annotations/.
@@ -173,7 +212,7 @@ struct AskArgs {
 };
 
 void run_ask(AskArgs& a, const GlobalOptions& global) {
-  core::configure_torch({global.threads});
+  runtime::configure_torch({global.threads});
   net::AskOptions& o = a.options;
   o.run = a.run;
   o.video = a.video;
@@ -245,8 +284,11 @@ void add_model_commands(CLI::App& app, const GlobalOptions& global) {
   net::TrainOptions& o = t->options;
   CLI::App* train = app.add_subcommand(
       "train", "Train ST-AVQA on a feature cache (the original recipe by default)");
-  train->add_option("--train", t->train, "Training annotations")->required();
-  train->add_option("--val", t->val, "Validation annotations (best model by accuracy)")->required();
+  train->add_option("--config", t->config,
+                    "Run configuration (JSON: these flags' names with '_' for '-', e.g. "
+                    "{\"train\": ..., \"epochs\": 30}); flags given here override it");
+  train->add_option("--train", t->train, "Training annotations (required here or in --config)");
+  train->add_option("--val", t->val, "Validation annotations, best model by accuracy (required)");
   train->add_option(
       "--cache", t->cache,
       "HDF5 feature cache with both splits' videos (not needed with --question-only)");
@@ -258,8 +300,12 @@ void add_model_commands(CLI::App& app, const GlobalOptions& global) {
                    "Repeated question_ids: error, keep-first, keep-last, keep-all")
       ->check(CLI::IsMember({"error", "keep-first", "keep-last", "keep-all"}))
       ->capture_default_str();
-  train->add_option("--out", t->out, "Run folder (checkpoints, metrics.jsonl, vocab.json)")
-      ->required();
+  train->add_option("--tokenizer", t->tokenizer,
+                    "SentencePiece model from `avqa data spm-train`: questions as pieces, so any "
+                    "wording can be asked (default: the original word vocabulary)");
+  train->add_option("--tokenizer-max-length", o.tokenizer_max_length, "Pieces per question")
+      ->capture_default_str();
+  train->add_option("--out", t->out, "Run folder: checkpoints, metrics.jsonl, run.json (required)");
   train->add_option("--epochs", o.epochs, "Epochs")->capture_default_str();
   train->add_option("--batch", o.batch, "Batch size")->capture_default_str();
   train->add_option("--lr", o.learning_rate, "Adam learning rate")->capture_default_str();
@@ -269,11 +315,12 @@ void add_model_commands(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str();
   train->add_option("--segments", o.segments, "Segments the model sees (spread over the cache's)")
       ->capture_default_str();
+  train->add_option("--heads", o.heads, "Temporal attention heads")->capture_default_str();
   train->add_option("--seed", o.seed, "Random seed")->capture_default_str();
   train->add_flag("--question-only", o.question_only,
                   "Zero audio and visual inputs: the question-only baseline");
   train->add_flag("--resume", o.resume, "Continue the run in --out where it stopped");
-  train->callback([t, &global] { run_train(*t, global); });
+  train->callback([t, train, &global] { run_train(*t, *train, global); });
 
   auto e = std::make_shared<EvalArgs>();
   CLI::App* eval = app.add_subcommand(

@@ -5,7 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "core/torch_runtime.h"
+#include "core/runtime/torch_runtime.h"
 #include "tools/commands.h"
 
 namespace avqa::tools {
@@ -16,27 +16,27 @@ struct GemmOptions {
   int repeats = 10;
 };
 
-void print_runtime(const core::RuntimeInfo& info) {
+void print_runtime(const runtime::RuntimeInfo& info) {
   std::cout << "avqa " << AVQA_VERSION_STRING << "\n"
             << "LibTorch " << info.torch_version << ", " << info.threads << " intra-op thread(s), "
             << info.online_cpus << " online CPU(s)\n"
-            << "BLAS: " << core::to_string(info.blas.kind) << " at "
+            << "BLAS: " << runtime::to_string(info.blas.kind) << " at "
             << (info.blas.path.empty() ? "(not found)" : info.blas.path) << "\n";
   if (!info.blas.config.empty()) std::cout << "BLAS build: " << info.blas.config << "\n";
-  if (info.blas.kind == core::BlasLibrary::Kind::Reference) {
+  if (info.blas.kind == runtime::BlasLibrary::Kind::Reference) {
     std::cerr << "avqa: warning: LibTorch is using the reference BLAS, 4-28x slower than OpenBLAS; "
                  "run tools/install-deps.sh (it installs libopenblas0-openmp)\n";
   }
 }
 
 void run_gemm(const GemmOptions& options, const GlobalOptions& global) {
-  core::configure_torch({global.threads});
-  print_runtime(core::describe_runtime());
+  runtime::configure_torch({global.threads});
+  print_runtime(runtime::describe_runtime());
   // The square product shows the BLAS itself; the other two are ST-AVQA's shapes at batch 64
   // (10 segments): a Linear layer, and the per-patch grounding scores LibTorch batches itself.
   struct Case {
     const char* name;
-    core::MatmulShape shape;
+    runtime::MatmulShape shape;
   };
   const Case cases[] = {
       {"square", {0, options.size, options.size, options.size}},
@@ -45,7 +45,7 @@ void run_gemm(const GemmOptions& options, const GlobalOptions& global) {
   };
   std::printf("%-30s %10s %10s   (median of %d)\n", "product", "ms", "GFLOP/s", options.repeats);
   for (const Case& c : cases) {
-    const core::MatmulTiming t = core::measure_matmul(c.shape, options.repeats);
+    const runtime::MatmulTiming t = runtime::measure_matmul(c.shape, options.repeats);
     std::printf("%-30s %10.3f %10.1f\n", c.name, t.median_ms, t.gflops);
   }
 }
@@ -56,8 +56,8 @@ void add_runtime_commands(CLI::App& app, const GlobalOptions& global) {
   CLI::App* env =
       app.add_subcommand("env", "Print LibTorch version, threads and the BLAS library in use");
   env->callback([&global] {
-    core::configure_torch({global.threads});
-    print_runtime(core::describe_runtime());
+    runtime::configure_torch({global.threads});
+    print_runtime(runtime::describe_runtime());
   });
 
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks that print figures");

@@ -8,6 +8,7 @@
 #include "core/input_error.h"
 #include "datasets/annotations.h"
 #include "datasets/features/extractor.h"
+#include "datasets/sentence_piece.h"
 #include "datasets/synthetic/generator.h"
 #include "datasets/vocabulary.h"
 #include "tests/test_paths.h"
@@ -74,6 +75,50 @@ TEST(Ask, AnswersWithAttentionAndOverlays) {
   o.values = train_set.records[0].templ_values;
   o.audio_weights = dir / "data/videos/syn00000.mp4";  // not even weights
   EXPECT_THROW(ask(o), core::InputError);
+}
+
+// With a SentencePiece tokenizer the run reads questions whose words it never saw.
+TEST(Ask, TokenizedRunAnswersFreeFormWording) {
+  avqa::testing::use_built_sentence_piece_helper();
+  TempDir dir("ask_pieces");
+  avqa::testing::generate_tiny_dataset(dir.path(), 6, 2, 8);
+  const features::ExtractOptions x = avqa::testing::extract_tiny_features(dir.path(), 2);
+  TrainOptions t;
+  t.train = dir / "data/annotations/avqa-train.json";
+  t.val = dir / "data/annotations/avqa-val.json";
+  t.cache = x.out;
+  t.out = dir / "run";
+  t.epochs = 1;
+  t.batch = 8;
+  t.segments = 2;
+  t.progress = false;
+  data::SentencePieceTrainOptions s;
+  for (const auto& r : data::load_annotations(t.train).records) {
+    std::string text;
+    for (const auto& w : r.words)
+      text += (text.empty() ? "" : " ") + w;
+    s.sentences.push_back(text);
+  }
+  s.out = dir / "tokenizer/q.model";
+  s.vocab_size = 120;
+  data::train_sentence_piece(s);
+  t.tokenizer = s.out;
+  t.tokenizer_max_length = 80;  // a tokenizer of a few dozen questions splits words finely
+  train(t);
+
+  // The run holds its own copy of the model: deleting the original changes nothing.
+  fs::remove_all(dir / "tokenizer");
+  const data::Vocabularies vocab = data::load_vocabularies(dir / "run/vocab.json");
+  ASSERT_TRUE(vocab.pieces.has_value());
+  EXPECT_EQ(vocab.pieces->model, dir / "run/tokenizer.model");
+  AskOptions o;
+  o.run = dir / "run";
+  o.video = dir / "data/videos/syn00001.mp4";
+  o.question = "Where is the banjoist?";  // a word no training question has
+  const AskResult r = ask(o);
+  const auto& answers = data::music_avqa_answers();
+  EXPECT_NE(std::find(answers.begin(), answers.end(), r.answer), answers.end());
+  EXPECT_EQ(r.words, (std::vector<std::string>{"Where", "is", "the", "banjoist"}));
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <torch/torch.h>
 
 #include "avqa/torch_checkpoint.h"
+#include "core/input_error.h"
+#include "datasets/annotations.h"
 #include "datasets/features/extractor.h"
 #include "datasets/synthetic/generator.h"
 #include "tests/test_paths.h"
@@ -61,8 +63,13 @@ TEST(Trainer, WritesTheRunAndResumesExactly) {
 
   // One epoch, stop, resume to two: the same weights as the uninterrupted run.
   train(options(dir.path(), "resumed", 1));
-  EXPECT_THROW(train(options(dir.path(), "resumed", 2)),
-               core::InputError);  // a run is there: needs --resume
+  const std::string vocab_before = data::read_text_file(dir / "resumed/vocab.json");
+  const std::string options_before = data::read_text_file(dir / "resumed/run.json");
+  TrainOptions other_questions = options(dir.path(), "resumed", 2);
+  other_questions.train = other_questions.val;             // would build another vocabulary
+  EXPECT_THROW(train(other_questions), core::InputError);  // a run is there: needs --resume
+  EXPECT_EQ(data::read_text_file(dir / "resumed/vocab.json"), vocab_before);  // and stays as it was
+  EXPECT_EQ(data::read_text_file(dir / "resumed/run.json"), options_before);
   TrainOptions again = options(dir.path(), "resumed", 2);
   again.resume = true;
   const TrainReport resumed = train(again);
@@ -74,6 +81,59 @@ TEST(Trainer, WritesTheRunAndResumesExactly) {
     EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
   }
   EXPECT_DOUBLE_EQ(resumed.epochs[1].val_accuracy, straight.epochs[1].val_accuracy);
+}
+
+TEST(Trainer, ConfigFileSetsOptionsAndNamesBadKeys) {
+  TempDir dir("train_config");
+  fs::create_directories(dir / "configs");
+  {
+    std::ofstream(dir / "configs/run.json")
+        << R"({"train": "../data/train.json", "val": "/abs/val.json",
+        "epochs": 7, "lr": 0.0003, "batch": 16, "match_weight": 0, "seed": 9, "heads": 8,
+        "question_only": true, "duplicates": "keep-first", "threads": 2})";
+  }
+  const TrainConfig c = load_train_config(dir / "configs/run.json");
+  EXPECT_EQ(c.options.train, dir / "configs/../data/train.json");  // relative to the file
+  EXPECT_EQ(c.options.val, "/abs/val.json");
+  EXPECT_EQ(c.options.epochs, 7);
+  EXPECT_DOUBLE_EQ(c.options.learning_rate, 3e-4);
+  EXPECT_EQ(c.options.batch, 16);
+  EXPECT_DOUBLE_EQ(c.options.match_weight, 0.0);
+  EXPECT_EQ(c.options.seed, 9u);
+  EXPECT_EQ(c.options.heads, 8);
+  EXPECT_TRUE(c.options.question_only);
+  EXPECT_EQ(c.options.duplicates, data::DuplicatePolicy::KeepFirst);
+  EXPECT_EQ(c.threads, 2);
+  EXPECT_EQ(c.options.lr_step, TrainOptions{}.lr_step);  // silent keys keep the defaults
+  EXPECT_EQ(c.keys.count("epochs"), 1u);
+  EXPECT_EQ(c.keys.count("lr_step"), 0u);
+
+  // What a run keeps in run.json loads back to the same options.
+  std::ofstream(dir / "effective.json") << train_config_json(c.options, 2);
+  const TrainConfig back = load_train_config(dir / "effective.json");
+  EXPECT_EQ(back.options.train, fs::absolute(c.options.train).lexically_normal());
+  EXPECT_EQ(back.options.epochs, 7);
+  EXPECT_EQ(back.options.duplicates, data::DuplicatePolicy::KeepFirst);
+  EXPECT_TRUE(back.options.question_only);
+
+  const std::pair<const char*, const char*> bad[] = {{R"({"epoch": 3})", "epoch"},
+                                                     {R"({"epochs": "3"})", "epochs"},
+                                                     {R"({"lr": -1})", "lr"},
+                                                     {R"({"question_only": 1})", "question_only"},
+                                                     {R"({"duplicates": "all"})", "duplicates"},
+                                                     {R"({"train": ""})", "train"}};
+  for (const auto& [text, key] : bad) {
+    std::ofstream(dir / "bad.json") << text;
+    try {
+      load_train_config(dir / "bad.json");
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const core::InputError& e) {
+      EXPECT_EQ(e.where().field, key) << text;
+      EXPECT_EQ(e.where().file, (dir / "bad.json").string());
+    }
+  }
+  std::ofstream(dir / "bad.json") << "[1, 2";
+  EXPECT_THROW(load_train_config(dir / "bad.json"), core::InputError);
 }
 
 // Grounding scores: attention put by hand exactly where the truth says the sound is scores 100 %;

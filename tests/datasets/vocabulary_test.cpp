@@ -133,8 +133,10 @@ TEST(AnswerVocabulary, LoadRejectsBadTables) {
 
 TEST(Vocabularies, SaveLoadRoundTrip) {
   const AnnotationSet set = valid_set();
-  Vocabularies vocab{
-      WordVocabulary::build({set}, {true, 14}), AnswerVocabulary::build({set}), {set.source}};
+  Vocabularies vocab{WordVocabulary::build({set}, {true, 14}),
+                     AnswerVocabulary::build({set}),
+                     {set.source},
+                     std::nullopt};
   const auto path = std::filesystem::temp_directory_path() /
                     ("avqa_vocab_" + std::to_string(::getpid()) + ".json");
   save_vocabularies(vocab, path);

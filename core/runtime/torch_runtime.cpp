@@ -1,4 +1,4 @@
-#include "core/torch_runtime.h"
+#include "core/runtime/torch_runtime.h"
 
 #include <algorithm>
 #include <chrono>
@@ -11,7 +11,7 @@
 
 #include <torch/torch.h>
 
-namespace avqa::core {
+namespace avqa::runtime {
 
 int configure_torch(const RuntimeOptions& options) {
   if (options.threads < 0) {
@@ -135,4 +135,4 @@ double measure_gemm_gflops(int n, int repeats) {
   return measure_matmul({0, n, n, n}, repeats).gflops;
 }
 
-}  // namespace avqa::core
+}  // namespace avqa::runtime

@@ -1,11 +1,11 @@
-#include "core/torch_runtime.h"
+#include "core/runtime/torch_runtime.h"
 
 #include <dlfcn.h>
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
-namespace avqa::core {
+namespace avqa::runtime {
 namespace {
 
 TEST(TorchRuntime, ThreadsComeFromConfiguration) {
@@ -43,4 +43,4 @@ TEST(TorchRuntime, GemmThroughputIsPositive) {
 }
 
 }  // namespace
-}  // namespace avqa::core
+}  // namespace avqa::runtime

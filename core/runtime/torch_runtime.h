@@ -2,7 +2,7 @@
 
 #include <string>
 
-namespace avqa::core {
+namespace avqa::runtime {
 
 /// How LibTorch should use the machine. Every command that runs tensors applies one of these
 /// first, because LibTorch's own default (physical cores) is 1 on a 2-vCPU VM.
@@ -66,4 +66,4 @@ MatmulTiming measure_matmul(const MatmulShape& shape, int repeats);
 /// Median GFLOP/s of float32 [n, n] x [n, n] products.
 double measure_gemm_gflops(int n, int repeats);
 
-}  // namespace avqa::core
+}  // namespace avqa::runtime
