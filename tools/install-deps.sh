@@ -24,6 +24,8 @@ PACKAGES=(
   libhdf5-dev hdf5-tools
   # synthetic audio: the synthesiser and Debian's General MIDI soundfont (MIT)
   libfluidsynth-dev fluid-soundfont-gm
+  # the optional SentencePiece tokenizer, used only by the torch-free avqa-spm helper
+  libsentencepiece-dev
   # tests
   libgtest-dev
 )
