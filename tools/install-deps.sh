@@ -24,7 +24,7 @@ PACKAGES=(
   libhdf5-dev hdf5-tools
   # synthetic audio: the synthesiser and Debian's General MIDI soundfont (MIT)
   libfluidsynth-dev fluid-soundfont-gm
-  # the optional SentencePiece tokenizer, used only by the torch-free avqa-spm helper
+  # SentencePiece (the free-form question tokenizer), linked only by the torch-free avqa-spm
   libsentencepiece-dev
   # tests
   libgtest-dev
