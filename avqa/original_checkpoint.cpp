@@ -13,11 +13,13 @@ namespace avqa::net {
 
 StAvqaOptions infer_options(const NamedTensors& tensors, const std::filesystem::path& source) {
   std::map<std::string, torch::Tensor> by_name;
-  for (const auto& [key, tensor] : tensors) by_name[key.rfind("module.", 0) == 0 ? key.substr(7) : key] = tensor;
+  for (const auto& [key, tensor] : tensors)
+    by_name[key.rfind("module.", 0) == 0 ? key.substr(7) : key] = tensor;
   auto shape = [&](const char* name, std::int64_t dims) {
     const auto it = by_name.find(name);
     if (it == by_name.end() || it->second.dim() != dims) {
-      throw core::InputError({source.string(), std::nullopt, name}, "is missing or has the wrong rank: not an ST-AVQA checkpoint");
+      throw core::InputError({source.string(), std::nullopt, name},
+                             "is missing or has the wrong rank: not an ST-AVQA checkpoint");
     }
     return it->second.sizes();
   };
@@ -34,7 +36,8 @@ CheckpointImport load_original_checkpoint(StAvqaNet& net, const std::filesystem:
   return load_original_checkpoint(net, read_torch_state_dict(path), path);
 }
 
-CheckpointImport load_original_checkpoint(StAvqaNet& net, const NamedTensors& file_tensors,
+CheckpointImport load_original_checkpoint(StAvqaNet& net,
+                                          const NamedTensors& file_tensors,
                                           const std::filesystem::path& path) {
   const std::string file = path.string();
   std::map<std::string, torch::Tensor> tensors;
@@ -44,8 +47,10 @@ CheckpointImport load_original_checkpoint(StAvqaNet& net, const NamedTensors& fi
   }
   CheckpointImport report;
   std::vector<std::pair<std::string, torch::Tensor>> targets;
-  for (auto& p : net->named_parameters(/*recurse=*/true)) targets.emplace_back(p.key(), p.value());
-  for (auto& b : net->named_buffers(/*recurse=*/true)) targets.emplace_back(b.key(), b.value());
+  for (auto& p : net->named_parameters(/*recurse=*/true))
+    targets.emplace_back(p.key(), p.value());
+  for (auto& b : net->named_buffers(/*recurse=*/true))
+    targets.emplace_back(b.key(), b.value());
   std::vector<std::string> missing;
   for (const auto& [name, target] : targets) {
     if (!target.defined()) continue;  // LibTorch's MultiheadAttention keeps undefined placeholders
@@ -63,9 +68,11 @@ CheckpointImport load_original_checkpoint(StAvqaNet& net, const NamedTensors& fi
   }
   if (!missing.empty()) {
     std::string list;
-    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-    throw core::InputError({file, std::nullopt, "module." + missing.front()},
-                           std::to_string(missing.size()) + " key(s) the network needs are missing: " + list);
+    for (const auto& m : missing)
+      list += (list.empty() ? "" : ", ") + m;
+    throw core::InputError(
+        {file, std::nullopt, "module." + missing.front()},
+        std::to_string(missing.size()) + " key(s) the network needs are missing: " + list);
   }
   torch::NoGradGuard no_grad;
   for (auto& [name, target] : targets) {
@@ -74,7 +81,8 @@ CheckpointImport load_original_checkpoint(StAvqaNet& net, const NamedTensors& fi
     report.loaded.push_back(name);
     tensors.erase(name);
   }
-  for (const auto& [name, tensor] : tensors) report.unused.push_back(name);
+  for (const auto& [name, tensor] : tensors)
+    report.unused.push_back(name);
   return report;
 }
 
@@ -104,10 +112,13 @@ NamedTensors to_original_layout(StAvqaNet& net) {
   zeros("norm3.bias", {d});
   // visual_net: torchvision's ResNet-18 names (our trunk has the same), its classifier, conv1_a.
   features::ResNet18 resnet;
-  for (const auto& p : resnet->named_parameters()) zeros("visual_net." + p.key(), p.value().sizes().vec());
+  for (const auto& p : resnet->named_parameters())
+    zeros("visual_net." + p.key(), p.value().sizes().vec());
   for (const auto& b : resnet->named_buffers()) {
-    const bool variance = b.key().size() > 11 && b.key().compare(b.key().size() - 11, 11, "running_var") == 0;
-    out.emplace_back("module.visual_net." + b.key(), variance ? torch::ones_like(b.value()) : torch::zeros_like(b.value()));
+    const bool variance =
+        b.key().size() > 11 && b.key().compare(b.key().size() - 11, 11, "running_var") == 0;
+    out.emplace_back("module.visual_net." + b.key(),
+                     variance ? torch::ones_like(b.value()) : torch::zeros_like(b.value()));
   }
   zeros("visual_net.conv1_a.weight", {64, 1, 7, 7});
   zeros("visual_net.fc.weight", {1000, 512});

@@ -17,7 +17,8 @@ StAvqaOptions infer_options(const NamedTensors& tensors, const std::filesystem::
 /// What `load_original_checkpoint` matched.
 struct CheckpointImport {
   std::vector<std::string> loaded;  ///< the network's parameters and buffers, all of them
-  std::vector<std::string> unused;  ///< in the file, not used by the forward pass (visual_net.*, fc_v, ...)
+  std::vector<std::string>
+      unused;  ///< in the file, not used by the forward pass (visual_net.*, fc_v, ...)
 };
 
 /// Loads an original ST-AVQA checkpoint (avst.pt: torch.save of a DataParallel state-dict, keys
@@ -26,7 +27,8 @@ struct CheckpointImport {
 /// core::InputError naming the key. Keys the forward pass does not use are reported.
 CheckpointImport load_original_checkpoint(StAvqaNet& net, const std::filesystem::path& path);
 /// The same for tensors already read from `path` (named in errors).
-CheckpointImport load_original_checkpoint(StAvqaNet& net, const NamedTensors& tensors,
+CheckpointImport load_original_checkpoint(StAvqaNet& net,
+                                          const NamedTensors& tensors,
                                           const std::filesystem::path& path);
 
 /// The network's tensors in the original's layout, for Python's

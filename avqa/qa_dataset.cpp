@@ -8,23 +8,32 @@
 
 namespace avqa::net {
 
-QaDataset::QaDataset(const data::AnnotationSet& set, const data::WordVocabulary& words, const data::AnswerVocabulary& answers,
-                     std::shared_ptr<const features::FeatureCacheReader> cache, int segments)
+QaDataset::QaDataset(const data::AnnotationSet& set,
+                     const data::WordVocabulary& words,
+                     const data::AnswerVocabulary& answers,
+                     std::shared_ptr<const features::FeatureCacheReader> cache,
+                     int segments)
     : QaDataset(set, data::encode_questions(set, words), answers, std::move(cache), segments) {}
 
-QaDataset::QaDataset(const data::AnnotationSet& set, const data::Vocabularies& vocab,
-                     std::shared_ptr<const features::FeatureCacheReader> cache, int segments)
-    : QaDataset(set, data::encode_questions(set, vocab), vocab.answers, std::move(cache), segments) {}
+QaDataset::QaDataset(const data::AnnotationSet& set,
+                     const data::Vocabularies& vocab,
+                     std::shared_ptr<const features::FeatureCacheReader> cache,
+                     int segments)
+    : QaDataset(
+          set, data::encode_questions(set, vocab), vocab.answers, std::move(cache), segments) {}
 
-QaDataset::QaDataset(const data::AnnotationSet& set, std::vector<std::vector<std::int64_t>> questions,
-                     const data::AnswerVocabulary& answers, std::shared_ptr<const features::FeatureCacheReader> cache,
+QaDataset::QaDataset(const data::AnnotationSet& set,
+                     std::vector<std::vector<std::int64_t>> questions,
+                     const data::AnswerVocabulary& answers,
+                     std::shared_ptr<const features::FeatureCacheReader> cache,
                      int segments)
     : cache_(std::move(cache)), questions_(std::move(questions)) {
   labels_ = data::encode_answers(set, answers);
   if (!cache_) {
     // No features: the question-only baseline, on annotations whose videos are not at hand.
     if (segments <= 0) throw std::invalid_argument("--segments must be positive");
-    for (int k = 0; k < segments; ++k) segments_.push_back(k);
+    for (int k = 0; k < segments; ++k)
+      segments_.push_back(k);
     audio_dim_ = kBlindAudioDim;
     visual_shape_ = {kBlindVisualChannels, 1, 1};
     for (const data::AnnotationRecord& r : set.records) {
@@ -36,9 +45,11 @@ QaDataset::QaDataset(const data::AnnotationSet& set, std::vector<std::vector<std
   }
   const features::CacheLayout& layout = cache_->layout();
   if (segments <= 0 || segments > layout.segments) {
-    throw std::invalid_argument("--segments must be in 1.." + std::to_string(layout.segments) + " (the cache's segments)");
+    throw std::invalid_argument("--segments must be in 1.." + std::to_string(layout.segments) +
+                                " (the cache's segments)");
   }
-  for (int k = 0; k < segments; ++k) segments_.push_back(k * layout.segments / segments);
+  for (int k = 0; k < segments; ++k)
+    segments_.push_back(k * layout.segments / segments);
   bool has_audio = false, has_visual = false;
   for (const auto& m : layout.modalities) {
     if (m.name == "audio" && m.segment_shape.size() == 1) {
@@ -47,17 +58,23 @@ QaDataset::QaDataset(const data::AnnotationSet& set, std::vector<std::vector<std
     }
     if (m.name == "visual" && m.segment_shape.size() == 3) {
       has_visual = true;
-      for (const auto d : m.segment_shape) visual_shape_.push_back(static_cast<std::int64_t>(d));
+      for (const auto d : m.segment_shape)
+        visual_shape_.push_back(static_cast<std::int64_t>(d));
     }
   }
   if (!has_audio || !has_visual) {
-    throw core::InputError({"", std::nullopt, ""}, "the feature cache needs audio [T, D] and visual [T, C, H, W] features");
+    throw core::InputError({"", std::nullopt, ""},
+                           "the feature cache needs audio [T, D] and visual [T, C, H, W] features");
   }
   for (const data::AnnotationRecord& r : set.records) {
     const auto video = cache_->find(r.video_id);
-    if (!video) throw core::InputError({set.source, r.source_index, "video_id"}, "video " + r.video_id + " is not in the feature cache");
+    if (!video)
+      throw core::InputError({set.source, r.source_index, "video_id"},
+                             "video " + r.video_id + " is not in the feature cache");
     if (cache_->status()[*video] != features::VideoStatus::Done) {
-      throw core::InputError({set.source, r.source_index, "video_id"}, "video " + r.video_id + " has no features (extraction failed or pending)");
+      throw core::InputError(
+          {set.source, r.source_index, "video_id"},
+          "video " + r.video_id + " has no features (extraction failed or pending)");
     }
     videos_.push_back(*video);
     video_ids_.push_back(r.video_id);
@@ -69,9 +86,14 @@ QaDataset::QaDataset(const data::AnnotationSet& set, std::vector<std::vector<std
   }
 }
 
-const std::string& QaDataset::video_id(std::size_t i) const { return video_ids_[i]; }
+const std::string& QaDataset::video_id(std::size_t i) const {
+  return video_ids_[i];
+}
 
-QaBatch QaDataset::load(const std::vector<std::size_t>& indices, bool negatives, std::uint64_t seed, bool zero_media) const {
+QaBatch QaDataset::load(const std::vector<std::size_t>& indices,
+                        bool negatives,
+                        std::uint64_t seed,
+                        bool zero_media) const {
   const auto b = static_cast<std::int64_t>(indices.size());
   const auto t = static_cast<std::int64_t>(segments_.size());
   QaBatch batch;
@@ -80,11 +102,13 @@ QaBatch QaDataset::load(const std::vector<std::size_t>& indices, bool negatives,
   visual_dims.insert(visual_dims.end(), visual_shape_.begin(), visual_shape_.end());
   batch.audio = torch::zeros({b, t, audio_dim_});
   batch.visual = torch::zeros(visual_dims);
-  batch.question = torch::empty({b, static_cast<std::int64_t>(questions_.front().size())}, torch::kLong);
+  batch.question =
+      torch::empty({b, static_cast<std::int64_t>(questions_.front().size())}, torch::kLong);
   batch.label = torch::empty({b}, torch::kLong);
   for (std::int64_t i = 0; i < b; ++i) {
     const std::size_t r = indices[static_cast<std::size_t>(i)];
-    std::copy(questions_[r].begin(), questions_[r].end(), batch.question[i].data_ptr<std::int64_t>());
+    std::copy(questions_[r].begin(), questions_[r].end(),
+              batch.question[i].data_ptr<std::int64_t>());
     batch.label[i] = labels_[r];
     if (zero_media || !cache_) continue;
     const auto audio = cache_->read("audio", videos_[r], segments_);
@@ -104,8 +128,11 @@ QaBatch QaDataset::load(const std::vector<std::size_t>& indices, bool negatives,
         for (int tries = 0; other == own && tries < 64 && done_videos_.size() > 1; ++tries) {
           other = done_videos_[rng() % done_videos_.size()];
         }
-        const auto frame = cache_->read("visual", other, {static_cast<int>(rng() % static_cast<std::uint64_t>(cache_segments))});
-        if (!zero_media) std::copy(frame.begin(), frame.end(), batch.visual_negative[i][s].data_ptr<float>());
+        const auto frame =
+            cache_->read("visual", other,
+                         {static_cast<int>(rng() % static_cast<std::uint64_t>(cache_segments))});
+        if (!zero_media)
+          std::copy(frame.begin(), frame.end(), batch.visual_negative[i][s].data_ptr<float>());
       }
     }
   }

@@ -14,11 +14,11 @@ namespace avqa::net {
 
 /// A batch as StAvqaNet takes it.
 struct QaBatch {
-  at::Tensor audio;            ///< [B, T, audio_dim]
-  at::Tensor visual;           ///< [B, T, C, H, W]
-  at::Tensor visual_negative;  ///< [B, T, C, H, W], or undefined
-  at::Tensor question;         ///< [B, L] int64
-  at::Tensor label;            ///< [B] int64
+  at::Tensor audio;                  ///< [B, T, audio_dim]
+  at::Tensor visual;                 ///< [B, T, C, H, W]
+  at::Tensor visual_negative;        ///< [B, T, C, H, W], or undefined
+  at::Tensor question;               ///< [B, L] int64
+  at::Tensor label;                  ///< [B] int64
   std::vector<std::size_t> records;  ///< which questions, for predictions and per-type scores
 };
 
@@ -35,11 +35,16 @@ class QaDataset {
   /// question-only baseline on annotations whose videos are not at hand.
   /// `segments`: how many of the cache's segments the model sees, spread evenly (the original
   /// reads 10 of 60, rows 0, 6, ..., 54).
-  QaDataset(const data::AnnotationSet& set, const data::WordVocabulary& words, const data::AnswerVocabulary& answers,
-            std::shared_ptr<const features::FeatureCacheReader> cache, int segments);
+  QaDataset(const data::AnnotationSet& set,
+            const data::WordVocabulary& words,
+            const data::AnswerVocabulary& answers,
+            std::shared_ptr<const features::FeatureCacheReader> cache,
+            int segments);
   /// The same with a run's vocabularies: questions as words or as SentencePiece pieces.
-  QaDataset(const data::AnnotationSet& set, const data::Vocabularies& vocab,
-            std::shared_ptr<const features::FeatureCacheReader> cache, int segments);
+  QaDataset(const data::AnnotationSet& set,
+            const data::Vocabularies& vocab,
+            std::shared_ptr<const features::FeatureCacheReader> cache,
+            int segments);
 
   std::size_t size() const { return labels_.size(); }
   data::QuestionType type(std::size_t i) const { return types_[i]; }
@@ -49,11 +54,16 @@ class QaDataset {
   /// Reads the features of `indices`. With `negatives`, every segment also gets a frame of
   /// another random video of the cache (the original's negative sampling), drawn from `seed`.
   /// `zero_media` replaces audio and visual with zeros (the question-only baseline).
-  QaBatch load(const std::vector<std::size_t>& indices, bool negatives, std::uint64_t seed, bool zero_media = false) const;
+  QaBatch load(const std::vector<std::size_t>& indices,
+               bool negatives,
+               std::uint64_t seed,
+               bool zero_media = false) const;
 
  private:
-  QaDataset(const data::AnnotationSet& set, std::vector<std::vector<std::int64_t>> questions,
-            const data::AnswerVocabulary& answers, std::shared_ptr<const features::FeatureCacheReader> cache,
+  QaDataset(const data::AnnotationSet& set,
+            std::vector<std::vector<std::int64_t>> questions,
+            const data::AnswerVocabulary& answers,
+            std::shared_ptr<const features::FeatureCacheReader> cache,
             int segments);
 
   std::shared_ptr<const features::FeatureCacheReader> cache_;

@@ -13,7 +13,7 @@ namespace avqa::net {
 
 /// `avqa ask`: a question about a new video, answered by a trained run.
 struct AskOptions {
-  std::filesystem::path run;             ///< folder written by `avqa train`
+  std::filesystem::path run;  ///< folder written by `avqa train`
   std::filesystem::path video;
   std::string question;                  ///< with placeholders (then `values`) or written out
   std::vector<std::string> values;       ///< placeholder values, in order
@@ -41,6 +41,7 @@ AskResult ask(const AskOptions& options);
 /// Writes segment-<i>.png (the attention map over the frame of segment i, brightest where the
 /// model looked) and temporal.png (visual and audio attention per segment) into `folder`.
 /// Returns the files written.
-std::vector<std::filesystem::path> write_overlays(const AskResult& result, const std::filesystem::path& folder);
+std::vector<std::filesystem::path> write_overlays(const AskResult& result,
+                                                  const std::filesystem::path& folder);
 
 }  // namespace avqa::net

@@ -37,8 +37,12 @@ StAvqaNetImpl::StAvqaNetImpl(StAvqaOptions o) : options_(o) {
   fc2_ = register_module("fc2", nn::Linear(512, 256));
   fc3_ = register_module("fc3", nn::Linear(256, 128));
   fc4_ = register_module("fc4", nn::Linear(128, 2));
-  attn_a_ = register_module("attn_a", nn::MultiheadAttention(nn::MultiheadAttentionOptions(d, o.heads).dropout(o.dropout)));
-  attn_v_ = register_module("attn_v", nn::MultiheadAttention(nn::MultiheadAttentionOptions(d, o.heads).dropout(o.dropout)));
+  attn_a_ = register_module(
+      "attn_a",
+      nn::MultiheadAttention(nn::MultiheadAttentionOptions(d, o.heads).dropout(o.dropout)));
+  attn_v_ = register_module(
+      "attn_v",
+      nn::MultiheadAttention(nn::MultiheadAttentionOptions(d, o.heads).dropout(o.dropout)));
   linear11_ = register_module("linear11", nn::Linear(d, d));
   linear12_ = register_module("linear12", nn::Linear(d, d));
   linear21_ = register_module("linear21", nn::Linear(d, d));
@@ -53,7 +57,8 @@ StAvqaNetImpl::StAvqaNetImpl(StAvqaOptions o) : options_(o) {
   fc_ans_ = register_module("fc_ans", nn::Linear(d, o.answers));
 }
 
-StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n, const torch::Tensor& visual) {
+StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
+                                              const torch::Tensor& visual) {
   const auto n = audio_n.size(0);
   const auto c = visual.size(2);
   const auto maps = visual.reshape({n, c, -1});  // [N, C, HW], a view of the input
@@ -62,60 +67,73 @@ StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n, cons
   // The same numbers come from the patch norms alone: cosine scores are (a_hat . V_i) / |V_i|,
   // and sum_i p_i V_i / |V_i| is one weighted sum of the raw maps, taken together with the
   // spatial mean in a single pass.
-  const auto norms = maps.norm(2, /*dim=*/{1}).clamp_min(1e-12);                              // [N, HW]
-  const auto audio_unit = F::normalize(audio_n, F::NormalizeFuncOptions().dim(1));            // [N, C]
-  const auto scores = torch::bmm(audio_unit.unsqueeze(1), maps).squeeze(1) / norms;           // [N, HW]
+  const auto norms = maps.norm(2, /*dim=*/{1}).clamp_min(1e-12);                     // [N, HW]
+  const auto audio_unit = F::normalize(audio_n, F::NormalizeFuncOptions().dim(1));   // [N, C]
+  const auto scores = torch::bmm(audio_unit.unsqueeze(1), maps).squeeze(1) / norms;  // [N, HW]
   const auto attention = torch::softmax(scores, 1);
-  const auto weights = torch::stack({attention / norms, torch::full_like(attention, 1.0 / static_cast<double>(hw))}, 2);
-  const auto summed = torch::bmm(maps, weights);                                              // [N, C, 2]
-  const auto attended = summed.select(2, 0);  // sum_i p_i V_i / |V_i|
-  const auto pooled = summed.select(2, 1);    // spatial mean, before normalisation
-  const auto features = fc_gl_(torch::tanh(torch::cat({pooled, attended}, 1)));             // [N, d]
-  const auto match = fc4_(torch::relu(fc3_(torch::relu(fc2_(torch::relu(fc1_(torch::cat({audio_n, features}, 1))))))));
+  const auto weights = torch::stack(
+      {attention / norms, torch::full_like(attention, 1.0 / static_cast<double>(hw))}, 2);
+  const auto summed = torch::bmm(maps, weights);  // [N, C, 2]
+  const auto attended = summed.select(2, 0);      // sum_i p_i V_i / |V_i|
+  const auto pooled = summed.select(2, 1);        // spatial mean, before normalisation
+  const auto features = fc_gl_(torch::tanh(torch::cat({pooled, attended}, 1)));  // [N, d]
+  const auto match = fc4_(
+      torch::relu(fc3_(torch::relu(fc2_(torch::relu(fc1_(torch::cat({audio_n, features}, 1))))))));
   return {features, attention, match};
 }
 
-torch::Tensor StAvqaNetImpl::temporal(nn::MultiheadAttention& attention, nn::Linear& first, nn::Linear& second,
-                                      nn::Dropout& drop_a, nn::Dropout& drop_b, nn::LayerNorm& norm,
-                                      const torch::Tensor& query, const torch::Tensor& sequence, torch::Tensor& weights) {
-  auto [attended, attention_weights] = attention->forward(query, sequence, sequence);  // [1, B, d], [B, 1, T]
+torch::Tensor StAvqaNetImpl::temporal(nn::MultiheadAttention& attention,
+                                      nn::Linear& first,
+                                      nn::Linear& second,
+                                      nn::Dropout& drop_a,
+                                      nn::Dropout& drop_b,
+                                      nn::LayerNorm& norm,
+                                      const torch::Tensor& query,
+                                      const torch::Tensor& sequence,
+                                      torch::Tensor& weights) {
+  auto [attended, attention_weights] =
+      attention->forward(query, sequence, sequence);  // [1, B, d], [B, 1, T]
   weights = attention_weights.squeeze(1);
   auto x = attended.squeeze(0);
   x = x + drop_b(second(drop_a(torch::relu(first(x)))));
   return norm(x);
 }
 
-StAvqaOutput StAvqaNetImpl::forward(const torch::Tensor& audio, const torch::Tensor& visual, const torch::Tensor& question,
+StAvqaOutput StAvqaNetImpl::forward(const torch::Tensor& audio,
+                                    const torch::Tensor& visual,
+                                    const torch::Tensor& question,
                                     const torch::Tensor& visual_negative) {
-  TORCH_CHECK(audio.dim() == 3 && audio.size(2) == options_.audio_dim, "audio must be [B, T, ", options_.audio_dim,
-              "], got ", audio.sizes());
-  TORCH_CHECK(visual.dim() == 5 && visual.size(0) == audio.size(0) && visual.size(1) == audio.size(1) &&
-                  visual.size(2) == options_.visual_channels,
-              "visual must be [B, T, ", options_.visual_channels, ", H, W] matching audio ", audio.sizes(), ", got ",
-              visual.sizes());
-  TORCH_CHECK(question.dim() == 2 && question.size(0) == audio.size(0), "question must be [B, L], got ", question.sizes());
+  TORCH_CHECK(audio.dim() == 3 && audio.size(2) == options_.audio_dim, "audio must be [B, T, ",
+              options_.audio_dim, "], got ", audio.sizes());
+  TORCH_CHECK(visual.dim() == 5 && visual.size(0) == audio.size(0) &&
+                  visual.size(1) == audio.size(1) && visual.size(2) == options_.visual_channels,
+              "visual must be [B, T, ", options_.visual_channels, ", H, W] matching audio ",
+              audio.sizes(), ", got ", visual.sizes());
+  TORCH_CHECK(question.dim() == 2 && question.size(0) == audio.size(0),
+              "question must be [B, L], got ", question.sizes());
   const auto b = audio.size(0);
   const auto t = audio.size(1);
   const std::int64_t d = options_.hidden;
 
   StAvqaOutput out;
-  const auto q = question_encoder_(question);                // [B, d]
-  const auto a = fc_a2_(torch::relu(fc_a1_(audio)));         // [B, T, d]
+  const auto q = question_encoder_(question);         // [B, d]
+  const auto a = fc_a2_(torch::relu(fc_a1_(audio)));  // [B, T, d]
   const auto a_n = a.reshape({b * t, d});
   const Grounded positive = ground(a_n, visual);
   out.match_positive = positive.match;
   out.spatial_attention = positive.attention.reshape({b, t, -1});
   if (visual_negative.defined()) {
-    TORCH_CHECK(visual_negative.sizes() == visual.sizes(), "negative frames must have the positive frames' shape ",
-                visual.sizes(), ", got ", visual_negative.sizes());
+    TORCH_CHECK(visual_negative.sizes() == visual.sizes(),
+                "negative frames must have the positive frames' shape ", visual.sizes(), ", got ",
+                visual_negative.sizes());
     out.match_negative = ground(a_n, visual_negative).match;
   }
   const auto v = positive.features.reshape({b, t, d});
   const auto query = q.unsqueeze(0);  // [1, B, d]
-  const auto v_att = temporal(attn_v_, linear11_, linear12_, dropout1_, dropout2_, norm1_, query, v.transpose(0, 1),
-                              out.temporal_visual);
-  const auto a_att = temporal(attn_a_, linear21_, linear22_, dropout3_, dropout4_, norm2_, query, a.transpose(0, 1),
-                              out.temporal_audio);
+  const auto v_att = temporal(attn_v_, linear11_, linear12_, dropout1_, dropout2_, norm1_, query,
+                              v.transpose(0, 1), out.temporal_visual);
+  const auto a_att = temporal(attn_a_, linear21_, linear22_, dropout3_, dropout4_, norm2_, query,
+                              a.transpose(0, 1), out.temporal_audio);
   auto fused = torch::cat({a_att + a.mean(1), v_att + v.mean(1)}, 1);  // [B, 2d]
   fused = fc_fusion_(torch::tanh(fused)) * q;
   out.logits = fc_ans_(torch::tanh(fused));

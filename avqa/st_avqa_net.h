@@ -13,12 +13,12 @@ namespace avqa::net {
 
 /// Widths of the ST-AVQA network; the defaults are the original's (net_grd_avst/net_avst.py).
 struct StAvqaOptions {
-  std::int64_t vocab_size = 93;       ///< question words, <pad> = 0
+  std::int64_t vocab_size = 93;  ///< question words, <pad> = 0
   std::int64_t answers = 42;
-  std::int64_t audio_dim = 128;       ///< VGGish embedding
-  std::int64_t visual_channels = 512; ///< ResNet-18 map channels
-  std::int64_t hidden = 512;          ///< every internal width (embedding, LSTM, attention, fusion)
-  std::int64_t heads = 4;             ///< temporal attention heads
+  std::int64_t audio_dim = 128;        ///< VGGish embedding
+  std::int64_t visual_channels = 512;  ///< ResNet-18 map channels
+  std::int64_t hidden = 512;  ///< every internal width (embedding, LSTM, attention, fusion)
+  std::int64_t heads = 4;     ///< temporal attention heads
   double dropout = 0.1;
 };
 
@@ -39,12 +39,14 @@ TORCH_MODULE(QuestionEncoder);
 
 /// What the network computes for a batch, including where and when it looked.
 struct StAvqaOutput {
-  torch::Tensor logits;             ///< [B, answers]
-  torch::Tensor match_positive;     ///< [B*T, 2]: audio and its own frame
-  torch::Tensor match_negative;     ///< [B*T, 2]: audio and another video's frame; undefined without negatives
-  torch::Tensor spatial_attention;  ///< [B, T, H*W]: softmax over patches, per segment (positive frames)
-  torch::Tensor temporal_visual;    ///< [B, T]: visual temporal attention (mean over heads)
-  torch::Tensor temporal_audio;     ///< [B, T]: audio temporal attention (mean over heads)
+  torch::Tensor logits;          ///< [B, answers]
+  torch::Tensor match_positive;  ///< [B*T, 2]: audio and its own frame
+  torch::Tensor
+      match_negative;  ///< [B*T, 2]: audio and another video's frame; undefined without negatives
+  torch::Tensor
+      spatial_attention;  ///< [B, T, H*W]: softmax over patches, per segment (positive frames)
+  torch::Tensor temporal_visual;  ///< [B, T]: visual temporal attention (mean over heads)
+  torch::Tensor temporal_audio;   ///< [B, T]: audio temporal attention (mean over heads)
 };
 
 /// The spatio-temporal grounded audio-visual network of MUSIC-AVQA (CVPR 2022), exactly as
@@ -57,7 +59,9 @@ class StAvqaNetImpl : public torch::nn::Module {
   /// audio [B, T, audio_dim]; visual [B, T, C, H, W]; question [B, L] int64;
   /// visual_negative [B, T, C, H, W] or undefined (inference: the match head's negative branch
   /// is skipped, which the answer does not depend on).
-  StAvqaOutput forward(const torch::Tensor& audio, const torch::Tensor& visual, const torch::Tensor& question,
+  StAvqaOutput forward(const torch::Tensor& audio,
+                       const torch::Tensor& visual,
+                       const torch::Tensor& question,
                        const torch::Tensor& visual_negative = {});
 
   const StAvqaOptions& options() const { return options_; }
@@ -69,9 +73,15 @@ class StAvqaNetImpl : public torch::nn::Module {
     torch::Tensor match;      // [N, 2]
   };
   Grounded ground(const torch::Tensor& audio_n, const torch::Tensor& visual);
-  torch::Tensor temporal(torch::nn::MultiheadAttention& attention, torch::nn::Linear& first, torch::nn::Linear& second,
-                         torch::nn::Dropout& drop_a, torch::nn::Dropout& drop_b, torch::nn::LayerNorm& norm,
-                         const torch::Tensor& query, const torch::Tensor& sequence, torch::Tensor& weights);
+  torch::Tensor temporal(torch::nn::MultiheadAttention& attention,
+                         torch::nn::Linear& first,
+                         torch::nn::Linear& second,
+                         torch::nn::Dropout& drop_a,
+                         torch::nn::Dropout& drop_b,
+                         torch::nn::LayerNorm& norm,
+                         const torch::Tensor& query,
+                         const torch::Tensor& sequence,
+                         torch::Tensor& weights);
 
   StAvqaOptions options_;
   QuestionEncoder question_encoder_{nullptr};

@@ -30,7 +30,8 @@ std::uint32_t le32(const std::string& b, std::size_t at) {
          static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 3])) << 24;
 }
 std::uint16_t le16(const std::string& b, std::size_t at) {
-  return static_cast<std::uint16_t>(static_cast<unsigned char>(b[at]) | static_cast<unsigned char>(b[at + 1]) << 8);
+  return static_cast<std::uint16_t>(static_cast<unsigned char>(b[at]) |
+                                    static_cast<unsigned char>(b[at + 1]) << 8);
 }
 
 // ---- ZIP (stored entries, as torch.save writes them) ---------------------------------------
@@ -50,14 +51,17 @@ std::map<std::string, ZipEntry> read_zip_directory(const fs::path& path, const s
     }
   }
   if (eocd == std::string::npos) {
-    bad(path, "not a zip archive: files written by torch.save before PyTorch 1.6 (legacy format) are not supported; "
-              "re-save with a newer torch.save");
+    bad(path,
+        "not a zip archive: files written by torch.save before PyTorch 1.6 (legacy format) are not "
+        "supported; "
+        "re-save with a newer torch.save");
   }
   const std::size_t entries = le16(bytes, eocd + 10);
   std::size_t at = le32(bytes, eocd + 16);
   std::map<std::string, ZipEntry> out;
   for (std::size_t e = 0; e < entries; ++e) {
-    if (at + 46 > bytes.size() || le32(bytes, at) != 0x02014b50) bad(path, "damaged zip central directory");
+    if (at + 46 > bytes.size() || le32(bytes, at) != 0x02014b50)
+      bad(path, "damaged zip central directory");
     const std::uint16_t method = le16(bytes, at + 10);
     const std::size_t compressed = le32(bytes, at + 20);
     const std::size_t name_len = le16(bytes, at + 28);
@@ -65,11 +69,15 @@ std::map<std::string, ZipEntry> read_zip_directory(const fs::path& path, const s
     const std::size_t comment_len = le16(bytes, at + 32);
     const std::size_t local = le32(bytes, at + 42);
     const std::string name = bytes.substr(at + 46, name_len);
-    if (method != 0) bad(path, "zip entry " + name + " is compressed; torch.save stores entries uncompressed");
-    if (compressed == 0xFFFFFFFF || local == 0xFFFFFFFF) bad(path, "zip64 archives (over 4 GB) are not supported");
-    if (local + 30 > bytes.size() || le32(bytes, local) != 0x04034b50) bad(path, "damaged zip entry " + name);
+    if (method != 0)
+      bad(path, "zip entry " + name + " is compressed; torch.save stores entries uncompressed");
+    if (compressed == 0xFFFFFFFF || local == 0xFFFFFFFF)
+      bad(path, "zip64 archives (over 4 GB) are not supported");
+    if (local + 30 > bytes.size() || le32(bytes, local) != 0x04034b50)
+      bad(path, "damaged zip entry " + name);
     const std::size_t data = local + 30 + le16(bytes, local + 26) + le16(bytes, local + 28);
-    if (data + compressed > bytes.size()) bad(path, "zip entry " + name + " runs past the end of the file (truncated?)");
+    if (data + compressed > bytes.size())
+      bad(path, "zip entry " + name + " runs past the end of the file (truncated?)");
     out[name] = {data, compressed};
     at += 46 + name_len + extra_len + comment_len;
   }
@@ -94,7 +102,17 @@ struct Dict {
   std::vector<std::pair<ValuePtr, ValuePtr>> items;
 };
 struct Value {
-  std::variant<None, bool, std::int64_t, double, std::string, std::vector<ValuePtr>, Dict, Global, Storage, torch::Tensor, Mark>
+  std::variant<None,
+               bool,
+               std::int64_t,
+               double,
+               std::string,
+               std::vector<ValuePtr>,
+               Dict,
+               Global,
+               Storage,
+               torch::Tensor,
+               Mark>
       v;
   bool is_list = false;  // a vector is a tuple unless this is set
 };
@@ -107,10 +125,11 @@ ValuePtr make(decltype(Value::v) v) {
 
 c10::ScalarType storage_dtype(const fs::path& path, const std::string& name) {
   static const std::map<std::string, c10::ScalarType> kTypes = {
-      {"FloatStorage", torch::kFloat32}, {"DoubleStorage", torch::kFloat64}, {"HalfStorage", torch::kFloat16},
-      {"BFloat16Storage", torch::kBFloat16}, {"LongStorage", torch::kInt64}, {"IntStorage", torch::kInt32},
-      {"ShortStorage", torch::kInt16},     {"CharStorage", torch::kInt8},    {"ByteStorage", torch::kUInt8},
-      {"BoolStorage", torch::kBool}};
+      {"FloatStorage", torch::kFloat32}, {"DoubleStorage", torch::kFloat64},
+      {"HalfStorage", torch::kFloat16},  {"BFloat16Storage", torch::kBFloat16},
+      {"LongStorage", torch::kInt64},    {"IntStorage", torch::kInt32},
+      {"ShortStorage", torch::kInt16},   {"CharStorage", torch::kInt8},
+      {"ByteStorage", torch::kUInt8},    {"BoolStorage", torch::kBool}};
   const auto it = kTypes.find(name);
   if (it == kTypes.end()) bad(path, "unsupported storage type torch." + name);
   return it->second;
@@ -118,7 +137,11 @@ c10::ScalarType storage_dtype(const fs::path& path, const std::string& name) {
 
 class Unpickler {
  public:
-  Unpickler(const fs::path& path, const std::string& bytes, std::size_t begin, std::size_t end, const std::string& prefix,
+  Unpickler(const fs::path& path,
+            const std::string& bytes,
+            std::size_t begin,
+            std::size_t end,
+            const std::string& prefix,
             const std::map<std::string, ZipEntry>& zip)
       : path_(path), bytes_(bytes), pos_(begin), end_(end), prefix_(prefix), zip_(zip) {}
 
@@ -126,60 +149,112 @@ class Unpickler {
     while (true) {
       const int op = byte();
       switch (op) {
-        case 0x80: byte(); break;                        // PROTO
-        case 0x95: pos_ += 8; break;                     // FRAME
-        case '.': return pop();                          // STOP
-        case '(': stack_.push_back(make(Mark{})); break;  // MARK
-        case ')': stack_.push_back(make(std::vector<ValuePtr>{})); break;
+        case 0x80:
+          byte();
+          break;  // PROTO
+        case 0x95:
+          pos_ += 8;
+          break;  // FRAME
+        case '.':
+          return pop();  // STOP
+        case '(':
+          stack_.push_back(make(Mark{}));
+          break;  // MARK
+        case ')':
+          stack_.push_back(make(std::vector<ValuePtr>{}));
+          break;
         case ']': {
           auto list = make(std::vector<ValuePtr>{});
           list->is_list = true;
           stack_.push_back(list);
           break;
         }
-        case '}': stack_.push_back(make(Dict{})); break;
-        case 'N': stack_.push_back(make(None{})); break;
-        case 0x88: stack_.push_back(make(true)); break;
-        case 0x89: stack_.push_back(make(false)); break;
-        case 'K': stack_.push_back(make(static_cast<std::int64_t>(byte()))); break;
-        case 'M': stack_.push_back(make(static_cast<std::int64_t>(unsigned_le(2)))); break;
-        case 'J': stack_.push_back(make(static_cast<std::int64_t>(static_cast<std::int32_t>(unsigned_le(4))))); break;
+        case '}':
+          stack_.push_back(make(Dict{}));
+          break;
+        case 'N':
+          stack_.push_back(make(None{}));
+          break;
+        case 0x88:
+          stack_.push_back(make(true));
+          break;
+        case 0x89:
+          stack_.push_back(make(false));
+          break;
+        case 'K':
+          stack_.push_back(make(static_cast<std::int64_t>(byte())));
+          break;
+        case 'M':
+          stack_.push_back(make(static_cast<std::int64_t>(unsigned_le(2))));
+          break;
+        case 'J':
+          stack_.push_back(
+              make(static_cast<std::int64_t>(static_cast<std::int32_t>(unsigned_le(4)))));
+          break;
         case 0x8a: {  // LONG1
           const int n = byte();
           std::int64_t v = 0;
           if (n > 8) fail("integer too large");
-          for (int i = 0; i < n; ++i) v |= static_cast<std::int64_t>(byte()) << (8 * i);
+          for (int i = 0; i < n; ++i)
+            v |= static_cast<std::int64_t>(byte()) << (8 * i);
           if (n > 0 && n < 8 && (v >> (8 * n - 1)) & 1) v -= std::int64_t{1} << (8 * n);  // sign
           stack_.push_back(make(v));
           break;
         }
         case 'G': {
           std::uint64_t bits = 0;
-          for (int i = 0; i < 8; ++i) bits = bits << 8 | static_cast<std::uint64_t>(byte());
+          for (int i = 0; i < 8; ++i)
+            bits = bits << 8 | static_cast<std::uint64_t>(byte());
           double d;
           std::memcpy(&d, &bits, 8);
           stack_.push_back(make(d));
           break;
         }
-        case 'X': stack_.push_back(make(text(unsigned_le(4)))); break;
-        case 0x8c: stack_.push_back(make(text(static_cast<std::size_t>(byte())))); break;
-        case 'T': stack_.push_back(make(text(unsigned_le(4)))); break;
-        case 'U': stack_.push_back(make(text(static_cast<std::size_t>(byte())))); break;
+        case 'X':
+          stack_.push_back(make(text(unsigned_le(4))));
+          break;
+        case 0x8c:
+          stack_.push_back(make(text(static_cast<std::size_t>(byte()))));
+          break;
+        case 'T':
+          stack_.push_back(make(text(unsigned_le(4))));
+          break;
+        case 'U':
+          stack_.push_back(make(text(static_cast<std::size_t>(byte()))));
+          break;
         case 'c': {
           std::string module = line();
           std::string name = line();
           stack_.push_back(make(Global{module, name}));
           break;
         }
-        case 'q': memo_[static_cast<std::uint32_t>(byte())] = top(); break;
-        case 'r': memo_[static_cast<std::uint32_t>(unsigned_le(4))] = top(); break;
-        case 0x94: memo_[static_cast<std::uint32_t>(memo_.size())] = top(); break;  // MEMOIZE
-        case 'h': stack_.push_back(memo(byte())); break;
-        case 'j': stack_.push_back(memo(static_cast<std::uint32_t>(unsigned_le(4)))); break;
-        case 't': stack_.push_back(make(to_mark())); break;
-        case 0x85: tuple(1); break;
-        case 0x86: tuple(2); break;
-        case 0x87: tuple(3); break;
+        case 'q':
+          memo_[static_cast<std::uint32_t>(byte())] = top();
+          break;
+        case 'r':
+          memo_[static_cast<std::uint32_t>(unsigned_le(4))] = top();
+          break;
+        case 0x94:
+          memo_[static_cast<std::uint32_t>(memo_.size())] = top();
+          break;  // MEMOIZE
+        case 'h':
+          stack_.push_back(memo(byte()));
+          break;
+        case 'j':
+          stack_.push_back(memo(static_cast<std::uint32_t>(unsigned_le(4))));
+          break;
+        case 't':
+          stack_.push_back(make(to_mark()));
+          break;
+        case 0x85:
+          tuple(1);
+          break;
+        case 0x86:
+          tuple(2);
+          break;
+        case 0x87:
+          tuple(3);
+          break;
         case 's': {
           auto value = pop();
           auto key = pop();
@@ -190,7 +265,8 @@ class Unpickler {
           auto items = to_mark();
           if (items.size() % 2) fail("odd SETITEMS");
           Dict& d = as_dict(top());
-          for (std::size_t i = 0; i < items.size(); i += 2) d.items.emplace_back(items[i], items[i + 1]);
+          for (std::size_t i = 0; i < items.size(); i += 2)
+            d.items.emplace_back(items[i], items[i + 1]);
           break;
         }
         case 'a': {
@@ -204,15 +280,21 @@ class Unpickler {
           list.insert(list.end(), items.begin(), items.end());
           break;
         }
-        case 'b': pop(); break;  // BUILD: OrderedDict state (`_metadata`), not needed
-        case 'Q': stack_.push_back(persistent(pop())); break;
+        case 'b':
+          pop();
+          break;  // BUILD: OrderedDict state (`_metadata`), not needed
+        case 'Q':
+          stack_.push_back(persistent(pop()));
+          break;
         case 'R': {
           auto args = pop();
           auto callable = pop();
           stack_.push_back(reduce(callable, args));
           break;
         }
-        default: fail("pickle opcode " + std::to_string(op) + " is not one a state-dict uses; refusing the file");
+        default:
+          fail("pickle opcode " + std::to_string(op) +
+               " is not one a state-dict uses; refusing the file");
       }
     }
   }
@@ -227,7 +309,8 @@ class Unpickler {
   }
   std::uint64_t unsigned_le(int n) {
     std::uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(byte()) << (8 * i);
+    for (int i = 0; i < n; ++i)
+      v |= static_cast<std::uint64_t>(byte()) << (8 * i);
     return v;
   }
   std::string text(std::size_t n) {
@@ -270,7 +353,8 @@ class Unpickler {
   }
   void tuple(int n) {
     std::vector<ValuePtr> items(static_cast<std::size_t>(n));
-    for (int i = n - 1; i >= 0; --i) items[static_cast<std::size_t>(i)] = pop();
+    for (int i = n - 1; i >= 0; --i)
+      items[static_cast<std::size_t>(i)] = pop();
     stack_.push_back(make(items));
   }
   Dict& as_dict(const ValuePtr& v) {
@@ -278,11 +362,13 @@ class Unpickler {
     return std::get<Dict>(v->v);
   }
   std::vector<ValuePtr>& list_of(const ValuePtr& v) {
-    if (!std::holds_alternative<std::vector<ValuePtr>>(v->v) || !v->is_list) fail("APPEND on something that is not a list");
+    if (!std::holds_alternative<std::vector<ValuePtr>>(v->v) || !v->is_list)
+      fail("APPEND on something that is not a list");
     return std::get<std::vector<ValuePtr>>(v->v);
   }
   const std::vector<ValuePtr>& tuple_of(const ValuePtr& v, const char* what) {
-    if (!std::holds_alternative<std::vector<ValuePtr>>(v->v)) fail(std::string(what) + " is not a tuple");
+    if (!std::holds_alternative<std::vector<ValuePtr>>(v->v))
+      fail(std::string(what) + " is not a tuple");
     return std::get<std::vector<ValuePtr>>(v->v);
   }
   std::int64_t integer(const ValuePtr& v, const char* what) {
@@ -291,52 +377,63 @@ class Unpickler {
   }
   std::vector<std::int64_t> integers(const ValuePtr& v, const char* what) {
     std::vector<std::int64_t> out;
-    for (const auto& x : tuple_of(v, what)) out.push_back(integer(x, what));
+    for (const auto& x : tuple_of(v, what))
+      out.push_back(integer(x, what));
     return out;
   }
 
   // ('storage', torch.FloatStorage, key, location, numel)
   ValuePtr persistent(const ValuePtr& id) {
     const auto& t = tuple_of(id, "persistent id");
-    if (t.size() != 5 || !std::holds_alternative<std::string>(t[0]->v) || std::get<std::string>(t[0]->v) != "storage" ||
-        !std::holds_alternative<Global>(t[1]->v) || !std::holds_alternative<std::string>(t[2]->v)) {
+    if (t.size() != 5 || !std::holds_alternative<std::string>(t[0]->v) ||
+        std::get<std::string>(t[0]->v) != "storage" || !std::holds_alternative<Global>(t[1]->v) ||
+        !std::holds_alternative<std::string>(t[2]->v)) {
       fail("unexpected persistent id (not a tensor storage)");
     }
     const Global& g = std::get<Global>(t[1]->v);
     if (g.module != "torch") fail("storage type " + g.module + "." + g.name + " refused");
-    return make(Storage{storage_dtype(path_, g.name), std::get<std::string>(t[2]->v), integer(t[4], "storage size")});
+    return make(Storage{storage_dtype(path_, g.name), std::get<std::string>(t[2]->v),
+                        integer(t[4], "storage size")});
   }
 
   ValuePtr reduce(const ValuePtr& callable, const ValuePtr& args) {
-    if (!std::holds_alternative<Global>(callable->v)) fail("REDUCE of something that is not a known global");
+    if (!std::holds_alternative<Global>(callable->v))
+      fail("REDUCE of something that is not a known global");
     const Global& g = std::get<Global>(callable->v);
     const std::string name = g.module + "." + g.name;
     if (name == "collections.OrderedDict") return make(Dict{});
     if (name == "torch._utils._rebuild_tensor_v2") {
       const auto& a = tuple_of(args, "_rebuild_tensor_v2 arguments");
-      if (a.size() < 4 || !std::holds_alternative<Storage>(a[0]->v)) fail("malformed _rebuild_tensor_v2 call");
-      return make(tensor_from(std::get<Storage>(a[0]->v), integer(a[1], "storage offset"), integers(a[2], "size"),
-                              integers(a[3], "stride")));
+      if (a.size() < 4 || !std::holds_alternative<Storage>(a[0]->v))
+        fail("malformed _rebuild_tensor_v2 call");
+      return make(tensor_from(std::get<Storage>(a[0]->v), integer(a[1], "storage offset"),
+                              integers(a[2], "size"), integers(a[3], "stride")));
     }
     if (name == "torch._utils._rebuild_parameter") {
       const auto& a = tuple_of(args, "_rebuild_parameter arguments");
-      if (a.empty() || !std::holds_alternative<torch::Tensor>(a[0]->v)) fail("malformed _rebuild_parameter call");
+      if (a.empty() || !std::holds_alternative<torch::Tensor>(a[0]->v))
+        fail("malformed _rebuild_parameter call");
       return a[0];
     }
     fail("global " + name + " is not allowed in a state-dict; refusing to run it");
   }
 
-  torch::Tensor tensor_from(const Storage& s, std::int64_t offset, const std::vector<std::int64_t>& size,
+  torch::Tensor tensor_from(const Storage& s,
+                            std::int64_t offset,
+                            const std::vector<std::int64_t>& size,
                             const std::vector<std::int64_t>& stride) {
     const std::string record = prefix_ + "data/" + s.key;
     const auto it = zip_.find(record);
     if (it == zip_.end()) fail("storage record " + record + " is missing from the archive");
     const std::size_t element = c10::elementSize(s.dtype);
-    if (it->second.size < static_cast<std::size_t>(s.numel) * element) fail("storage record " + record + " is truncated");
+    if (it->second.size < static_cast<std::size_t>(s.numel) * element)
+      fail("storage record " + record + " is truncated");
     auto storage = torch::empty({s.numel}, torch::TensorOptions().dtype(s.dtype));
-    std::memcpy(storage.data_ptr(), bytes_.data() + it->second.offset, static_cast<std::size_t>(s.numel) * element);
+    std::memcpy(storage.data_ptr(), bytes_.data() + it->second.offset,
+                static_cast<std::size_t>(s.numel) * element);
     std::int64_t last = offset;
-    for (std::size_t d = 0; d < size.size(); ++d) last += (size[d] - 1) * stride[d];
+    for (std::size_t d = 0; d < size.size(); ++d)
+      last += (size[d] - 1) * stride[d];
     if (size.size() != stride.size() || offset < 0 || (s.numel > 0 && last >= s.numel)) {
       fail("tensor view outside its storage " + s.key);
     }
@@ -360,13 +457,15 @@ std::uint32_t crc32(const char* data, std::size_t n) {
     std::array<std::uint32_t, 256> t{};
     for (std::uint32_t i = 0; i < 256; ++i) {
       std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      for (int k = 0; k < 8; ++k)
+        c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
       t[i] = c;
     }
     return t;
   }();
   std::uint32_t c = 0xFFFFFFFFu;
-  for (std::size_t i = 0; i < n; ++i) c = table[(c ^ static_cast<unsigned char>(data[i])) & 0xFF] ^ (c >> 8);
+  for (std::size_t i = 0; i < n; ++i)
+    c = table[(c ^ static_cast<unsigned char>(data[i])) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
 }
 
@@ -453,17 +552,28 @@ class ZipWriter {
 
 std::string storage_name(c10::ScalarType t) {
   switch (t) {
-    case torch::kFloat32: return "FloatStorage";
-    case torch::kFloat64: return "DoubleStorage";
-    case torch::kFloat16: return "HalfStorage";
-    case torch::kBFloat16: return "BFloat16Storage";
-    case torch::kInt64: return "LongStorage";
-    case torch::kInt32: return "IntStorage";
-    case torch::kInt16: return "ShortStorage";
-    case torch::kInt8: return "CharStorage";
-    case torch::kUInt8: return "ByteStorage";
-    case torch::kBool: return "BoolStorage";
-    default: throw std::invalid_argument("cannot save tensors of type " + std::string(c10::toString(t)));
+    case torch::kFloat32:
+      return "FloatStorage";
+    case torch::kFloat64:
+      return "DoubleStorage";
+    case torch::kFloat16:
+      return "HalfStorage";
+    case torch::kBFloat16:
+      return "BFloat16Storage";
+    case torch::kInt64:
+      return "LongStorage";
+    case torch::kInt32:
+      return "IntStorage";
+    case torch::kInt16:
+      return "ShortStorage";
+    case torch::kInt8:
+      return "CharStorage";
+    case torch::kUInt8:
+      return "ByteStorage";
+    case torch::kBool:
+      return "BoolStorage";
+    default:
+      throw std::invalid_argument("cannot save tensors of type " + std::string(c10::toString(t)));
   }
 }
 
@@ -482,12 +592,14 @@ void pickle_int(std::string& o, std::int64_t v) {
   } else {
     o += '\x8a';
     o += '\x08';
-    for (int i = 0; i < 8; ++i) o += static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xFF);
+    for (int i = 0; i < 8; ++i)
+      o += static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xFF);
   }
 }
 void pickle_ints(std::string& o, const c10::IntArrayRef values) {
   o += '(';
-  for (const auto v : values) pickle_int(o, v);
+  for (const auto v : values)
+    pickle_int(o, v);
   o += 't';
 }
 
@@ -510,12 +622,14 @@ NamedTensors read_torch_state_dict(const fs::path& path) {
   const ZipEntry pickle = zip.at(pickle_name);
   Unpickler unpickler(path, bytes, pickle.offset, pickle.offset + pickle.size, prefix, zip);
   const ValuePtr root = unpickler.run();
-  if (!std::holds_alternative<Dict>(root->v)) bad(path, "the checkpoint is not a dict of tensors (a whole pickled model?)");
+  if (!std::holds_alternative<Dict>(root->v))
+    bad(path, "the checkpoint is not a dict of tensors (a whole pickled model?)");
   NamedTensors out;
   for (const auto& [key, value] : std::get<Dict>(root->v).items) {
     if (!std::holds_alternative<std::string>(key->v)) bad(path, "a state-dict key is not a string");
     const std::string& name = std::get<std::string>(key->v);
-    if (!std::holds_alternative<torch::Tensor>(value->v)) bad(path, "entry '" + name + "' is not a tensor");
+    if (!std::holds_alternative<torch::Tensor>(value->v))
+      bad(path, "entry '" + name + "' is not a tensor");
     out.emplace_back(name, std::get<torch::Tensor>(value->v));
   }
   return out;
@@ -540,8 +654,8 @@ void write_torch_state_dict(const fs::path& path, const NamedTensors& tensors) {
     pickle_int(p, 0);
     pickle_ints(p, t.sizes());
     pickle_ints(p, t.strides());
-    p += '\x89';                               // requires_grad False
-    p += "ccollections\nOrderedDict\n)R";      // backward hooks
+    p += '\x89';                           // requires_grad False
+    p += "ccollections\nOrderedDict\n)R";  // backward hooks
     p += "tR";
   }
   p += "u.";
@@ -550,7 +664,8 @@ void write_torch_state_dict(const fs::path& path, const NamedTensors& tensors) {
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const auto t = tensors[i].second.detach().contiguous().cpu();
     zip.add(archive + "/data/" + std::to_string(i),
-            std::string(static_cast<const char*>(t.data_ptr()), static_cast<std::size_t>(t.numel()) * t.element_size()));
+            std::string(static_cast<const char*>(t.data_ptr()),
+                        static_cast<std::size_t>(t.numel()) * t.element_size()));
   }
   zip.add(archive + "/version", "3\n");
   core::write_file_atomically(path, zip.finish());
