@@ -304,7 +304,10 @@ TrainReport train(const TrainOptions& o) {
   if (o.cache.empty() && !o.question_only)
     throw std::invalid_argument("--cache is required unless --question-only");
   std::shared_ptr<const features::FeatureCacheReader> cache;
-  if (!o.cache.empty()) cache = std::make_shared<const features::FeatureCacheReader>(o.cache);
+  // A question-only run sees zeros whatever the cache holds, and zero maps of any size give the
+  // same uniform attention and zero features: it runs on 1x1 zeros instead (several times faster).
+  if (!o.cache.empty() && !o.question_only)
+    cache = std::make_shared<const features::FeatureCacheReader>(o.cache);
   fs::create_directories(o.out);
   const fs::path state_file = o.out / "state.json";
   // Before anything is written: a finished or interrupted run in `out` stays as it is.

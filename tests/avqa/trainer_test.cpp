@@ -209,8 +209,25 @@ TEST(Trainer, QuestionOnlyBaselineSeesNoMedia) {
   const auto config = nlohmann::json::parse(std::ifstream(dir / "qonly/config.json"));
   EXPECT_TRUE(config["question_only"].get<bool>());
 
-  // Without any feature cache (annotations whose videos are not at hand): the same run, since
-  // the network sees zeros either way (only the maps' size differs, and means of zeros are zero).
+  // Question-only runs use 1x1 zero maps whatever the cache holds: the network's outputs on zero
+  // maps do not depend on their size (uniform attention, zero pooled and attended features).
+  {
+    torch::manual_seed(2);
+    StAvqaOptions w;
+    w.vocab_size = static_cast<std::int64_t>(words.size());
+    w.audio_dim = full.audio.size(2);
+    w.visual_channels = w.hidden = full.visual.size(2);
+    StAvqaNet net(w);
+    net->eval();
+    torch::NoGradGuard no_grad;
+    const auto small =
+        net->forward(blind.audio, torch::zeros({3, 2, w.visual_channels, 1, 1}), blind.question);
+    const auto large = net->forward(blind.audio, blind.visual, blind.question);
+    ASSERT_GT(blind.visual.size(3), 1);
+    EXPECT_TRUE(torch::allclose(small.logits, large.logits, 1e-6, 1e-6));
+  }
+
+  // Without any feature cache (annotations whose videos are not at hand): the same run.
   TrainOptions blind_run = options(dir.path(), "blind", 1);
   blind_run.question_only = true;
   blind_run.cache.clear();
