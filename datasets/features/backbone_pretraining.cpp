@@ -170,8 +170,13 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
         return loss;
       };
       const auto fi = pick(frame_order, n_frames);
-      const auto vloss = train_step(visual_opt, visual_logits(train_set.frames.index_select(0, fi)),
-                                    train_set.frame_labels.index_select(0, fi));
+      // Half the frames mirrored: the visible instruments stay the same, and without it the few
+      // scenes of a small dataset are learnt by heart (train BCE 0.03 at val F1 0.34).
+      const auto frames = train_set.frames.index_select(0, fi);  // [B, H, W, 3]
+      const auto mirror = (torch::rand({frames.size(0)}) < 0.5).view({-1, 1, 1, 1});
+      const auto vloss =
+          train_step(visual_opt, visual_logits(torch::where(mirror, frames.flip({2}), frames)),
+                     train_set.frame_labels.index_select(0, fi));
       const auto ai = pick(example_order, n_examples);
       const auto aloss = train_step(audio_opt, audio_logits(train_set.examples.index_select(0, ai)),
                                     train_set.audio_labels.index_select(0, ai));
