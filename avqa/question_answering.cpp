@@ -14,6 +14,7 @@
 #include "datasets/features/extractor.h"
 #include "datasets/features/feature_cache.h"
 #include "datasets/question_text.h"
+#include "datasets/sentence_piece.h"
 #include "datasets/vocabulary.h"
 
 namespace avqa::net {
@@ -45,6 +46,12 @@ AskResult ask(const AskOptions& o) {
   }
   std::vector<std::int64_t> ids;
   try {
+    if (vocab.pieces) {  // show the user how the question falls apart into pieces
+      std::string text;
+      for (const auto& w : result.words)
+        text += (text.empty() ? "" : " ") + w;
+      result.pieces = data::SentencePieceModel(vocab.pieces->model).pieces({text}).front();
+    }
     ids = data::encode_question(result.words, vocab);
   } catch (const std::invalid_argument& e) {
     throw core::InputError(

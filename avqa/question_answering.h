@@ -25,12 +25,14 @@ struct AskResult {
   std::string answer;
   std::vector<std::pair<std::string, float>> top5;  ///< answer, probability
   std::vector<std::string> words;                   ///< the question as the model read it
-  at::Tensor spatial_attention;                     ///< [T, H*W] per model segment
-  at::Tensor temporal_visual;                       ///< [T]
-  at::Tensor temporal_audio;                        ///< [T]
-  int grid = 0;                                     ///< H = W of the visual maps
-  std::vector<int> segments;                        ///< which sampled seconds the model saw
-  media::SampledClip clip;                          ///< the frames and audio it saw
+  std::vector<std::string>
+      pieces;                    ///< its SentencePiece pieces, for a run trained with a tokenizer
+  at::Tensor spatial_attention;  ///< [T, H*W] per model segment
+  at::Tensor temporal_visual;    ///< [T]
+  at::Tensor temporal_audio;     ///< [T]
+  int grid = 0;                  ///< H = W of the visual maps
+  std::vector<int> segments;     ///< which sampled seconds the model saw
+  media::SampledClip clip;       ///< the frames and audio it saw
 };
 
 /// Extracts the video's features with the backbones the run was trained on (the weights given

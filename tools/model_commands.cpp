@@ -231,6 +231,7 @@ void run_ask(AskArgs& a, const GlobalOptions& global) {
     for (const auto& [answer, p] : r.top5)
       top.push_back({{"answer", answer}, {"probability", p}});
     out["top5"] = top;
+    if (!r.pieces.empty()) out["pieces"] = r.pieces;
     std::vector<float> tv(r.temporal_visual.data_ptr<float>(),
                           r.temporal_visual.data_ptr<float>() + r.temporal_visual.numel());
     std::vector<float> ta(r.temporal_audio.data_ptr<float>(),
@@ -248,7 +249,14 @@ void run_ask(AskArgs& a, const GlobalOptions& global) {
   std::string heard;
   for (const auto& w : r.words)
     heard += (heard.empty() ? "" : " ") + w;
-  std::printf("question (as read): %s\nanswer: %s\n", heard.c_str(), r.answer.c_str());
+  std::printf("question (as read): %s\n", heard.c_str());
+  if (!r.pieces.empty()) {
+    std::string pieces;
+    for (const auto& p : r.pieces)
+      pieces += (pieces.empty() ? "" : " ") + p;
+    std::printf("as pieces: %s\n", pieces.c_str());
+  }
+  std::printf("answer: %s\n", r.answer.c_str());
   for (const auto& [answer, p] : r.top5)
     std::printf("  %-16s %5.1f%%\n", answer.c_str(), 100 * p);
   const auto peak = r.temporal_visual.argmax().item<std::int64_t>();

@@ -119,6 +119,12 @@ TEST(Ask, TokenizedRunAnswersFreeFormWording) {
   const auto& answers = data::music_avqa_answers();
   EXPECT_NE(std::find(answers.begin(), answers.end(), r.answer), answers.end());
   EXPECT_EQ(r.words, (std::vector<std::string>{"Where", "is", "the", "banjoist"}));
+  std::string joined;
+  for (const auto& piece : r.pieces)
+    joined += piece;
+  EXPECT_EQ(joined,
+            "\xE2\x96\x81Where\xE2\x96\x81is\xE2\x96\x81the\xE2\x96\x81"
+            "banjoist");
 }
 
 }  // namespace
