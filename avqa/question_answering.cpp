@@ -1,5 +1,6 @@
 #include "avqa/question_answering.h"
 
+#include <algorithm>
 #include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -146,8 +147,12 @@ std::vector<fs::path> write_overlays(const AskResult& r, const fs::path& folder)
     const std::uint8_t* pixels =
         r.clip.frames.data() + static_cast<std::size_t>(r.segments[k]) * size * size * 3;
     cv::Mat rgb(size, size, CV_8UC3, const_cast<std::uint8_t*>(pixels));
+    // Shown at 336 px or more (the demo's model sees 112 px), the frame beside its overlay, so
+    // what lies under the heat stays visible.
+    const int shown = std::max(size, 336);
     cv::Mat frame;
     cv::cvtColor(rgb, frame, cv::COLOR_RGB2BGR);
+    if (shown != size) cv::resize(frame, frame, cv::Size(shown, shown), 0, 0, cv::INTER_LINEAR);
     const auto attention = r.spatial_attention[static_cast<std::int64_t>(k)].contiguous();
     cv::Mat map(r.grid, r.grid, CV_32F, const_cast<float*>(attention.data_ptr<float>()));
     double lo = 0, hi = 0;
@@ -155,14 +160,16 @@ std::vector<fs::path> write_overlays(const AskResult& r, const fs::path& folder)
     cv::Mat scaled;
     map.convertTo(scaled, CV_8U, hi > lo ? 255.0 / (hi - lo) : 0.0,
                   hi > lo ? -lo * 255.0 / (hi - lo) : 0.0);
-    cv::resize(scaled, scaled, cv::Size(size, size), 0, 0, cv::INTER_CUBIC);
+    cv::resize(scaled, scaled, cv::Size(shown, shown), 0, 0, cv::INTER_CUBIC);
     cv::Mat heat;
     cv::applyColorMap(scaled, heat, cv::COLORMAP_JET);
     cv::Mat blended;
     cv::addWeighted(frame, 0.55, heat, 0.45, 0, blended);
+    cv::Mat side_by_side;
+    cv::hconcat(frame, blended, side_by_side);
     char name[48];
     std::snprintf(name, sizeof name, "segment-%02zu.png", k);
-    cv::imwrite((folder / name).string(), blended);
+    cv::imwrite((folder / name).string(), side_by_side);
     written.push_back(folder / name);
   }
   // Temporal attention: a pair of bars per segment, visual (orange) and audio (blue).
