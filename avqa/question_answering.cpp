@@ -48,10 +48,9 @@ AskResult ask(const AskOptions& o) {
   std::vector<std::int64_t> ids;
   try {
     if (vocab.pieces) {  // show the user how the question falls apart into pieces
-      std::string text;
-      for (const auto& w : result.words)
-        text += (text.empty() ? "" : " ") + w;
-      result.pieces = data::SentencePieceModel(vocab.pieces->model).pieces({text}).front();
+      result.pieces = data::SentencePieceModel(vocab.pieces->model)
+                          .pieces({data::question_sentence(result.words)})
+                          .front();
     }
     ids = data::encode_question(result.words, vocab);
   } catch (const std::invalid_argument& e) {

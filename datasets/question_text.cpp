@@ -95,4 +95,13 @@ std::string filled_question(std::string_view question_content,
   return out;
 }
 
+std::string question_sentence(const std::vector<std::string>& words) {
+  std::string text;
+  for (const std::string& w : words) {
+    if (!text.empty()) text += ' ';
+    text += w;
+  }
+  return text;
+}
+
 }  // namespace avqa::data

@@ -21,6 +21,10 @@ std::size_t count_placeholders(std::string_view question_content);
 std::vector<std::string> question_words(std::string_view question_content,
                                         const std::vector<std::string>& templ_values);
 
+/// The question's words joined by single spaces: the text a SentencePiece tokenizer reads, so
+/// that pieces and words see the same question (question mark dropped, placeholders filled).
+std::string question_sentence(const std::vector<std::string>& words);
+
 /// The question as a user reads it: placeholders filled, original punctuation kept.
 std::string filled_question(std::string_view question_content,
                             const std::vector<std::string>& templ_values);

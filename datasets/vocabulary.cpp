@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
+#include "datasets/question_text.h"
 #include "datasets/sentence_piece.h"
 
 namespace avqa::data {
@@ -303,15 +304,6 @@ std::int64_t question_vocabulary_size(const Vocabularies& vocab) {
 
 namespace {
 
-// The text SentencePiece reads: the original's words (placeholders filled, question mark
-// dropped) joined again, so pieces and words see the same question.
-std::string joined(const std::vector<std::string>& words) {
-  std::string text;
-  for (const std::string& w : words)
-    text += (text.empty() ? "" : " ") + w;
-  return text;
-}
-
 std::vector<std::int64_t> padded(std::vector<std::int64_t> ids, std::size_t max_length) {
   if (ids.size() > max_length) {
     throw std::invalid_argument(std::to_string(ids.size()) + " pieces, more than the maximum of " +
@@ -330,7 +322,7 @@ std::vector<std::vector<std::int64_t>> encode_questions(const AnnotationSet& set
   if (!vocab.pieces) return encode_questions(set, vocab.words);
   std::vector<std::string> texts;
   for (const AnnotationRecord& r : set.records)
-    texts.push_back(joined(r.words));
+    texts.push_back(question_sentence(r.words));
   const auto ids = SentencePieceModel(vocab.pieces->model).encode(texts);  // one helper run
   std::size_t i = 0;
   return encode_records(set, "question_content", [&](const AnnotationRecord&) {
@@ -341,7 +333,7 @@ std::vector<std::vector<std::int64_t>> encode_questions(const AnnotationSet& set
 std::vector<std::int64_t> encode_question(const std::vector<std::string>& words,
                                           const Vocabularies& vocab) {
   if (!vocab.pieces) return vocab.words.encode(words);
-  return padded(SentencePieceModel(vocab.pieces->model).encode({joined(words)}).front(),
+  return padded(SentencePieceModel(vocab.pieces->model).encode({question_sentence(words)}).front(),
                 vocab.pieces->max_length);
 }
 

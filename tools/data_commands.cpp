@@ -83,12 +83,8 @@ void run_spm_train(const SpmTrainOptions& options) {
   train.vocab_size = options.vocab_size;
   train.model_type = options.model_type;
   for (const data::AnnotationSet& set : load_all(options.from, options.duplicates)) {
-    for (const data::AnnotationRecord& r : set.records) {
-      std::string text;
-      for (const std::string& w : r.words)
-        text += (text.empty() ? "" : " ") + w;
-      train.sentences.push_back(text);
-    }
+    for (const data::AnnotationRecord& r : set.records)
+      train.sentences.push_back(data::question_sentence(r.words));
   }
   data::train_sentence_piece(train);
   const data::SentencePieceModel model(options.out);

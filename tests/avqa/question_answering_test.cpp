@@ -8,6 +8,7 @@
 #include "core/input_error.h"
 #include "datasets/annotations.h"
 #include "datasets/features/extractor.h"
+#include "datasets/question_text.h"
 #include "datasets/sentence_piece.h"
 #include "datasets/synthetic/generator.h"
 #include "datasets/vocabulary.h"
@@ -93,12 +94,8 @@ TEST(Ask, TokenizedRunAnswersFreeFormWording) {
   t.segments = 2;
   t.progress = false;
   data::SentencePieceTrainOptions s;
-  for (const auto& r : data::load_annotations(t.train).records) {
-    std::string text;
-    for (const auto& w : r.words)
-      text += (text.empty() ? "" : " ") + w;
-    s.sentences.push_back(text);
-  }
+  for (const auto& r : data::load_annotations(t.train).records)
+    s.sentences.push_back(data::question_sentence(r.words));
   s.out = dir / "tokenizer/q.model";
   s.vocab_size = 120;
   data::train_sentence_piece(s);

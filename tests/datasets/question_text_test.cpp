@@ -74,5 +74,12 @@ TEST(FilledQuestion, KeepsPunctuation) {
                std::invalid_argument);
 }
 
+TEST(QuestionText, SentenceJoinsTheWordsAsTheModelReadsThem) {
+  const auto words =
+      question_words("Is the <Object> louder than the <Object>?", {"violin", "piano"});
+  EXPECT_EQ(question_sentence(words), "Is the violin louder than the piano");
+  EXPECT_EQ(question_sentence({}), "");
+}
+
 }  // namespace
 }  // namespace avqa::data
