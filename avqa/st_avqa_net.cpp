@@ -75,22 +75,21 @@ StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
   // in backward): over a whole batch-64 tensor (257 MB at 14x14) each of the three passes went
   // to memory, and the channel-strided norm alone took 54 ms.
   constexpr std::int64_t kBlock = 16;
-  std::vector<torch::Tensor> attention_blocks, summed_blocks;
+  std::vector<torch::Tensor> attention_blocks, attended_blocks, pooled_blocks;
   for (std::int64_t start = 0; start < n; start += kBlock) {
     const auto rows = std::min(kBlock, n - start);
     const auto maps = all_maps.narrow(0, start, rows);
     const auto norms = maps.square().sum(1).sqrt().clamp_min(1e-12);  // [rows, HW]
     const auto scores = (maps * audio_unit.narrow(0, start, rows).unsqueeze(2)).sum(1) / norms;
     const auto attention = torch::softmax(scores, 1);
-    const auto weights = torch::stack(
-        {attention / norms, torch::full_like(attention, 1.0 / static_cast<double>(hw))}, 2);
-    summed_blocks.push_back(torch::bmm(maps, weights));  // [rows, C, 2]
+    // sum_i p_i V_i / |V_i| and the spatial mean: reductions along the contiguous patch axis.
+    attended_blocks.push_back((maps * (attention / norms).unsqueeze(1)).sum(2));  // [rows, C]
+    pooled_blocks.push_back(maps.mean(2));
     attention_blocks.push_back(attention);
   }
   const auto attention = torch::cat(attention_blocks);  // [N, HW]
-  const auto summed = torch::cat(summed_blocks);        // [N, C, 2]
-  const auto attended = summed.select(2, 0);            // sum_i p_i V_i / |V_i|
-  const auto pooled = summed.select(2, 1);              // spatial mean, before normalisation
+  const auto attended = torch::cat(attended_blocks);    // [N, C]
+  const auto pooled = torch::cat(pooled_blocks);        // [N, C], before normalisation
   const auto features = fc_gl_(torch::tanh(torch::cat({pooled, attended}, 1)));  // [N, d]
   const auto match = fc4_(
       torch::relu(fc3_(torch::relu(fc2_(torch::relu(fc1_(torch::cat({audio_n, features}, 1))))))));
