@@ -68,8 +68,7 @@ StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
   const auto hw = all_maps.size(2);
   // The original normalises every patch into a new [N, HW, C] tensor, 40 % of its training step.
   // The same numbers come from the patch norms alone: cosine scores are (a_hat . V_i) / |V_i|,
-  // and sum_i p_i V_i / |V_i| is one weighted sum of the raw maps, taken together with the
-  // spatial mean in a single pass.
+  // and the attended feature sum_i p_i V_i / |V_i| is a weighted sum of the raw maps.
   const auto audio_unit = F::normalize(audio_n, F::NormalizeFuncOptions().dim(1));  // [N, C]
   // Blocks of segments whose maps stay in cache from the norms to the weighted sums (and again
   // in backward): over a whole batch-64 tensor (257 MB at 14x14) each of the three passes went

@@ -240,14 +240,13 @@ VideoFeatures ClipFeatureExtractor::extract(const media::SampledClip& clip) {
   features.real_seconds = static_cast<float>(clip.real_seconds);
   features.has_audio = clip.has_audio;
   const ClipInputs inputs = clip_inputs(clip, o, impl_->visual != nullptr, impl_->audio != nullptr);
-  auto store = [&](const char* name, Backbone& backbone, const torch::Tensor& input) {
-    const int batch = &backbone == impl_->visual.get() ? o.batch : o.audio_batch;
+  auto store = [&](const char* name, Backbone& backbone, const torch::Tensor& input, int batch) {
     const auto out = run_batched(backbone, input, batch).contiguous().to(torch::kFloat32);
     features.modalities[name] =
         std::vector<float>(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
   };
-  if (impl_->visual) store("visual", *impl_->visual, inputs.frames);
-  if (impl_->audio) store("audio", *impl_->audio, inputs.examples);
+  if (impl_->visual) store("visual", *impl_->visual, inputs.frames, o.batch);
+  if (impl_->audio) store("audio", *impl_->audio, inputs.examples, o.audio_batch);
   return features;
 }
 

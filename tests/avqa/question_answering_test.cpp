@@ -21,19 +21,25 @@ namespace {
 namespace fs = std::filesystem;
 using avqa::testing::TempDir;
 
+// One quick epoch on the tiny dataset in <dir>/data, into <dir>/run.
+TrainOptions one_epoch(const fs::path& dir, const fs::path& cache, int segments) {
+  TrainOptions t;
+  t.train = dir / "data/annotations/avqa-train.json";
+  t.val = dir / "data/annotations/avqa-val.json";
+  t.cache = cache;
+  t.out = dir / "run";
+  t.epochs = 1;
+  t.batch = 8;
+  t.segments = segments;
+  t.progress = false;
+  return t;
+}
+
 TEST(Ask, AnswersWithAttentionAndOverlays) {
   TempDir dir("ask");
   avqa::testing::generate_tiny_dataset(dir.path(), 8, 3, 5);
   const features::ExtractOptions x = avqa::testing::extract_tiny_features(dir.path(), 3);
-  TrainOptions t;
-  t.train = dir / "data/annotations/avqa-train.json";
-  t.val = dir / "data/annotations/avqa-val.json";
-  t.cache = x.out;
-  t.out = dir / "run";
-  t.epochs = 1;
-  t.batch = 8;
-  t.segments = 3;
-  t.progress = false;
+  TrainOptions t = one_epoch(dir.path(), x.out, 3);
   train(t);
 
   AskOptions o;
@@ -84,15 +90,7 @@ TEST(Ask, TokenizedRunAnswersFreeFormWording) {
   TempDir dir("ask_pieces");
   avqa::testing::generate_tiny_dataset(dir.path(), 6, 2, 8);
   const features::ExtractOptions x = avqa::testing::extract_tiny_features(dir.path(), 2);
-  TrainOptions t;
-  t.train = dir / "data/annotations/avqa-train.json";
-  t.val = dir / "data/annotations/avqa-val.json";
-  t.cache = x.out;
-  t.out = dir / "run";
-  t.epochs = 1;
-  t.batch = 8;
-  t.segments = 2;
-  t.progress = false;
+  TrainOptions t = one_epoch(dir.path(), x.out, 2);
   data::SentencePieceTrainOptions s;
   for (const auto& r : data::load_annotations(t.train).records)
     s.sentences.push_back(data::question_sentence(r.words));
