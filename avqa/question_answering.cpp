@@ -48,7 +48,7 @@ AskResult ask(const AskOptions& o) {
   std::vector<std::int64_t> ids;
   try {
     if (vocab.pieces) {  // show the user how the question falls apart into pieces
-      result.pieces = data::SentencePieceModel(vocab.pieces->model)
+      result.pieces = data::SentencePieceModel(vocab.pieces->model, vocab.pieces->size)
                           .pieces({data::question_sentence(result.words)})
                           .front();
     }

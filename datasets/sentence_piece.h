@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace avqa::data {
@@ -30,6 +31,10 @@ class SentencePieceModel {
  public:
   /// Throws core::InputError naming the file when it is not a SentencePiece model.
   explicit SentencePieceModel(std::filesystem::path model);
+  /// A model checked before, whose piece count is known (a run's vocabulary records it): no
+  /// helper run until something is encoded.
+  SentencePieceModel(std::filesystem::path model, std::int64_t size)
+      : path_(std::move(model)), size_(size) {}
   const std::filesystem::path& path() const { return path_; }
   std::int64_t size() const { return size_; }  ///< pieces, the embedding's rows
   /// Ids per sentence (never 0, the padding id); one helper run for all of them.

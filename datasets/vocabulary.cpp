@@ -323,7 +323,8 @@ std::vector<std::vector<std::int64_t>> encode_questions(const AnnotationSet& set
   std::vector<std::string> texts;
   for (const AnnotationRecord& r : set.records)
     texts.push_back(question_sentence(r.words));
-  const auto ids = SentencePieceModel(vocab.pieces->model).encode(texts);  // one helper run
+  const auto ids =
+      SentencePieceModel(vocab.pieces->model, vocab.pieces->size).encode(texts);  // one helper run
   std::size_t i = 0;
   return encode_records(set, "question_content", [&](const AnnotationRecord&) {
     return padded(ids[i++], vocab.pieces->max_length);
@@ -333,7 +334,9 @@ std::vector<std::vector<std::int64_t>> encode_questions(const AnnotationSet& set
 std::vector<std::int64_t> encode_question(const std::vector<std::string>& words,
                                           const Vocabularies& vocab) {
   if (!vocab.pieces) return vocab.words.encode(words);
-  return padded(SentencePieceModel(vocab.pieces->model).encode({question_sentence(words)}).front(),
+  return padded(SentencePieceModel(vocab.pieces->model, vocab.pieces->size)
+                    .encode({question_sentence(words)})
+                    .front(),
                 vocab.pieces->max_length);
 }
 
