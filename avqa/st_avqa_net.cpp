@@ -1,14 +1,101 @@
 #include "avqa/st_avqa_net.h"
 
 #include <algorithm>
+#include <cmath>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
+
+#include "avqa/spatial_grounding.h"
 
 namespace avqa::net {
 
 namespace nn = torch::nn;
 namespace F = torch::nn::functional;
+
+namespace {
+
+// With a few rows OpenBLAS's GEMM repacks the whole weight matrix on every call: one row through
+// 512 -> 512 took 66 us against 7 us as a GEMV, ten rows through 1024 -> 512 0.21 ms against
+// 0.12 ms as ten GEMVs (2 threads). Narrow inputs (128 -> 512) and training batches keep the GEMM.
+constexpr std::int64_t kFewRows = 16;
+constexpr std::int64_t kGemvMinInputs = 512;
+
+/// x [..., in] -> [..., out], as torch::nn::Linear computes it.
+torch::Tensor affine(const torch::Tensor& x,
+                     const torch::Tensor& weight,
+                     const torch::Tensor& bias) {
+  const auto in = weight.size(1);
+  const auto rows = x.numel() / in;
+  const bool autograd =
+      torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad());
+  if (autograd || rows > kFewRows || (rows > 1 && in < kGemvMinInputs))
+    return F::linear(x, weight, bias);
+  const auto flat = x.reshape({rows, in});
+  auto out = torch::empty({rows, weight.size(0)}, x.options());
+  for (std::int64_t r = 0; r < rows; ++r) {
+    auto row = out[r];
+    torch::addmv_out(row, bias, weight, flat[r]);
+  }
+  auto sizes = x.sizes().vec();
+  sizes.back() = weight.size(0);
+  return out.view(sizes);
+}
+
+torch::Tensor affine(const torch::Tensor& x, const nn::Linear& layer) {
+  return affine(x, layer->weight, layer->bias);
+}
+
+/// The final (h, c) of a one-layer LSTM over x [L, B, E] from zero state, with nn::LSTM's
+/// parameters and gate order (i, f, g, o). Step by step so that each step is one GEMV at batch 1
+/// (nn::LSTM's GEMM repacks the 4 MB recurrent matrix 14 times: 2.7 ms -> 0.9 ms per question).
+std::pair<torch::Tensor, torch::Tensor> lstm_final_state(const torch::Tensor& x,
+                                                         const nn::LSTM& lstm) {
+  const auto weights = lstm->all_weights();  // w_ih [4H, E], w_hh [4H, H], b_ih, b_hh
+  const auto& w_hh = weights.at(1);
+  const auto inputs = affine(x, weights.at(0), weights.at(2));  // [L, B, 4H]
+  auto h = torch::zeros({x.size(1), w_hh.size(1)}, x.options());
+  auto c = torch::zeros_like(h);
+  for (std::int64_t t = 0; t < x.size(0); ++t) {
+    const auto gates = (affine(h, w_hh, weights.at(3)) + inputs[t]).chunk(4, 1);
+    c = torch::sigmoid(gates[1]) * c + torch::sigmoid(gates[0]) * torch::tanh(gates[2]);
+    h = torch::sigmoid(gates[3]) * torch::tanh(c);
+  }
+  return {h, c};
+}
+
+/// nn::MultiheadAttention's forward (no extra key/value biases, key = value) for a single query
+/// per batch row, with its parameters: query [B, d], sequence [T, B, d] -> attended [B, d] and
+/// the weights averaged over heads [B, T], after dropout as torch returns them. With one query the
+/// per-head scores are dot products along the contiguous head width rather than B*heads bmms
+/// over transposed copies, and the projections of one row are GEMVs (see affine).
+std::pair<torch::Tensor, torch::Tensor> attend_once(const nn::MultiheadAttention& attention,
+                                                    const torch::Tensor& query,
+                                                    const torch::Tensor& sequence) {
+  const auto& o = attention->options;
+  const auto d = o.embed_dim();
+  const auto heads = o.num_heads();
+  const auto head_width = d / heads;
+  const auto t = sequence.size(0);
+  const auto b = sequence.size(1);
+  const auto& w = attention->in_proj_weight;  // [3d, d]: query, key, value rows
+  const auto& bias = attention->in_proj_bias;
+  const auto q = affine(query, w.narrow(0, 0, d), bias.narrow(0, 0, d)) *
+                 (1.0 / std::sqrt(static_cast<double>(head_width)));
+  const auto kv = affine(sequence, w.narrow(0, d, 2 * d), bias.narrow(0, d, 2 * d));  // [T, B, 2d]
+  const auto k = kv.narrow(2, 0, d).reshape({t, b, heads, head_width});
+  const auto v = kv.narrow(2, d, d).reshape({t, b, heads, head_width});
+  const auto scores = (k * q.reshape({1, b, heads, head_width})).sum(3);  // [T, B, heads]
+  const auto p =
+      F::dropout(torch::softmax(scores, 0),
+                 F::DropoutFuncOptions().p(o.dropout()).training(attention->is_training()));
+  const auto attended = (p.unsqueeze(3) * v).sum(0).reshape({b, d});
+  return {affine(attended, attention->out_proj), p.mean(2).t().contiguous()};
+}
+
+}  // namespace
 
 QuestionEncoderImpl::QuestionEncoderImpl(const StAvqaOptions& o) {
   word2vec_ = register_module("word2vec", nn::Embedding(o.vocab_size, o.hidden));
@@ -19,11 +106,16 @@ QuestionEncoderImpl::QuestionEncoderImpl(const StAvqaOptions& o) {
 torch::Tensor QuestionEncoderImpl::forward(const torch::Tensor& words) {
   TORCH_CHECK(words.dim() == 2, "question must be [B, L] word ids, got ", words.sizes());
   const auto embedded = torch::tanh(word2vec_(words)).transpose(0, 1);  // [L, B, E]: time-major
-  const auto [output, state] = lstm_->forward(embedded);
-  (void)output;
-  const auto& [h, c] = state;  // [1, B, H] each
-  const auto both = torch::cat({h, c}, 2).transpose(0, 1).reshape({words.size(0), -1});
-  return fc_(torch::tanh(both));
+  torch::Tensor h, c;                                                   // [B, H] each
+  if (torch::GradMode::is_enabled()) {
+    // Training keeps nn::LSTM, whose batch-64 GEMMs are efficient already.
+    const auto state = std::get<1>(lstm_->forward(embedded));
+    h = std::get<0>(state)[0];
+    c = std::get<1>(state)[0];
+  } else {
+    std::tie(h, c) = lstm_final_state(embedded, lstm_);
+  }
+  return affine(torch::tanh(torch::cat({h, c}, 1)), fc_);
 }
 
 StAvqaNetImpl::StAvqaNetImpl(StAvqaOptions o) : options_(o) {
@@ -64,35 +156,13 @@ StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
                                               const torch::Tensor& visual) {
   const auto n = audio_n.size(0);
   const auto c = visual.size(2);
-  const auto all_maps = visual.reshape({n, c, -1});  // [N, C, HW], a view of the input
-  const auto hw = all_maps.size(2);
-  // The original normalises every patch into a new [N, HW, C] tensor, 40 % of its training step.
-  // The same numbers come from the patch norms alone: cosine scores are (a_hat . V_i) / |V_i|,
-  // and the attended feature sum_i p_i V_i / |V_i| is a weighted sum of the raw maps.
   const auto audio_unit = F::normalize(audio_n, F::NormalizeFuncOptions().dim(1));  // [N, C]
-  // Blocks of segments whose maps stay in cache from the norms to the weighted sums (and again
-  // in backward): over a whole batch-64 tensor (257 MB at 14x14) each of the three passes went
-  // to memory, and the channel-strided norm alone took 54 ms.
-  constexpr std::int64_t kBlock = 16;
-  std::vector<torch::Tensor> attention_blocks, attended_blocks, pooled_blocks;
-  for (std::int64_t start = 0; start < n; start += kBlock) {
-    const auto rows = std::min(kBlock, n - start);
-    const auto maps = all_maps.narrow(0, start, rows);
-    const auto norms = maps.square().sum(1).sqrt().clamp_min(1e-12);  // [rows, HW]
-    const auto scores = (maps * audio_unit.narrow(0, start, rows).unsqueeze(2)).sum(1) / norms;
-    const auto attention = torch::softmax(scores, 1);
-    // sum_i p_i V_i / |V_i| and the spatial mean: reductions along the contiguous patch axis.
-    attended_blocks.push_back((maps * (attention / norms).unsqueeze(1)).sum(2));  // [rows, C]
-    pooled_blocks.push_back(maps.mean(2));
-    attention_blocks.push_back(attention);
-  }
-  const auto attention = torch::cat(attention_blocks);  // [N, HW]
-  const auto attended = torch::cat(attended_blocks);    // [N, C]
-  const auto pooled = torch::cat(pooled_blocks);        // [N, C], before normalisation
-  const auto features = fc_gl_(torch::tanh(torch::cat({pooled, attended}, 1)));  // [N, d]
-  const auto match = fc4_(
-      torch::relu(fc3_(torch::relu(fc2_(torch::relu(fc1_(torch::cat({audio_n, features}, 1))))))));
-  return {features, attention, match};
+  const SpatialGrounding g = ground_segments(visual.reshape({n, c, -1}), audio_unit);
+  const auto features =
+      affine(torch::tanh(torch::cat({g.pooled, g.attended}, 1)), fc_gl_);  // [N, d]
+  const auto hidden = torch::relu(affine(torch::cat({audio_n, features}, 1), fc1_));
+  const auto match = affine(torch::relu(affine(torch::relu(affine(hidden, fc2_)), fc3_)), fc4_);
+  return {features, g.attention, match};
 }
 
 torch::Tensor StAvqaNetImpl::temporal(nn::MultiheadAttention& attention,
@@ -104,11 +174,9 @@ torch::Tensor StAvqaNetImpl::temporal(nn::MultiheadAttention& attention,
                                       const torch::Tensor& query,
                                       const torch::Tensor& sequence,
                                       torch::Tensor& weights) {
-  auto [attended, attention_weights] =
-      attention->forward(query, sequence, sequence);  // [1, B, d], [B, 1, T]
-  weights = attention_weights.squeeze(1);
-  auto x = attended.squeeze(0);
-  x = x + drop_b(second(drop_a(torch::relu(first(x)))));
+  auto [x, attention_weights] = attend_once(attention, query, sequence);  // [B, d], [B, T]
+  weights = attention_weights;
+  x = x + drop_b(affine(drop_a(torch::relu(affine(x, first))), second));
   return norm(x);
 }
 
@@ -129,8 +197,8 @@ StAvqaOutput StAvqaNetImpl::forward(const torch::Tensor& audio,
   const std::int64_t d = options_.hidden;
 
   StAvqaOutput out;
-  const auto q = question_encoder_(question);         // [B, d]
-  const auto a = fc_a2_(torch::relu(fc_a1_(audio)));  // [B, T, d]
+  const auto q = question_encoder_(question);                         // [B, d]
+  const auto a = affine(torch::relu(affine(audio, fc_a1_)), fc_a2_);  // [B, T, d]
   const auto a_n = a.reshape({b * t, d});
   const Grounded positive = ground(a_n, visual);
   out.match_positive = positive.match;
@@ -142,14 +210,13 @@ StAvqaOutput StAvqaNetImpl::forward(const torch::Tensor& audio,
     out.match_negative = ground(a_n, visual_negative).match;
   }
   const auto v = positive.features.reshape({b, t, d});
-  const auto query = q.unsqueeze(0);  // [1, B, d]
-  const auto v_att = temporal(attn_v_, linear11_, linear12_, dropout1_, dropout2_, norm1_, query,
+  const auto v_att = temporal(attn_v_, linear11_, linear12_, dropout1_, dropout2_, norm1_, q,
                               v.transpose(0, 1), out.temporal_visual);
-  const auto a_att = temporal(attn_a_, linear21_, linear22_, dropout3_, dropout4_, norm2_, query,
+  const auto a_att = temporal(attn_a_, linear21_, linear22_, dropout3_, dropout4_, norm2_, q,
                               a.transpose(0, 1), out.temporal_audio);
   auto fused = torch::cat({a_att + a.mean(1), v_att + v.mean(1)}, 1);  // [B, 2d]
-  fused = fc_fusion_(torch::tanh(fused)) * q;
-  out.logits = fc_ans_(torch::tanh(fused));
+  fused = affine(torch::tanh(fused), fc_fusion_) * q;
+  out.logits = affine(torch::tanh(fused), fc_ans_);
   return out;
 }
 

@@ -112,6 +112,103 @@ TEST(StAvqaNet, BatchOfOneAgreesWithLargerBatches) {
   }
 }
 
+// The network recomputed from torch's own modules (nn::LSTM, nn::MultiheadAttention, nn::Linear,
+// nn::LayerNorm) with its parameters, and the spatial grounding from its definition: what the
+// original's forward does, step by step (st-avqa.md section 2).
+struct Reference {
+  torch::Tensor logits, temporal_visual, temporal_audio;
+};
+
+Reference reference_forward(StAvqaNet& net, const Batch& x) {
+  const auto modules = net->named_modules();
+  const auto module = [&](const std::string& name) { return modules[name]; };
+  const auto linear = [&](const std::string& name, const torch::Tensor& in) {
+    return std::dynamic_pointer_cast<torch::nn::LinearImpl>(module(name))->forward(in);
+  };
+  const auto b = x.audio.size(0);
+  const auto t = x.audio.size(1);
+  const auto embedded = torch::tanh(std::dynamic_pointer_cast<torch::nn::EmbeddingImpl>(
+                                        module("question_encoder.word2vec"))
+                                        ->forward(x.question))
+                            .transpose(0, 1);
+  const auto state =
+      std::get<1>(std::dynamic_pointer_cast<torch::nn::LSTMImpl>(module("question_encoder.lstm"))
+                      ->forward(embedded));
+  const auto q = linear("question_encoder.fc",
+                        torch::tanh(torch::cat({std::get<0>(state), std::get<1>(state)}, 2)
+                                        .transpose(0, 1)
+                                        .reshape({b, -1})));
+  const auto a = linear("fc_a2", torch::relu(linear("fc_a1", x.audio)));  // [B, T, d]
+  const auto d = a.size(2);
+  const auto patches = x.visual.reshape({b * t, d, -1}).transpose(1, 2);  // [N, HW, C]
+  const auto patches_unit = patches / patches.norm(2, {2}, true);
+  const auto a_unit = a.reshape({b * t, d}) / a.reshape({b * t, d}).norm(2, {1}, true);
+  const auto p = torch::softmax(torch::bmm(patches_unit, a_unit.unsqueeze(2)).squeeze(2), 1);
+  const auto attended = torch::bmm(p.unsqueeze(1), patches_unit).squeeze(1);
+  const auto v =
+      linear("fc_gl", torch::tanh(torch::cat({patches.mean(1), attended}, 1))).reshape({b, t, d});
+  Reference out;
+  const auto temporal = [&](const std::string& attention, const std::string& first,
+                            const std::string& second, const std::string& norm,
+                            const torch::Tensor& sequence, torch::Tensor& weights) {
+    const auto seq = sequence.transpose(0, 1);  // [T, B, d]
+    auto [y, w] = std::dynamic_pointer_cast<torch::nn::MultiheadAttentionImpl>(module(attention))
+                      ->forward(q.unsqueeze(0), seq, seq);
+    weights = w.squeeze(1);
+    auto z = y.squeeze(0);
+    z = z + linear(second, torch::relu(linear(first, z)));
+    return std::dynamic_pointer_cast<torch::nn::LayerNormImpl>(module(norm))->forward(z);
+  };
+  const auto v_att = temporal("attn_v", "linear11", "linear12", "norm1", v, out.temporal_visual);
+  const auto a_att = temporal("attn_a", "linear21", "linear22", "norm2", a, out.temporal_audio);
+  const auto fused = torch::cat({a_att + a.mean(1), v_att + v.mean(1)}, 1);
+  out.logits = linear("fc_ans", torch::tanh(linear("fc_fusion", torch::tanh(fused)) * q));
+  return out;
+}
+
+// Inference takes its own paths (a step-by-step LSTM, GEMVs for a few rows, one query's attention
+// as dot products, the fused grounding); training keeps autograd through the same parameters.
+// Both against the modules, at the full width where the few-row GEMVs apply, and batches 1 and 3.
+TEST(StAvqaNet, EqualsTorchModulesWithAndWithoutGradients) {
+  torch::manual_seed(5);
+  StAvqaOptions o = small();
+  o.visual_channels = o.hidden = 512;
+  StAvqaNet net(o);
+  net->eval();  // no dropout, so both sides are deterministic
+  for (const std::int64_t b : {1, 3}) {
+    const Batch x = batch(o, b, 10, 3);
+    {
+      torch::NoGradGuard no_grad;
+      const StAvqaOutput ours = net->forward(x.audio, x.visual, x.question);
+      const Reference reference = reference_forward(net, x);
+      EXPECT_TRUE(torch::allclose(ours.logits, reference.logits, 1e-4, 1e-5)) << "batch " << b;
+      EXPECT_TRUE(torch::allclose(ours.temporal_visual, reference.temporal_visual, 1e-4, 1e-6));
+      EXPECT_TRUE(torch::allclose(ours.temporal_audio, reference.temporal_audio, 1e-4, 1e-6));
+    }
+    const auto weights = torch::randn({b, o.answers});
+    const auto gradients = [&](bool ours) {
+      net->zero_grad();
+      const auto logits = ours ? net->forward(x.audio, x.visual, x.question).logits
+                               : reference_forward(net, x).logits;
+      (logits * weights).sum().backward();
+      std::vector<std::pair<std::string, torch::Tensor>> out;
+      for (const auto& p : net->named_parameters()) {
+        if (p.value().grad().defined()) out.emplace_back(p.key(), p.value().grad().clone());
+      }
+      return out;
+    };
+    const auto ours = gradients(true);
+    const auto reference = gradients(false);
+    ASSERT_EQ(ours.size(), reference.size());
+    for (std::size_t i = 0; i < ours.size(); ++i) {
+      EXPECT_EQ(ours[i].first, reference[i].first);
+      EXPECT_TRUE(torch::allclose(ours[i].second, reference[i].second, 1e-3, 1e-6))
+          << ours[i].first << " at batch " << b << ": max difference "
+          << (ours[i].second - reference[i].second).abs().max().item<float>();
+    }
+  }
+}
+
 TEST(StAvqaNet, TrainsEveryUsedLayerAndRefusesWrongShapes) {
   torch::manual_seed(2);
   const StAvqaOptions o = small();
