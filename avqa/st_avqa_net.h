@@ -1,5 +1,9 @@
 #pragma once
 
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
 #include <torch/nn/module.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/dropout.h>
@@ -31,9 +35,17 @@ class QuestionEncoderImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& words);
 
  private:
+  /// Inference: each word's LSTM input projection W_ih tanh(embedding) + b_ih + b_hh, [V, 4H]
+  /// (a question becomes a gather instead of a 14-row GEMM), rebuilt when any of those
+  /// parameters changes; undefined when the vocabulary makes it too large.
+  torch::Tensor word_inputs();
+
   torch::nn::Embedding word2vec_{nullptr};
   torch::nn::LSTM lstm_{nullptr};
   torch::nn::Linear fc_{nullptr};
+  torch::Tensor word_inputs_;
+  std::vector<std::int64_t> word_inputs_stamp_;  ///< versions and storages it was built from
+  std::mutex word_inputs_mutex_;                 ///< concurrent forwards share the table
 };
 TORCH_MODULE(QuestionEncoder);
 

@@ -209,6 +209,35 @@ TEST(StAvqaNet, EqualsTorchModulesWithAndWithoutGradients) {
   }
 }
 
+// Inference keeps each word's LSTM input projection: it must follow the weights when an optimiser
+// or a checkpoint load changes them in place, or a new tensor replaces them; and vocabularies too
+// large for the table (SentencePiece) compute the projection per question.
+TEST(StAvqaNet, InferenceFollowsChangedWeightsAndLargeVocabularies) {
+  torch::manual_seed(6);
+  for (const std::int64_t vocabulary : {20, 20000}) {  // 20,000 x 4 x 32 floats: no table
+    StAvqaOptions o = small();
+    o.vocab_size = vocabulary;
+    StAvqaNet net(o);
+    net->eval();
+    torch::NoGradGuard no_grad;
+    const Batch x = batch(o, 2, 10, 3);
+    const auto before = net->forward(x.audio, x.visual, x.question).logits;
+    EXPECT_TRUE(torch::allclose(before, reference_forward(net, x).logits, 1e-4, 1e-5));
+    auto params = net->named_parameters();
+    params["question_encoder.lstm.weight_ih_l0"].mul_(1.5);
+    params["question_encoder.word2vec.weight"].add_(0.25);
+    const auto changed = net->forward(x.audio, x.visual, x.question).logits;
+    EXPECT_FALSE(torch::allclose(changed, before, 1e-4, 1e-5)) << "vocabulary " << vocabulary;
+    EXPECT_TRUE(torch::allclose(changed, reference_forward(net, x).logits, 1e-4, 1e-5))
+        << "vocabulary " << vocabulary;
+    params["question_encoder.lstm.bias_ih_l0"].set_data(
+        torch::randn_like(params["question_encoder.lstm.bias_ih_l0"]));
+    EXPECT_TRUE(torch::allclose(net->forward(x.audio, x.visual, x.question).logits,
+                                reference_forward(net, x).logits, 1e-4, 1e-5))
+        << "vocabulary " << vocabulary;
+  }
+}
+
 TEST(StAvqaNet, TrainsEveryUsedLayerAndRefusesWrongShapes) {
   torch::manual_seed(2);
   const StAvqaOptions o = small();
