@@ -15,7 +15,8 @@ struct SpatialGrounding {
 /// map, which stays in cache between them: the first accumulates the patch norms and the dot
 /// products with the audio, the second the weighted and plain sums. The reference normalises
 /// every patch into a new tensor first (40 % of the original's training step); written as tensor
-/// operations the same arithmetic still made five passes with four map-sized temporaries.
+/// operations the same arithmetic still read the maps four times and wrote and re-read three
+/// map-sized temporaries.
 ///
 /// maps [N, C, HW] float32 (raw ResNet maps, patches along the last axis), audio_unit [N, C]
 /// (the L2-normalised audio embeddings). Differentiable with respect to audio_unit, through a
