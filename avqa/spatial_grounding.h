@@ -20,9 +20,10 @@ struct SpatialGrounding {
 ///
 /// maps [N, C, HW] float32 (raw ResNet maps, patches along the last axis), audio_unit [N, C]
 /// (the L2-normalised audio embeddings). Differentiable with respect to audio_unit, through a
-/// backward pass of the same two-pass shape; maps that require a gradient (an attack on the
-/// visual input) take the composition of tensor operations, which autograd differentiates in
-/// both arguments.
+/// backward pass of the same two-pass shape (first order: that backward is not itself
+/// differentiable; a method that needs second derivatives uses ground_segments_composite); maps
+/// that require a gradient (an attack on the visual input) take the composition of tensor
+/// operations, which autograd differentiates in both arguments.
 SpatialGrounding ground_segments(const at::Tensor& maps, const at::Tensor& audio_unit);
 
 /// The same result written as tensor operations (the path for maps that require gradients, and
