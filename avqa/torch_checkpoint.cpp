@@ -429,8 +429,10 @@ class Unpickler {
     if (it->second.size < static_cast<std::size_t>(s.numel) * element)
       fail("storage record " + record + " is truncated");
     auto storage = torch::empty({s.numel}, torch::TensorOptions().dtype(s.dtype));
-    std::memcpy(storage.data_ptr(), bytes_.data() + it->second.offset,
-                static_cast<std::size_t>(s.numel) * element);
+    if (s.numel > 0) {  // an empty tensor has no data pointer to copy into
+      std::memcpy(storage.data_ptr(), bytes_.data() + it->second.offset,
+                  static_cast<std::size_t>(s.numel) * element);
+    }
     std::int64_t last = offset;
     for (std::size_t d = 0; d < size.size(); ++d)
       last += (size[d] - 1) * stride[d];
