@@ -51,6 +51,13 @@ torch::Tensor affine(const torch::Tensor& x, const nn::Linear& layer) {
   return affine(x, layer->weight, layer->bias);
 }
 
+/// An LSTM's input projection W_ih x + b_ih + b_hh of inputs x [..., E], with nn::LSTM's
+/// all_weights() (w_ih [4H, E], w_hh [4H, H], b_ih, b_hh) -> [..., 4H].
+torch::Tensor lstm_input_projection(const torch::Tensor& x,
+                                    const std::vector<torch::Tensor>& weights) {
+  return affine(x, weights.at(0), weights.at(2) + weights.at(3));
+}
+
 /// The final (h, c) of a one-layer LSTM from zero state, given each step's input projection
 /// W_ih x_t + b_ih + b_hh as inputs [L, B, 4H], with nn::LSTM's recurrent matrix w_hh [4H, H] and
 /// gate order (i, f, g, o). Step by step so that each step is one GEMV at batch 1 (nn::LSTM's
@@ -114,25 +121,25 @@ torch::Tensor QuestionEncoderImpl::forward(const torch::Tensor& words) {
   TORCH_CHECK(words.dim() == 2, "question must be [B, L] word ids, got ", words.sizes());
   torch::Tensor h, c;  // [B, H] each
   if (torch::GradMode::is_enabled()) {
-    // Training keeps nn::LSTM, whose batch-64 GEMMs are efficient already.
+    // Training keeps nn::LSTM and its autograd: the step-by-step loop below was measured for
+    // inference only.
     const auto embedded = torch::tanh(word2vec_(words)).transpose(0, 1);  // [L, B, E]: time-major
     const auto state = std::get<1>(lstm_->forward(embedded));
     h = std::get<0>(state)[0];
     c = std::get<1>(state)[0];
   } else {
     const auto weights = lstm_->all_weights();  // w_ih [4H, E], w_hh [4H, H], b_ih, b_hh
-    const auto table = word_inputs();
+    const auto table = word_inputs(weights);
     const auto inputs =
         table.defined()
             ? table.index_select(0, words.reshape(-1)).view({words.size(0), words.size(1), -1})
-            : affine(torch::tanh(word2vec_(words)), weights.at(0), weights.at(2) + weights.at(3));
+            : lstm_input_projection(torch::tanh(word2vec_(words)), weights);
     std::tie(h, c) = lstm_final_state(inputs.transpose(0, 1), weights.at(1));  // time-major
   }
   return affine(torch::tanh(torch::cat({h, c}, 1)), fc_);
 }
 
-torch::Tensor QuestionEncoderImpl::word_inputs() {
-  const auto weights = lstm_->all_weights();
+torch::Tensor QuestionEncoderImpl::word_inputs(const std::vector<torch::Tensor>& weights) {
   const torch::Tensor& embedding = word2vec_->weight;
   // Up to 8 MB (1,024 words at the original width); SentencePiece vocabularies can be larger.
   constexpr std::int64_t kMaxTableFloats = 2 << 20;
@@ -146,7 +153,7 @@ torch::Tensor QuestionEncoderImpl::word_inputs() {
   }
   const std::lock_guard<std::mutex> lock(word_inputs_mutex_);
   if (!word_inputs_.defined() || stamp != word_inputs_stamp_) {
-    word_inputs_ = affine(torch::tanh(embedding), weights.at(0), weights.at(2) + weights.at(3));
+    word_inputs_ = lstm_input_projection(torch::tanh(embedding), weights);
     word_inputs_stamp_ = std::move(stamp);
   }
   return word_inputs_;

@@ -37,8 +37,9 @@ class QuestionEncoderImpl : public torch::nn::Module {
  private:
   /// Inference: each word's LSTM input projection W_ih tanh(embedding) + b_ih + b_hh, [V, 4H]
   /// (a question becomes a gather instead of a 14-row GEMM), rebuilt when any of those
-  /// parameters changes; undefined when the vocabulary makes it too large.
-  torch::Tensor word_inputs();
+  /// parameters changes; undefined when the vocabulary makes it too large. weights: the LSTM's
+  /// all_weights().
+  torch::Tensor word_inputs(const std::vector<torch::Tensor>& weights);
 
   torch::nn::Embedding word2vec_{nullptr};
   torch::nn::LSTM lstm_{nullptr};
