@@ -5,13 +5,14 @@
 
 #include <torch/torch.h>
 
-#include "avqa/torch_checkpoint.h"
+#include "core/checkpoint/torch_checkpoint.h"
 #include "core/input_error.h"
 #include "datasets/features/backbones.h"
 
 namespace avqa::net {
 
-StAvqaOptions infer_options(const NamedTensors& tensors, const std::filesystem::path& source) {
+StAvqaOptions infer_options(const checkpoint::NamedTensors& tensors,
+                            const std::filesystem::path& source) {
   std::map<std::string, torch::Tensor> by_name;
   for (const auto& [key, tensor] : tensors)
     by_name[key.rfind("module.", 0) == 0 ? key.substr(7) : key] = tensor;
@@ -33,11 +34,11 @@ StAvqaOptions infer_options(const NamedTensors& tensors, const std::filesystem::
 }
 
 CheckpointImport load_original_checkpoint(StAvqaNet& net, const std::filesystem::path& path) {
-  return load_original_checkpoint(net, read_torch_state_dict(path), path);
+  return load_original_checkpoint(net, checkpoint::read_torch_state_dict(path), path);
 }
 
 CheckpointImport load_original_checkpoint(StAvqaNet& net,
-                                          const NamedTensors& file_tensors,
+                                          const checkpoint::NamedTensors& file_tensors,
                                           const std::filesystem::path& path) {
   const std::string file = path.string();
   std::map<std::string, torch::Tensor> tensors;
@@ -86,8 +87,8 @@ CheckpointImport load_original_checkpoint(StAvqaNet& net,
   return report;
 }
 
-NamedTensors to_original_layout(StAvqaNet& net) {
-  NamedTensors out;
+checkpoint::NamedTensors to_original_layout(StAvqaNet& net) {
+  checkpoint::NamedTensors out;
   for (const auto& p : net->named_parameters(/*recurse=*/true)) {
     if (p.value().defined()) out.emplace_back("module." + p.key(), p.value().detach());
   }

@@ -5,14 +5,15 @@
 #include <vector>
 
 #include "avqa/st_avqa_net.h"
-#include "avqa/torch_checkpoint.h"
+#include "core/checkpoint/torch_checkpoint.h"
 
 namespace avqa::net {
 
 /// The widths a checkpoint was trained with, read off its tensors' shapes (vocabulary, answers,
 /// audio and visual widths, hidden size); heads and dropout keep their defaults. Throws
 /// core::InputError when the tensors that tell are missing.
-StAvqaOptions infer_options(const NamedTensors& tensors, const std::filesystem::path& source);
+StAvqaOptions infer_options(const checkpoint::NamedTensors& tensors,
+                            const std::filesystem::path& source);
 
 /// What `load_original_checkpoint` matched.
 struct CheckpointImport {
@@ -28,7 +29,7 @@ struct CheckpointImport {
 CheckpointImport load_original_checkpoint(StAvqaNet& net, const std::filesystem::path& path);
 /// The same for tensors already read from `path` (named in errors).
 CheckpointImport load_original_checkpoint(StAvqaNet& net,
-                                          const NamedTensors& tensors,
+                                          const checkpoint::NamedTensors& tensors,
                                           const std::filesystem::path& path);
 
 /// The network's tensors in the original's layout, for Python's
@@ -37,6 +38,6 @@ CheckpointImport load_original_checkpoint(StAvqaNet& net,
 /// extra conv1_a; fc_a1_pure, fc_a2_pure, fc_v, fc, fc_st, fc_aq, fc_vq, norm3), filled with zeros
 /// (batch-norm variances and norm3's weight with ones) since nothing reads them. 184 entries
 /// for the original widths (st-avqa.md section 4).
-NamedTensors to_original_layout(StAvqaNet& net);
+checkpoint::NamedTensors to_original_layout(StAvqaNet& net);
 
 }  // namespace avqa::net

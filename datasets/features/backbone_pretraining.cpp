@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "core/atomic_file.h"
+#include "core/checkpoint/torch_checkpoint.h"
 #include "core/input_error.h"
 #include "core/progress_line.h"
 #include "datasets/annotations.h"
@@ -95,13 +96,12 @@ double micro_f1(const torch::Tensor& logits, const torch::Tensor& labels) {
 
 // Saves the trunk's parameters and buffers under its own names (what load_weights reads).
 void save_state_dict(torch::nn::Module& module, const fs::path& path) {
-  c10::Dict<std::string, torch::Tensor> dict;
+  checkpoint::NamedTensors tensors;
   for (const auto& p : module.named_parameters())
-    dict.insert(p.key(), p.value().detach().contiguous());
+    tensors.emplace_back(p.key(), p.value().detach());
   for (const auto& b : module.named_buffers())
-    dict.insert(b.key(), b.value().contiguous());
-  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  core::write_file_atomically(path, std::string_view(bytes.data(), bytes.size()));
+    tensors.emplace_back(b.key(), b.value());
+  checkpoint::write_torch_state_dict(path, tensors);  // Python's torch.load reads it too
 }
 
 }  // namespace

@@ -5,9 +5,9 @@
 #include <map>
 
 #include <torch/script.h>
-#include <torch/serialize.h>
 #include <torch/torch.h>
 
+#include "core/checkpoint/torch_checkpoint.h"
 #include "core/input_error.h"
 #include "core/sha256.h"
 
@@ -152,31 +152,12 @@ void ResNet18Impl::fold_batch_norm() {
 
 WeightsReport load_weights(torch::nn::Module& module, const std::filesystem::path& path) {
   const std::string file = path.string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw core::InputError({file, std::nullopt, ""}, "cannot open weights file");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The project's validating reader, never torch::pickle_load: a stranger's file must not reach
+  // a parser that reads out of bounds. It also takes model.state_dict() OrderedDicts as
+  // torchvision saves them (resnet18-*.pth), which torch::pickle_load refuses.
   std::map<std::string, torch::Tensor> tensors;
-  try {  // a plain dict of tensors written by torch.save
-    const c10::IValue value = torch::pickle_load(bytes);
-    if (!value.isGenericDict()) throw std::runtime_error("not a dict");
-    for (const auto& item : value.toGenericDict()) {
-      if (item.key().isString() && item.value().isTensor())
-        tensors[item.key().toStringRef()] = item.value().toTensor();
-    }
-  } catch (const std::exception&) {
-    try {  // a TorchScript archive: take its parameters and buffers by name
-      torch::jit::script::Module scripted = torch::jit::load(file);
-      for (const auto& p : scripted.named_parameters(/*recurse=*/true))
-        tensors[p.name] = p.value;
-      for (const auto& b : scripted.named_buffers(/*recurse=*/true))
-        tensors[b.name] = b.value;
-    } catch (const std::exception&) {
-      throw core::InputError(
-          {file, std::nullopt, ""},
-          "neither a state-dict saved by torch.save (a plain dict of tensors, see "
-          "tools/export_backbones.py) nor a TorchScript archive");
-    }
-  }
+  for (auto& [name, tensor] : checkpoint::read_weights(path))
+    tensors[name] = tensor;
   WeightsReport report;
   report.description = path.filename().string() + " sha256:" + core::sha256_file(path);
   torch::NoGradGuard no_grad;

@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include "core/atomic_file.h"
+#include "core/checkpoint/torch_checkpoint.h"
 #include "core/input_error.h"
 #include "core/progress_line.h"
 #include "core/sha256.h"
@@ -59,6 +60,12 @@ class ModuleBackbone : public Backbone {
 class ScriptedBackbone : public Backbone {
  public:
   explicit ScriptedBackbone(const fs::path& file) : file_(file) {
+    if (!checkpoint::is_torchscript_archive(
+            file)) {  // validates the archive before LibTorch reads it
+      throw core::InputError({file.string(), std::nullopt, ""},
+                             "a torch.save state-dict, not a TorchScript archive (torch.jit.save); "
+                             "pass it as weights of a built-in backbone instead");
+    }
     try {
       module_ = torch::jit::load(file.string());
     } catch (const std::exception&) {
@@ -312,6 +319,7 @@ ExtractSummary extract_features(const ExtractOptions& o) {
   layout.attributes["tool"] = "avqa extract";
   layout.attributes["visual_normalization"] = to_string(o.normalization);
   layout.attributes["frame_size"] = std::to_string(o.sampling.frame_size);
+  layout.attributes["seed"] = std::to_string(o.seed);  // backbones without weights start from it
   layout.attributes["sampling"] =
       "segment i: frame nearest (i + 0.5) / fps, audio [i, i + 1) / fps; short videos repeat their "
       "last second";

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "avqa/torch_checkpoint.h"
+#include "core/checkpoint/torch_checkpoint.h"
 #include "core/input_error.h"
 #include "tests/avqa/small_network.h"
 #include "tests/test_paths.h"
@@ -21,8 +21,8 @@ StAvqaOptions small() {
 }
 
 // A checkpoint in the original layout: DataParallel's `module.` prefix and the unused layers.
-NamedTensors original_layout(StAvqaNet& net) {
-  NamedTensors out;
+checkpoint::NamedTensors original_layout(StAvqaNet& net) {
+  checkpoint::NamedTensors out;
   for (const auto& p : net->named_parameters())
     out.emplace_back("module." + p.key(), p.value().detach().clone());
   out.emplace_back("module.visual_net.conv1.weight", torch::randn({64, 3, 7, 7}));
@@ -34,7 +34,7 @@ TEST(OriginalCheckpoint, ImportReproducesTheSavedNetwork) {
   TempDir dir("original_ckpt");
   torch::manual_seed(0);
   StAvqaNet source(small());
-  write_torch_state_dict(dir / "avst.pt", original_layout(source));
+  checkpoint::write_torch_state_dict(dir / "avst.pt", original_layout(source));
   torch::manual_seed(1);
   StAvqaNet target(small());
   const CheckpointImport report = load_original_checkpoint(target, dir / "avst.pt");
@@ -54,7 +54,7 @@ TEST(OriginalCheckpoint, ExportHasTheOriginal184KeysAndImportsBack) {
   TempDir dir("original_export");
   torch::manual_seed(2);
   StAvqaNet net;  // original widths
-  const NamedTensors original = to_original_layout(net);
+  const checkpoint::NamedTensors original = to_original_layout(net);
   EXPECT_EQ(original.size(),
             184u);  // st-avqa.md section 4: 45 used, 16 unused heads, 123 in visual_net
   std::set<std::string> names;
@@ -73,7 +73,7 @@ TEST(OriginalCheckpoint, ExportHasTheOriginal184KeysAndImportsBack) {
         "module.norm3.bias"}) {
     EXPECT_TRUE(names.count(name)) << name;
   }
-  write_torch_state_dict(dir / "avst.pt", original);
+  checkpoint::write_torch_state_dict(dir / "avst.pt", original);
   StAvqaNet back;
   const CheckpointImport report = load_original_checkpoint(back, dir / "avst.pt");
   EXPECT_EQ(report.unused.size(), 139u);
@@ -85,10 +85,10 @@ TEST(OriginalCheckpoint, MissingKeysAndOtherShapesNameTheKey) {
   TempDir dir("original_ckpt_bad");
   torch::manual_seed(0);
   StAvqaNet source(small());
-  NamedTensors tensors = original_layout(source);
-  NamedTensors without = tensors;
+  checkpoint::NamedTensors tensors = original_layout(source);
+  checkpoint::NamedTensors without = tensors;
   without.erase(without.begin());  // drop the first key
-  write_torch_state_dict(dir / "missing.pt", without);
+  checkpoint::write_torch_state_dict(dir / "missing.pt", without);
   StAvqaNet target(small());
   try {
     load_original_checkpoint(target, dir / "missing.pt");
@@ -101,7 +101,7 @@ TEST(OriginalCheckpoint, MissingKeysAndOtherShapesNameTheKey) {
   StAvqaNet other(wider);
   try {
     load_original_checkpoint(other, [&] {
-      write_torch_state_dict(dir / "small.pt", tensors);
+      checkpoint::write_torch_state_dict(dir / "small.pt", tensors);
       return dir / "small.pt";
     }());
     FAIL() << "imported a 7-answer head into a 42-answer network";

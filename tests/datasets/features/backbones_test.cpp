@@ -1,11 +1,14 @@
 #include "datasets/features/backbones.h"
 
+#include <cstdlib>
 #include <fstream>
+#include <map>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "core/checkpoint/torch_checkpoint.h"
 #include "core/input_error.h"
 #include "tests/test_paths.h"
 
@@ -133,6 +136,42 @@ TEST(Backbones, WeightsLoadByNameAndReproduceTheModel) {
   }
   std::ofstream(dir / "garbage.pt") << "not weights";
   EXPECT_THROW(load_weights(*target, dir / "garbage.pt"), core::InputError);
+}
+
+// torchvision's own files (model.state_dict(): an OrderedDict with _metadata, as its
+// resnet18-5c106cde.pth download is laid out) load as they are, and the trunk computes what
+// torchvision's does.
+TEST(Backbones, TorchvisionStateDictLoadsAsItIs) {
+  if (std::system("/usr/bin/python3 -c 'import torchvision' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3-torchvision is not installed (tools/install-deps.sh installs it)";
+  TempDir dir("torchvision");
+  const std::string script = R"(
+import sys, torch, torchvision
+torch.manual_seed(5)
+model = torchvision.models.resnet18().eval()
+with torch.no_grad():
+    for m in model.modules():  # statistics that are not the identity
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1); m.running_var.uniform_(0.5, 1.5)
+    torch.save(model.state_dict(), sys.argv[1] + '/resnet18-torchvision.pth')
+    x = torch.randn(2, 3, 64, 64)
+    trunk = torch.nn.Sequential(*list(model.children())[:-2])
+    torch.save({'input': x, 'output': trunk(x)}, sys.argv[1] + '/io.pt')
+)";
+  std::ofstream(dir / "make.py") << script;
+  ASSERT_EQ(std::system(("/usr/bin/python3 '" + (dir / "make.py").string() + "' '" +
+                         dir.path().string() + "'")
+                            .c_str()),
+            0);
+  ResNet18 ours(ResNet18Options{/*layer4_stride1=*/false});
+  ours->eval();
+  const WeightsReport report = load_weights(*ours, dir / "resnet18-torchvision.pth");
+  EXPECT_EQ(report.unused, (std::vector<std::string>{"fc.bias", "fc.weight"}));
+  std::map<std::string, torch::Tensor> io;
+  for (auto& [name, tensor] : checkpoint::read_torch_state_dict(dir / "io.pt"))
+    io[name] = tensor;
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(ours->forward(io.at("input")), io.at("output"), 1e-4, 1e-4));
 }
 
 TEST(Backbones, NormalisationOfTheOriginalScript) {

@@ -1,4 +1,4 @@
-#include "avqa/torch_checkpoint.h"
+#include "core/checkpoint/torch_checkpoint.h"
 
 #include <array>
 #include <cstring>
@@ -9,12 +9,13 @@
 #include <optional>
 #include <variant>
 
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include "core/atomic_file.h"
 #include "core/input_error.h"
 
-namespace avqa::net {
+namespace avqa::checkpoint {
 namespace {
 
 namespace fs = std::filesystem;
@@ -41,7 +42,11 @@ struct ZipEntry {
   std::size_t size = 0;
 };
 
-std::map<std::string, ZipEntry> read_zip_directory(const fs::path& path, const std::string& bytes) {
+// Every entry checked to lie inside the file. Tensor records must be stored (torch.save never
+// compresses); TorchScript archives compress their code/ records, which only LibTorch reads.
+std::map<std::string, ZipEntry> read_zip_directory(const fs::path& path,
+                                                   const std::string& bytes,
+                                                   bool allow_compressed = false) {
   if (bytes.size() < 22) bad(path, "too short to be a torch.save file");
   std::size_t eocd = std::string::npos;
   for (std::size_t i = bytes.size() - 22 + 1; i-- > 0 && bytes.size() - i <= 22 + 65535;) {
@@ -69,7 +74,7 @@ std::map<std::string, ZipEntry> read_zip_directory(const fs::path& path, const s
     const std::size_t comment_len = le16(bytes, at + 32);
     const std::size_t local = le32(bytes, at + 42);
     const std::string name = bytes.substr(at + 46, name_len);
-    if (method != 0)
+    if (method != 0 && !(allow_compressed && method == 8))
       bad(path, "zip entry " + name + " is compressed; torch.save stores entries uncompressed");
     if (compressed == 0xFFFFFFFF || local == 0xFFFFFFFF)
       bad(path, "zip64 archives (over 4 GB) are not supported");
@@ -402,6 +407,11 @@ class Unpickler {
     const Global& g = std::get<Global>(callable->v);
     const std::string name = g.module + "." + g.name;
     if (name == "collections.OrderedDict") return make(Dict{});
+    if (name == "torch.jit._pickle.restore_type_tag") {  // LibTorch's typed dicts (pickle_save)
+      const auto& a = tuple_of(args, "restore_type_tag arguments");
+      if (a.empty()) fail("malformed restore_type_tag call");
+      return a[0];
+    }
     if (name == "torch._utils._rebuild_tensor_v2") {
       const auto& a = tuple_of(args, "_rebuild_tensor_v2 arguments");
       if (a.size() < 4 || !std::holds_alternative<Storage>(a[0]->v))
@@ -605,12 +615,27 @@ void pickle_ints(std::string& o, const c10::IntArrayRef values) {
   o += 't';
 }
 
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) bad(path, "cannot open the file");
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+bool has_torchscript_records(const std::map<std::string, ZipEntry>& zip) {
+  bool constants = false, code = false;
+  for (const auto& [name, entry] : zip) {
+    const auto slash = name.find('/');
+    const std::string inner = slash == std::string::npos ? name : name.substr(slash + 1);
+    constants = constants || inner == "constants.pkl";
+    code = code || inner.rfind("code/", 0) == 0;
+  }
+  return constants && code;
+}
+
 }  // namespace
 
 NamedTensors read_torch_state_dict(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) bad(path, "cannot open checkpoint");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_bytes(path);
   const auto zip = read_zip_directory(path, bytes);
   std::string pickle_name;
   for (const auto& [name, entry] : zip) {
@@ -673,4 +698,30 @@ void write_torch_state_dict(const fs::path& path, const NamedTensors& tensors) {
   core::write_file_atomically(path, zip.finish());
 }
 
-}  // namespace avqa::net
+void require_sound_archive(const fs::path& path) {
+  (void)read_zip_directory(path, read_bytes(path), /*allow_compressed=*/true);
+}
+
+bool is_torchscript_archive(const fs::path& path) {
+  return has_torchscript_records(
+      read_zip_directory(path, read_bytes(path), /*allow_compressed=*/true));
+}
+
+NamedTensors read_weights(const fs::path& path) {
+  if (!is_torchscript_archive(path)) return read_torch_state_dict(path);
+  torch::jit::script::Module scripted;
+  try {
+    scripted = torch::jit::load(path.string());
+  } catch (const c10::Error& e) {
+    bad(path,
+        std::string("a TorchScript archive LibTorch cannot load: ") + e.what_without_backtrace());
+  }
+  NamedTensors out;
+  for (const auto& p : scripted.named_parameters(/*recurse=*/true))
+    out.emplace_back(p.name, p.value);
+  for (const auto& b : scripted.named_buffers(/*recurse=*/true))
+    out.emplace_back(b.name, b.value);
+  return out;
+}
+
+}  // namespace avqa::checkpoint

@@ -1,4 +1,4 @@
-#include "avqa/torch_checkpoint.h"
+#include "core/checkpoint/torch_checkpoint.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -6,12 +6,13 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include "core/input_error.h"
 #include "tests/test_paths.h"
 
-namespace avqa::net {
+namespace avqa::checkpoint {
 namespace {
 
 namespace fs = std::filesystem;
@@ -120,5 +121,60 @@ assert ours['b'].dtype == torch.int64 and ours['b'].item() == 42
   EXPECT_EQ(loaded.front().first, "module.0.weight");
 }
 
+TEST(TorchCheckpoint, ReadsWeightsFromStateDictsAndTorchScriptArchives) {
+  TempDir dir("ckpt_weights");
+  write_torch_state_dict(dir / "state.pt", {{"layer.weight", torch::full({2, 2}, 3.0f)}});
+  EXPECT_FALSE(is_torchscript_archive(dir / "state.pt"));
+  const NamedTensors from_state = read_weights(dir / "state.pt");
+  ASSERT_EQ(from_state.size(), 1u);
+  EXPECT_TRUE(torch::equal(from_state[0].second, torch::full({2, 2}, 3.0f)));
+
+  torch::jit::Module scripted("Net");
+  scripted.register_parameter("weight", torch::full({3}, 2.0f), false);
+  scripted.register_buffer("scale", torch::full({1}, 5.0f));
+  scripted.define("def forward(self, x):\n  return x * self.weight * self.scale\n");
+  scripted.save((dir / "scripted.pt").string());
+  EXPECT_TRUE(is_torchscript_archive(dir / "scripted.pt"));
+  const NamedTensors from_script = read_weights(dir / "scripted.pt");
+  ASSERT_EQ(from_script.size(), 2u);
+  EXPECT_EQ(from_script[0].first, "weight");
+  EXPECT_TRUE(torch::equal(from_script[0].second, torch::full({3}, 2.0f)));
+  EXPECT_EQ(from_script[1].first, "scale");
+}
+
+// Files that LibTorch's own readers mishandle (its zip reader reads out of bounds on a file that
+// is not an archive) never get past the validating reader: each is an InputError naming the file.
+TEST(TorchCheckpoint, RefusesForeignFilesBeforeLibTorchSeesThem) {
+  TempDir dir("ckpt_foreign");
+  write_torch_state_dict(dir / "ok.pt", {{"w", torch::ones({64})}});
+  const std::string ok = read_bytes(dir / "ok.pt");
+  std::string video(4096, '\0');
+  video.replace(4, 8, "ftypisom");  // the start of an MP4 file
+  std::ofstream(dir / "video.mp4", std::ios::binary) << video;
+  std::string past_end = ok;
+  // The last record's local header offset in the central directory, pointed past the end.
+  const auto central = past_end.rfind(std::string("PK\x01\x02", 4));
+  ASSERT_NE(central, std::string::npos);
+  const std::uint32_t beyond = static_cast<std::uint32_t>(ok.size() + 100);
+  for (int b = 0; b < 4; ++b)
+    past_end[central + 42 + static_cast<std::size_t>(b)] = static_cast<char>(beyond >> (8 * b));
+  std::ofstream(dir / "past_end.pt", std::ios::binary) << past_end;
+  std::ofstream(dir / "cut.pt", std::ios::binary) << ok.substr(0, ok.size() - 30);
+  for (const char* name : {"video.mp4", "past_end.pt", "cut.pt"}) {
+    const fs::path file = dir / name;
+    for (const auto& read : {+[](const fs::path& p) { (void)read_weights(p); },
+                             +[](const fs::path& p) { require_sound_archive(p); },
+                             +[](const fs::path& p) { (void)read_torch_state_dict(p); }}) {
+      try {
+        read(file);
+        ADD_FAILURE() << name << " was accepted";
+      } catch (const core::InputError& e) {
+        EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+      }
+    }
+  }
+  EXPECT_NO_THROW(require_sound_archive(dir / "ok.pt"));
+}
+
 }  // namespace
-}  // namespace avqa::net
+}  // namespace avqa::checkpoint
