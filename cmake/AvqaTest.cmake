@@ -1,13 +1,19 @@
-# avqa_add_test(NAME <name> SOURCES <files...> LIBS <targets...> [LABELS <labels...>])
+# avqa_add_test(NAME <name> SOURCES <files...> LIBS <targets...> [LABELS <labels...>] [TENSORS])
 # One GoogleTest executable per unit; each test case becomes a ctest test carrying LABELS
-# (default "unit") so CI can run `ctest -L unit` first and slow suites separately.
+# (default "unit") so CI can run `ctest -L unit` first and slow suites separately. TENSORS: the
+# program runs LibTorch, so its main() tunes BLAS kernels and OpenMP waiting as avqa does.
 function(avqa_add_test)
-  cmake_parse_arguments(ARG "" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "TENSORS" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
-  add_executable(${ARG_NAME} ${ARG_SOURCES})
-  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} avqa_warnings GTest::gtest_main)
+  if(ARG_TENSORS)
+    add_executable(${ARG_NAME} ${ARG_SOURCES} ${PROJECT_SOURCE_DIR}/tests/tuned_main.cpp)
+    target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} avqa_runtime avqa_warnings GTest::gtest)
+  else()
+    add_executable(${ARG_NAME} ${ARG_SOURCES})
+    target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} avqa_warnings GTest::gtest_main)
+  endif()
   target_compile_definitions(${ARG_NAME} PRIVATE
     AVQA_TEST_FIXTURES="${PROJECT_SOURCE_DIR}/tests/fixtures"
     AVQA_SHARED_DIR="${AVQA_SHARED_DIR}"

@@ -3,11 +3,12 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
-#include <unistd.h>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "core/input_error.h"
+#include "core/runtime/process_tuning.h"
 #include "tools/commands.h"
 
 namespace {
@@ -17,16 +18,26 @@ namespace {
 constexpr int kExitFailure = 1;
 constexpr int kExitBadInput = 2;
 
+// Extraction runs decoding threads beside the backbones; everything else is tensor work.
+avqa::runtime::Workload workload_of(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--threads") {
+      ++i;  // its value
+    } else if (arg.empty() || arg[0] != '-') {
+      const bool bench = arg == "bench";
+      const std::string command = bench && i + 1 < argc ? argv[i + 1] : arg;
+      return command == "extract" ? avqa::runtime::Workload::Extraction
+                                  : avqa::runtime::Workload::Compute;
+    }
+  }
+  return avqa::runtime::Workload::Compute;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  // LibTorch's OpenMP workers spin between parallel regions by default, taking the CPU from the
-  // decoding threads and the serial parts of every command: `avqa extract` ran 30 % faster with
-  // passive waiting (2 vCPU: 7.2 s -> 5.5 s for 20 videos). The runtime reads the setting once,
-  // before main, so the tool restarts itself with it unless the user chose a policy.
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr && ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0) {
-    ::execv("/proc/self/exe", argv);  // only returns on failure: then go on as we are
-  }
+  avqa::runtime::tune_process(argv, workload_of(argc, argv));
   CLI::App app{
       "avqa: audio-visual question answering (MUSIC-AVQA, ST-AVQA).\n"
       "Run 'avqa <command> --help' for the options of a command."};

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/runtime/process_tuning.h"
 #include "core/runtime/torch_runtime.h"
 #include "tools/commands.h"
 
@@ -23,6 +24,7 @@ void print_runtime(const runtime::RuntimeInfo& info) {
             << "BLAS: " << runtime::to_string(info.blas.kind) << " at "
             << (info.blas.path.empty() ? "(not found)" : info.blas.path) << "\n";
   if (!info.blas.config.empty()) std::cout << "BLAS build: " << info.blas.config << "\n";
+  std::cout << runtime::describe_process_tuning();
   if (info.blas.kind == runtime::BlasLibrary::Kind::Reference) {
     std::cerr << "avqa: warning: LibTorch is using the reference BLAS, 4-28x slower than OpenBLAS; "
                  "run tools/install-deps.sh (it installs libopenblas0-openmp)\n";

@@ -36,9 +36,14 @@ TEST(TorchRuntime, GemmsRunOnAnOptimisedBlas) {
       << "LibTorch uses the reference BLAS at " << blas.path << "; install libopenblas0-openmp";
 }
 
-TEST(TorchRuntime, GemmThroughputIsPositive) {
+// The figure is the product's operations over its median time: 2*m*k*n per product.
+TEST(TorchRuntime, GemmFiguresCountTheProductsOperations) {
   configure_torch({1});
-  EXPECT_GT(measure_gemm_gflops(64, 3), 0.0);
+  const MatmulTiming plain = measure_matmul({0, 32, 48, 16}, 3);
+  EXPECT_NEAR(plain.gflops * plain.median_ms * 1e6, 2.0 * 32 * 48 * 16, 1e-3 * 2 * 32 * 48 * 16);
+  const MatmulTiming batched = measure_matmul({5, 32, 48, 16}, 3);
+  EXPECT_NEAR(batched.gflops * batched.median_ms * 1e6, 5 * 2.0 * 32 * 48 * 16,
+              1e-3 * 5 * 2 * 32 * 48 * 16);
   EXPECT_THROW(measure_gemm_gflops(0, 3), std::invalid_argument);
 }
 
