@@ -8,9 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "avqa/run_folder.h"
 #include "avqa/st_avqa_net.h"
-#include "avqa/torch_checkpoint.h"
-#include "avqa/trainer.h"
 #include "core/input_error.h"
 #include "datasets/features/extractor.h"
 #include "datasets/features/feature_cache.h"
@@ -22,21 +21,30 @@ namespace avqa::net {
 namespace {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
-// "file sha256:..." -> the hash part, to compare weights by content rather than by name.
-std::string hash_of(const std::string& description) {
+std::string sha256_of(const std::string& description) {
   const auto at = description.find("sha256:");
-  return at == std::string::npos ? description : description.substr(at);
+  return at == std::string::npos ? std::string() : description.substr(at);
+}
+
+// The weights to extract `b` with: the user's, else the run's kept copy, else none (a backbone
+// recorded as randomly initialised is rebuilt from the recorded seed).
+fs::path weights_for(const AskOptions& o, const FeatureRecipe::Backbone& b) {
+  const fs::path& given = b.modality == "visual" ? o.visual_weights : o.audio_weights;
+  if (!given.empty()) return given;
+  if (const auto kept = kept_backbone_weights(o.run, b)) return *kept;
+  if (b.weights == "random-init" || b.backbone.rfind("torchscript:", 0) == 0) return {};
+  throw core::InputError({(o.run / "config.json").string(), std::nullopt, "features.backbones"},
+                         "the run's " + b.modality + " features were extracted with " + b.weights +
+                             "; pass that file with --" + b.modality +
+                             "-weights (or keep it in the run: avqa train --keep-weights)");
 }
 
 }  // namespace
 
 AskResult ask(const AskOptions& o) {
-  const json config = json::parse(data::read_text_file(o.run / "config.json"));
+  const RunConfig config = load_run_config(o.run);
   const data::Vocabularies vocab = data::load_vocabularies(o.run / "vocab.json");
-  const features::FeatureCacheReader cache(config.at("cache").get<std::string>());
-  const features::CacheLayout& layout = cache.layout();
 
   AskResult result;
   // The question as the original reads it: placeholders filled, last character dropped.
@@ -63,68 +71,87 @@ AskResult ask(const AskOptions& o) {
                    "--tokenizer, see avqa data spm-train, reads any wording)"));
   }
 
-  // The same backbones and weights as the features the run learnt from.
-  features::ExtractOptions x;
-  x.visual = "none";
-  x.audio = "none";
-  for (const auto& m : layout.modalities) {
-    (m.name == "visual" ? x.visual : x.audio) = m.backbone;
-  }
-  x.visual_weights = o.visual_weights;
-  x.audio_weights = o.audio_weights;
-  x.normalization = features::parse_normalization(layout.attributes.count("visual_normalization")
-                                                      ? layout.attributes.at("visual_normalization")
-                                                      : "kinetics");
-  x.sampling.segments = layout.segments;
-  x.sampling.fps = layout.fps;
-  x.sampling.sample_rate = layout.sample_rate;
-  if (layout.attributes.count("frame_size"))
-    x.sampling.frame_size = std::stoi(layout.attributes.at("frame_size"));
-  features::ClipFeatureExtractor extractor(x);
-  for (const auto& made : extractor.modalities()) {
-    for (const auto& m : layout.modalities) {
-      if (m.name == made.name && hash_of(m.weights) != hash_of(made.weights)) {
-        throw core::InputError({o.video.string(), std::nullopt, m.name + "_weights"},
-                               "the run was trained on " + m.name + " features of " + m.weights +
-                                   ", not " + made.weights + "; pass the same weights (--" +
-                                   m.name + "-weights)");
+  StAvqaNet model = load_run_model(o.run);
+  const StAvqaOptions& widths = model->options();
+  const auto question = torch::tensor(ids).unsqueeze(0);
+  torch::Tensor audio, visual;
+  if (!config.features) {
+    if (!config.question_only) {
+      throw core::InputError({(o.run / "config.json").string(), std::nullopt, "features"},
+                             "is missing: the run does not say how its features were extracted");
+    }
+    result.grid = 1;
+    for (int k = 0; k < config.segments; ++k) {
+      result.segments.push_back(k);
+      result.segment_seconds.push_back(k);
+    }
+    audio = torch::zeros({1, config.segments, widths.audio_dim});
+    visual = torch::zeros({1, config.segments, widths.visual_channels, 1, 1});
+  } else {
+    const FeatureRecipe& recipe = *config.features;
+    const auto* visual_backbone = recipe.find("visual");
+    const auto* audio_backbone = recipe.find("audio");
+    if (visual_backbone == nullptr || audio_backbone == nullptr ||
+        visual_backbone->segment_shape.size() != 3) {
+      throw core::InputError({(o.run / "config.json").string(), std::nullopt, "features.backbones"},
+                             "must name an audio backbone and a visual one of [C, H, W] maps");
+    }
+    // The same sampling, backbones and weights as the features the run learnt from.
+    features::ExtractOptions x;
+    x.visual = visual_backbone->backbone;
+    x.audio = audio_backbone->backbone;
+    x.visual_weights = weights_for(o, *visual_backbone);
+    x.audio_weights = weights_for(o, *audio_backbone);
+    x.normalization = features::parse_normalization(recipe.normalization);
+    x.seed = recipe.seed;
+    x.sampling.segments = recipe.segments;
+    x.sampling.fps = recipe.fps;
+    x.sampling.sample_rate = recipe.sample_rate;
+    x.sampling.frame_size = recipe.frame_size;
+    features::ClipFeatureExtractor extractor(x);
+    for (const auto& made : extractor.modalities()) {
+      const auto* recorded = recipe.find(made.name);
+      if (recorded == nullptr) continue;
+      if (recorded->weights == FeatureRecipe::kUnknownWeights) {
+        result.notes.push_back("the run's " + made.name +
+                               " features recorded no weights; unchecked: " + made.weights);
+      } else if (sha256_of(recorded->weights) != sha256_of(made.weights) ||
+                 (sha256_of(made.weights).empty() && recorded->weights != made.weights)) {
+        throw core::InputError({o.video.string(), std::nullopt, made.name + "_weights"},
+                               "the run was trained on " + made.name + " features of " +
+                                   recorded->weights + ", not " + made.weights +
+                                   "; pass the same weights (--" + made.name + "-weights)");
       }
+    }
+    result.clip = media::sample_clip(o.video, x.sampling);
+    const features::VideoFeatures features = extractor.extract(result.clip);
+    result.segments = model_segment_rows(recipe.segments, config.segments);
+    for (const int row : result.segments)
+      result.segment_seconds.push_back(recipe.seconds_of(row));
+    const auto pick = [&](const std::string& name, std::vector<std::int64_t> shape) {
+      const auto& all = features.modalities.at(name);
+      const auto per_segment = static_cast<std::int64_t>(all.size()) / recipe.segments;
+      auto full = torch::from_blob(const_cast<float*>(all.data()), {recipe.segments, per_segment},
+                                   torch::kFloat32);
+      auto chosen = full.index_select(0, torch::tensor(std::vector<std::int64_t>(
+                                             result.segments.begin(), result.segments.end())));
+      shape.insert(shape.begin(), {1, config.segments});
+      return chosen.reshape(shape).clone();
+    };
+    const auto& shape = visual_backbone->segment_shape;
+    result.grid = static_cast<int>(shape[1]);
+    audio = pick("audio", {widths.audio_dim});
+    visual =
+        pick("visual", {static_cast<std::int64_t>(shape[0]), static_cast<std::int64_t>(shape[1]),
+                        static_cast<std::int64_t>(shape[2])});
+    if (config.question_only) {
+      audio = torch::zeros_like(audio);
+      visual = torch::zeros_like(visual);
     }
   }
 
-  result.clip = media::sample_clip(o.video, x.sampling);
-  const features::VideoFeatures features = extractor.extract(result.clip);
-  const int segments = config.at("segments").get<int>();
-  for (int k = 0; k < segments; ++k)
-    result.segments.push_back(k * layout.segments / segments);
-  const auto pick = [&](const std::string& name, std::vector<std::int64_t> shape) {
-    const auto& all = features.modalities.at(name);
-    const auto per_segment = static_cast<std::int64_t>(all.size()) / layout.segments;
-    auto full = torch::from_blob(const_cast<float*>(all.data()), {layout.segments, per_segment},
-                                 torch::kFloat32);
-    auto chosen = full.index_select(0, torch::tensor(std::vector<std::int64_t>(
-                                           result.segments.begin(), result.segments.end())));
-    shape.insert(shape.begin(), {1, segments});
-    return chosen.reshape(shape).clone();
-  };
-  StAvqaNet model = load_run_model(o.run);
-  const StAvqaOptions& widths = model->options();
-  const auto& visual_shape =
-      std::find_if(layout.modalities.begin(), layout.modalities.end(), [](const auto& m) {
-        return m.name == "visual";
-      })->segment_shape;
-  result.grid = static_cast<int>(visual_shape[1]);
-  const auto audio = pick("audio", {widths.audio_dim});
-  const auto visual = pick("visual", {static_cast<std::int64_t>(visual_shape[0]),
-                                      static_cast<std::int64_t>(visual_shape[1]),
-                                      static_cast<std::int64_t>(visual_shape[2])});
-
   torch::NoGradGuard no_grad;
-  const bool question_only = config.value("question_only", false);
-  const auto question = torch::tensor(ids).unsqueeze(0);
-  const StAvqaOutput out =
-      question_only ? model->forward(torch::zeros_like(audio), torch::zeros_like(visual), question)
-                    : model->forward(audio, visual, question);
+  const StAvqaOutput out = model->forward(audio, visual, question);
   const auto probabilities = torch::softmax(out.logits[0], 0);
   const auto [values, top] = probabilities.topk(std::min<std::int64_t>(5, probabilities.size(0)));
   for (std::int64_t j = 0; j < top.size(0); ++j) {
@@ -142,7 +169,9 @@ std::vector<fs::path> write_overlays(const AskResult& r, const fs::path& folder)
   fs::create_directories(folder);
   std::vector<fs::path> written;
   const int size = r.clip.frame_size;
-  for (std::size_t k = 0; k < r.segments.size(); ++k) {
+  // A question-only run saw no frames: only the temporal plot.
+  const std::size_t shown_segments = r.clip.frames.empty() ? 0 : r.segments.size();
+  for (std::size_t k = 0; k < shown_segments; ++k) {
     const std::uint8_t* pixels =
         r.clip.frames.data() + static_cast<std::size_t>(r.segments[k]) * size * size * 3;
     cv::Mat rgb(size, size, CV_8UC3, const_cast<std::uint8_t*>(pixels));
@@ -185,8 +214,10 @@ std::vector<fs::path> write_overlays(const AskResult& r, const fs::path& folder)
     };
     bar(r.temporal_visual[static_cast<std::int64_t>(k)].item<float>(), 2, cv::Scalar(0, 140, 255));
     bar(r.temporal_audio[static_cast<std::int64_t>(k)].item<float>(), 22, cv::Scalar(200, 90, 20));
-    cv::putText(plot, std::to_string(r.segments[k]) + "s", cv::Point(x + 6, 210),
-                cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    char label[16];
+    std::snprintf(label, sizeof label, "%gs", r.segment_seconds[k]);
+    cv::putText(plot, label, cv::Point(x + 6, 210), cv::FONT_HERSHEY_SIMPLEX, 0.4,
+                cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   }
   cv::putText(plot, "temporal attention: visual (orange), audio (blue)", cv::Point(10, 16),
               cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);

@@ -15,9 +15,11 @@ namespace avqa::net {
 struct AskOptions {
   std::filesystem::path run;  ///< folder written by `avqa train`
   std::filesystem::path video;
-  std::string question;                  ///< with placeholders (then `values`) or written out
-  std::vector<std::string> values;       ///< placeholder values, in order
-  std::filesystem::path visual_weights;  ///< the weights the run's features were extracted with
+  std::string question;             ///< with placeholders (then `values`) or written out
+  std::vector<std::string> values;  ///< placeholder values, in order
+  /// The weights the run's features were extracted with; default: the run's kept copies
+  /// (`avqa train --keep-weights`).
+  std::filesystem::path visual_weights;
   std::filesystem::path audio_weights;
 };
 
@@ -31,13 +33,17 @@ struct AskResult {
   at::Tensor temporal_visual;    ///< [T]
   at::Tensor temporal_audio;     ///< [T]
   int grid = 0;                  ///< H = W of the visual maps
-  std::vector<int> segments;     ///< which sampled seconds the model saw
-  media::SampledClip clip;       ///< the frames and audio it saw
+  std::vector<int> segments;     ///< which of the clip's sampled segments the model saw
+  std::vector<double> segment_seconds;  ///< the second of the video each of those shows
+  media::SampledClip clip;              ///< the frames and audio it saw (empty: question-only)
+  std::vector<std::string> notes;       ///< what the user should know (unchecked weights)
 };
 
-/// Extracts the video's features with the backbones the run was trained on (the weights given
-/// must be the ones the run's cache records: a mismatch is an error naming both), encodes the
+/// Extracts the video's features as the run's recorded recipe says (config.json "features":
+/// sampling, backbones, weights by SHA-256; the training cache is not needed), encodes the
 /// question with the run's vocabulary (unknown words are an error listing them) and answers.
+/// Weights given must be the ones recorded (a mismatch is an error naming both); without them
+/// the run's kept copies are used. A question-only run answers from the question alone.
 AskResult ask(const AskOptions& options);
 
 /// Writes segment-<i>.png (the attention map over the frame of segment i, brightest where the

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include "avqa/spatial_grounding.h"
@@ -19,11 +21,102 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-// With a few rows OpenBLAS's GEMM repacks the whole weight matrix on every call: one row through
-// 512 -> 512 took 66 us against 7 us as a GEMV, ten rows through 1024 -> 512 0.21 ms against
-// 0.12 ms as ten GEMVs (2 threads). Narrow inputs (128 -> 512) and training batches keep the GEMM.
+// With a few rows OpenBLAS's GEMM repacks the whole weight matrix on every call (one row
+// through 512 -> 512: 66 us against 7 us as a GEMV), and one GEMV per row reads the weights once
+// per row: ten rows re-read a 2 MB matrix ten times, which made batch-1 answering memory-bound.
+// Up to kFewRows rows go through few_rows_affine instead, which reads each weight once for all
+// rows. Training batches and anything autograd must see keep F::linear.
 constexpr std::int64_t kFewRows = 16;
-constexpr std::int64_t kGemvMinInputs = 512;
+
+#define AVQA_AFFINE_CLONES __attribute__((target_clones("avx2", "default")))
+
+// out[r, n] = bias[n] + dot(x[r, :], w[n, :]) for n in [n_begin, n_end), every r < rows; all
+// row-major and contiguous. Four rows share each load of a weight row.
+AVQA_AFFINE_CLONES
+void few_rows_affine_kernel(const float* x,
+                            std::int64_t rows,
+                            std::int64_t k,
+                            const float* w,
+                            const float* bias,
+                            std::int64_t n_begin,
+                            std::int64_t n_end,
+                            std::int64_t n_total,
+                            float* out) {
+  using Lanes = float __attribute__((vector_size(32)));
+  constexpr std::int64_t kWidth = sizeof(Lanes) / sizeof(float);
+  const std::int64_t k_vector = k / kWidth * kWidth;
+  const auto load = [](const float* p) {
+    Lanes v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  const auto total = [](Lanes v) {
+    float s = 0;
+    for (std::int64_t i = 0; i < kWidth; ++i)
+      s += v[i];
+    return s;
+  };
+  for (std::int64_t n = n_begin; n < n_end; ++n) {
+    const float* wn = w + n * k;
+    const float b = bias != nullptr ? bias[n] : 0.f;
+    std::int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      const float* x0 = x + r * k;
+      Lanes a0{}, a1{}, a2{}, a3{};
+      for (std::int64_t i = 0; i < k_vector; i += kWidth) {
+        const Lanes wv = load(wn + i);
+        a0 += wv * load(x0 + i);
+        a1 += wv * load(x0 + k + i);
+        a2 += wv * load(x0 + 2 * k + i);
+        a3 += wv * load(x0 + 3 * k + i);
+      }
+      float s[4] = {total(a0), total(a1), total(a2), total(a3)};
+      for (std::int64_t i = k_vector; i < k; ++i) {
+        for (int j = 0; j < 4; ++j)
+          s[j] += wn[i] * x0[j * k + i];
+      }
+      for (int j = 0; j < 4; ++j)
+        out[(r + j) * n_total + n] = s[j] + b;
+    }
+    for (; r < rows; ++r) {
+      const float* xr = x + r * k;
+      Lanes a0{}, a1{};
+      std::int64_t i = 0;
+      for (; i + 2 * kWidth <= k_vector; i += 2 * kWidth) {
+        a0 += load(wn + i) * load(xr + i);
+        a1 += load(wn + i + kWidth) * load(xr + i + kWidth);
+      }
+      for (; i < k_vector; i += kWidth)
+        a0 += load(wn + i) * load(xr + i);
+      float s = total(a0 + a1);
+      for (i = k_vector; i < k; ++i)
+        s += wn[i] * xr[i];
+      out[r * n_total + n] = s + b;
+    }
+  }
+}
+
+/// x [rows, in] -> [rows, out] = x weight^T + bias, float32, each weight read once.
+torch::Tensor few_rows_affine(const torch::Tensor& x,
+                              const torch::Tensor& weight,
+                              const torch::Tensor& bias) {
+  const auto xc = x.contiguous();
+  const auto wc = weight.contiguous();
+  const auto bc = bias.defined() ? bias.contiguous() : torch::Tensor();
+  const auto rows = xc.size(0);
+  const auto k = wc.size(1);
+  const auto n = wc.size(0);
+  auto out = torch::empty({rows, n}, xc.options());
+  const float* xp = xc.data_ptr<float>();
+  const float* wp = wc.data_ptr<float>();
+  const float* bp = bc.defined() ? bc.data_ptr<float>() : nullptr;
+  float* op = out.data_ptr<float>();
+  // Split the outputs between threads in blocks of at least 64 weight rows.
+  at::parallel_for(0, n, 64, [&](std::int64_t begin, std::int64_t end) {
+    few_rows_affine_kernel(xp, rows, k, wp, bp, begin, end, n, op);
+  });
+  return out;
+}
 
 /// x [..., in] -> [..., out], as torch::nn::Linear computes it.
 torch::Tensor affine(const torch::Tensor& x,
@@ -33,18 +126,12 @@ torch::Tensor affine(const torch::Tensor& x,
   const auto rows = x.numel() / in;
   const bool autograd =
       torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad());
-  if (autograd || rows > kFewRows || (rows > 1 && in < kGemvMinInputs))
+  if (autograd || rows > kFewRows || x.scalar_type() != torch::kFloat32 ||
+      weight.scalar_type() != torch::kFloat32 || !x.device().is_cpu())
     return F::linear(x, weight, bias);
   auto sizes = x.sizes().vec();
   sizes.back() = weight.size(0);
-  if (rows == 1) return torch::addmv(bias, weight, x.reshape({in})).view(sizes);
-  const auto flat = x.reshape({rows, in});
-  auto out = torch::empty({rows, weight.size(0)}, x.options());
-  for (std::int64_t r = 0; r < rows; ++r) {
-    auto row = out[r];
-    torch::addmv_out(row, bias, weight, flat[r]);
-  }
-  return out.view(sizes);
+  return few_rows_affine(x.reshape({rows, in}), weight, bias).view(sizes);
 }
 
 torch::Tensor affine(const torch::Tensor& x, const nn::Linear& layer) {
@@ -69,8 +156,10 @@ std::pair<torch::Tensor, torch::Tensor> lstm_final_state(const torch::Tensor& in
   auto h = torch::zeros({batch, hidden}, inputs.options());
   auto c = torch::zeros_like(h);
   for (std::int64_t t = 0; t < inputs.size(0); ++t) {
-    const auto gates = batch == 1 ? torch::addmv(inputs[t][0], w_hh, h[0]).unsqueeze(0)
-                                  : torch::addmm(inputs[t], h, w_hh.t());  // [B, 4H]
+    // At batch 1 (inference) each step is one pass over the 4 MB recurrent matrix.
+    const auto gates = batch == 1 && !torch::GradMode::is_enabled()
+                           ? few_rows_affine(h, w_hh, inputs[t][0])
+                           : torch::addmm(inputs[t], h, w_hh.t());  // [B, 4H]
     // One sigmoid over all four gates (the cell gate's is unused): fewer dispatches per step.
     const auto sigmoids = torch::sigmoid(gates);
     c = torch::addcmul(sigmoids.narrow(1, hidden, hidden) * c, sigmoids.narrow(1, 0, hidden),

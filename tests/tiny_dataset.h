@@ -26,9 +26,14 @@ inline void generate_tiny_dataset(const std::filesystem::path& dir,
 }
 
 /// Its features in <dir>/data/features.h5: random backbones at 64 px (4x4 maps), fast.
-inline features::ExtractOptions extract_tiny_features(const std::filesystem::path& dir,
-                                                      int segments) {
+inline features::ExtractOptions extract_tiny_features(
+    const std::filesystem::path& dir,
+    int segments,
+    double fps = 1.0,
+    features::StorageType storage = features::StorageType::Float16) {
   features::ExtractOptions x;
+  x.sampling.fps = fps;
+  x.storage = storage;
   x.videos = features::list_videos_in(dir / "data/videos");
   x.out = dir / "data/features.h5";
   x.sampling.segments = segments;

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "avqa/qa_dataset.h"
+#include "avqa/st_avqa_net.h"
+#include "datasets/annotations.h"
+#include "datasets/type_accuracy.h"
+#include "datasets/vocabulary.h"
+
+namespace avqa::net {
+
+/// Predictions of a trained model.
+struct Evaluation {
+  data::TypeAccuracy accuracy;
+  std::vector<std::int64_t> predicted;                            ///< answer index per question
+  std::vector<std::vector<std::pair<std::int64_t, float>>> top5;  ///< answer index, probability
+  std::vector<at::Tensor> spatial_attention;                      ///< per question [T, H*W]
+  std::vector<at::Tensor> temporal_visual;                        ///< per question [T]
+};
+
+/// How well the model looked where and when the sound was, against a generated dataset's truth.
+struct GroundingScores {
+  double pointing_accuracy =
+      0;  ///< share of segments whose attention peak lies in the box of an instrument sounding then
+  std::size_t pointing_segments =
+      0;  ///< segments scored (those with a visible instrument sounding)
+  double temporal_mass =
+      0;  ///< mean share of visual temporal attention on seconds where a visible instrument sounds
+  std::size_t temporal_questions = 0;
+  double pointing_chance =
+      0;  ///< the same for a uniformly random peak: the boxes' share of the frame
+  double temporal_chance = 0;  ///< the same for uniform attention: the share of sounding seconds
+};
+
+/// Scores `evaluation` of `data` against <truth>/<video_id>.json files (written by `avqa
+/// generate`). `segment_seconds[k]` is the second model segment k shows; `frame_size` the frame
+/// the attention grid covers.
+GroundingScores grounding_scores(const Evaluation& evaluation,
+                                 const QaDataset& data,
+                                 const std::filesystem::path& truth,
+                                 const std::vector<int>& segment_seconds,
+                                 int frame_size);
+
+Evaluation evaluate(StAvqaNet& model, const QaDataset& data, int batch, bool question_only = false);
+
+/// `avqa eval` (and the studio): a run folder on an annotation file.
+struct EvalOptions {
+  std::filesystem::path run;
+  std::filesystem::path annotations;
+  std::filesystem::path cache;  ///< default: the run's training cache
+  /// A generated dataset's truth/ folder for grounding scores; default: the truth/ beside the
+  /// annotations' folder, when there is one.
+  std::filesystem::path truth;
+  int batch = 64;
+  data::DuplicatePolicy duplicates = data::DuplicatePolicy::Error;
+};
+
+/// One question's answer, for prediction files.
+struct QuestionPrediction {
+  std::int64_t question_id = 0;
+  std::string video_id;
+  std::string predicted;
+  std::string answer;                               ///< the annotation's
+  std::vector<std::pair<std::string, float>> top5;  ///< answer, probability
+};
+
+struct EvalReport {
+  std::filesystem::path annotations;
+  std::size_t questions = 0;
+  data::TypeAccuracy accuracy;
+  std::optional<GroundingScores> grounding;  ///< on generated data, for runs that look
+  std::filesystem::path truth;               ///< where the grounding truth came from
+  std::vector<QuestionPrediction> predictions;
+};
+
+/// Loads the run, its vocabularies and the features (a question-only run needs none), answers
+/// every question and scores it. Throws core::InputError naming the file and key for a broken
+/// run folder, an annotation error or a cache that lacks a question's video.
+EvalReport evaluate_run(const EvalOptions& options);
+
+/// {"overall": ..., per type ..., "grounding": {...}} as `avqa eval --json` prints it.
+std::string eval_report_json(const EvalReport& report);
+/// The per-type table and the grounding lines, as `avqa eval` prints them.
+std::string format_eval_report(const EvalReport& report);
+/// [{"question_id", "video_id", "predicted", "answer", "top5": [{"answer", "probability"}]}].
+std::string predictions_json(const EvalReport& report);
+
+}  // namespace avqa::net

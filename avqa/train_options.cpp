@@ -1,0 +1,198 @@
+#include "avqa/train_options.h"
+
+#include <stdexcept>
+#include <type_traits>
+
+#include <nlohmann/json.hpp>
+
+#include "core/input_error.h"
+
+namespace avqa::net {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Range = TrainOptionSpec::Range;
+
+template <typename T>
+using Member = T TrainOptions::*;
+
+}  // namespace
+
+std::string TrainOptionSpec::key() const {
+  std::string k = name;
+  for (char& c : k) {
+    if (c == '-') c = '_';
+  }
+  return k;
+}
+
+const std::vector<TrainOptionSpec>& train_option_specs() {
+  using O = TrainOptions;
+  static const std::vector<TrainOptionSpec> specs = {
+      {"train", "Training annotations (required here or in --config)", &O::train},
+      {"val", "Validation annotations, best model by accuracy (required)", &O::val},
+      {"cache", "HDF5 feature cache with both splits' videos (not needed with --question-only)",
+       &O::cache},
+      {"vocab",
+       "Vocabulary file from `avqa data vocab` (default: train + val words, the 42 answers)",
+       &O::vocab},
+      {"tokenizer",
+       "SentencePiece model from `avqa data spm-train`: questions as pieces, so any wording can "
+       "be asked (default: the original word vocabulary)",
+       &O::tokenizer},
+      {"tokenizer-max-length", "Pieces per question", &O::tokenizer_max_length, Range::Positive},
+      {"duplicates", "Repeated question_ids: error, keep-first, keep-last, keep-all",
+       &O::duplicates},
+      {"out", "Run folder: checkpoints, metrics.jsonl, run.json (required)", &O::out},
+      {"keep-weights",
+       "Backbone weight files the cache was extracted with, copied into the run so it answers "
+       "new videos on its own (repeat or comma-separate)",
+       &O::keep_weights},
+      {"epochs", "Epochs", &O::epochs, Range::Positive},
+      {"batch", "Batch size", &O::batch, Range::Positive},
+      {"lr", "Adam learning rate", &O::learning_rate, Range::Positive},
+      {"lr-step", "StepLR step in epochs", &O::lr_step, Range::Positive},
+      {"lr-gamma", "StepLR factor", &O::lr_gamma, Range::Positive},
+      {"match-weight", "Weight of the audio-visual match loss", &O::match_weight,
+       Range::NonNegative},
+      {"segments", "Segments the model sees (spread over the cache's)", &O::segments,
+       Range::Positive},
+      {"heads", "Temporal attention heads", &O::heads, Range::Positive},
+      {"seed", "Random seed", &O::seed},
+      {"question-only", "Zero audio and visual inputs: the question-only baseline",
+       &O::question_only},
+      {"resume", "Continue the run in --out where it stopped", &O::resume, Range::Any,
+       /*in_config=*/false},
+      {"threads", "LibTorch threads (the command line's avqa --threads wins)", &O::threads,
+       Range::Positive, /*in_config=*/true, /*on_command_line=*/false},
+  };
+  return specs;
+}
+
+TrainConfig load_train_config(const fs::path& file) {
+  json document;
+  try {
+    document = json::parse(data::read_text_file(file));
+  } catch (const json::parse_error& e) {
+    throw core::InputError({file.string(), std::nullopt, ""}, std::string("not JSON: ") + e.what());
+  }
+  if (!document.is_object())
+    throw core::InputError({file.string(), std::nullopt, ""}, "must be a JSON object");
+  TrainConfig config;
+  TrainOptions& o = config.options;
+  const fs::path folder = file.parent_path();
+  for (const auto& [key, v] : document.items()) {
+    const TrainOptionSpec* spec = nullptr;
+    for (const auto& s : train_option_specs()) {
+      if (s.in_config && s.key() == key) spec = &s;
+    }
+    auto fail = [&](const std::string& what) {
+      throw core::InputError({file.string(), std::nullopt, key}, what);
+    };
+    if (spec == nullptr)
+      fail("is not a train option (see avqa train --help; write flags without '--', '_' for '-')");
+    auto as_path = [&](const json& x) {
+      if (!x.is_string() || x.get<std::string>().empty()) fail("must be a non-empty path string");
+      const fs::path p = x.get<std::string>();
+      return p.is_relative() ? folder / p : p;
+    };
+    std::visit(
+        [&](auto member) {
+          using T = std::decay_t<decltype(o.*member)>;
+          if constexpr (std::is_same_v<T, fs::path>) {
+            o.*member = as_path(v);
+          } else if constexpr (std::is_same_v<T, std::vector<fs::path>>) {
+            if (!v.is_array()) fail("must be an array of path strings");
+            for (const auto& x : v)
+              (o.*member).push_back(as_path(x));
+          } else if constexpr (std::is_same_v<T, bool>) {
+            if (!v.is_boolean()) fail("must be true or false");
+            o.*member = v.get<bool>();
+          } else if constexpr (std::is_same_v<T, data::DuplicatePolicy>) {
+            try {
+              o.*member = data::parse_duplicate_policy(v.is_string() ? v.get<std::string>() : "");
+            } catch (const std::invalid_argument& e) {
+              fail(e.what());
+            }
+          } else {
+            const bool number = std::is_floating_point_v<T> ? v.is_number()
+                                : std::is_unsigned_v<T>     ? v.is_number_unsigned()
+                                                            : v.is_number_integer();
+            const double x = number ? v.get<double>() : 0;
+            const char* what = std::is_floating_point_v<T> ? "number" : "integer";
+            if (!number || (spec->range == Range::Positive && x <= 0)) {
+              fail(std::string("must be a ") + (spec->range == Range::Positive ? "positive " : "") +
+                   what +
+                   (spec->range == Range::NonNegative || std::is_unsigned_v<T> ? " >= 0" : ""));
+            }
+            if (spec->range == Range::NonNegative && x < 0)
+              fail(std::string("must be a ") + what + " >= 0");
+            o.*member = v.get<T>();
+          }
+        },
+        spec->field);
+    config.keys.insert(key);
+  }
+  return config;
+}
+
+std::string train_config_json(const TrainOptions& o) {
+  json document = json::object();
+  for (const auto& spec : train_option_specs()) {
+    if (!spec.in_config) continue;
+    std::visit(
+        [&](auto member) {
+          using T = std::decay_t<decltype(o.*member)>;
+          const auto absolute = [](const fs::path& p) {
+            return fs::absolute(p).lexically_normal().string();
+          };
+          if constexpr (std::is_same_v<T, fs::path>) {
+            // Unset paths are left out rather than written as null: the file loads back as is.
+            if (!(o.*member).empty()) document[spec.key()] = absolute(o.*member);
+          } else if constexpr (std::is_same_v<T, std::vector<fs::path>>) {
+            if ((o.*member).empty()) return;
+            json list = json::array();
+            for (const auto& p : o.*member)
+              list.push_back(absolute(p));
+            document[spec.key()] = list;
+          } else if constexpr (std::is_same_v<T, data::DuplicatePolicy>) {
+            document[spec.key()] = std::string(data::to_string(o.*member));
+          } else {
+            if (spec.range == Range::Positive && o.*member <= 0) return;  // threads unset
+            document[spec.key()] = o.*member;
+          }
+        },
+        spec.field);
+  }
+  return document.dump(2) + "\n";
+}
+
+TrainOptions merge_train_options(const TrainConfig& file,
+                                 const TrainOptions& flags,
+                                 const std::function<bool(const std::string&)>& given) {
+  TrainOptions o = file.options;
+  for (const auto& spec : train_option_specs()) {
+    const bool from_flags = !spec.in_config || (spec.on_command_line && given(spec.name));
+    if (!from_flags) continue;
+    std::visit([&](auto member) { o.*member = flags.*member; }, spec.field);
+  }
+  o.progress = flags.progress;
+  return o;
+}
+
+void validate_train_options(const TrainOptions& o) {
+  for (const auto& [name, value] :
+       {std::pair{"--train", &o.train}, {"--val", &o.val}, {"--out", &o.out}}) {
+    if (value->empty())
+      throw std::invalid_argument(std::string(name) +
+                                  " is required (on the command line or in --config)");
+  }
+  if (o.epochs <= 0 || o.batch <= 0 || o.learning_rate <= 0 || o.lr_step <= 0 || o.segments <= 0)
+    throw std::invalid_argument(
+        "--epochs, --batch, --lr, --lr-step and --segments must be positive");
+  if (o.cache.empty() && !o.question_only)
+    throw std::invalid_argument("--cache is required unless --question-only");
+}
+
+}  // namespace avqa::net

@@ -1,0 +1,97 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "datasets/annotations.h"
+
+namespace avqa::net {
+
+/// `avqa train`: the original recipe by default (st-avqa.md section 6).
+struct TrainOptions {
+  std::filesystem::path train;  ///< training annotations
+  std::filesystem::path val;    ///< validation annotations (best model by val accuracy)
+  /// HDF5 feature cache holding both splits' videos; may be empty with question_only
+  std::filesystem::path cache;
+  /// vocabulary file (`avqa data vocab`); empty: train + val words, the 42 answers
+  std::filesystem::path vocab;
+  /// SentencePiece model (`avqa data spm-train`): questions as pieces, not words
+  std::filesystem::path tokenizer;
+  std::size_t tokenizer_max_length = 32;  ///< pieces per question with `tokenizer`
+  /// for annotation files that repeat question ids
+  data::DuplicatePolicy duplicates = data::DuplicatePolicy::Error;
+  std::filesystem::path out;  ///< run folder
+  /// backbone weight files the cache's features were extracted with, copied into the run
+  std::vector<std::filesystem::path> keep_weights;
+  int epochs = 30;
+  int batch = 64;
+  double learning_rate = 1e-4;  ///< Adam
+  int lr_step = 8;              ///< StepLR step (epochs)
+  double lr_gamma = 0.1;
+  double match_weight = 0.5;  ///< weight of the audio-visual match loss
+  int segments = 10;          ///< segments the model sees
+  std::int64_t heads = 4;     ///< temporal attention heads; must divide the width (512)
+  std::uint64_t seed = 1;
+  bool question_only = false;  ///< zero audio and visual: the question-only baseline
+  bool resume = false;         ///< continue the run in `out` exactly where it stopped
+  bool progress = true;
+  int threads = 0;  ///< torch threads recorded in a config; 0 = not set
+};
+
+/// One option of `avqa train`, declared once: the command-line flag (`--<name>`), the key of
+/// a run configuration file (`name` with '_' for '-') and the field of TrainOptions come from
+/// this table, so flags, files and the merge of the two cannot drift apart.
+struct TrainOptionSpec {
+  using Field = std::variant<std::filesystem::path TrainOptions::*,
+                             std::vector<std::filesystem::path> TrainOptions::*,
+                             int TrainOptions::*,
+                             std::int64_t TrainOptions::*,
+                             std::uint64_t TrainOptions::*,
+                             double TrainOptions::*,
+                             bool TrainOptions::*,
+                             data::DuplicatePolicy TrainOptions::*>;
+  enum class Range { Any, Positive, NonNegative };
+  std::string name;  ///< flag name without "--", e.g. "lr-step"
+  std::string help;
+  Field field;
+  Range range = Range::Any;
+  bool in_config = true;        ///< false: command line only (resume)
+  bool on_command_line = true;  ///< false: config only (threads: avqa's own --threads sets it)
+
+  std::string key() const;  ///< the configuration file's key, e.g. "lr_step"
+};
+
+/// Every option, in the order `avqa train --help` and run.json list them.
+const std::vector<TrainOptionSpec>& train_option_specs();
+
+/// A run configuration file (`avqa train --config run.json`): one JSON object of the table's
+/// keys. Relative paths are relative to the file's folder.
+struct TrainConfig {
+  TrainOptions options;        ///< defaults where the file is silent
+  std::set<std::string> keys;  ///< the keys the file sets
+};
+
+/// Throws core::InputError naming the file and the key for an unknown key or a value of the
+/// wrong type or range.
+TrainConfig load_train_config(const std::filesystem::path& file);
+
+/// The effective configuration in the same format, as `train` keeps it in <out>/run.json.
+std::string train_config_json(const TrainOptions& options);
+
+/// The options of a run: `file`'s values, each replaced by the one in `flags` when `given`
+/// says the flag was on the command line (called with the option's name, without "--").
+/// Options that are not in a config file (resume) always come from `flags`.
+TrainOptions merge_train_options(const TrainConfig& file,
+                                 const TrainOptions& flags,
+                                 const std::function<bool(const std::string& name)>& given);
+
+/// Checks what every run needs (train, val, out; positive counts); throws
+/// std::invalid_argument naming the option.
+void validate_train_options(const TrainOptions& options);
+
+}  // namespace avqa::net
