@@ -431,4 +431,53 @@ Vocabularies load_vocabularies(const std::filesystem::path& path) {
   return vocab;
 }
 
+Vocabularies build_vocabularies(const std::vector<AnnotationSet>& sets,
+                                WordVocabularyOptions words,
+                                const std::filesystem::path& answers_file) {
+  Vocabularies vocab;
+  vocab.words = WordVocabulary::build(sets, words);
+  if (answers_file.empty()) {
+    vocab.answers = AnswerVocabulary::build(sets);
+  } else {
+    vocab.answers = AnswerVocabulary::load(answers_file);
+    for (const auto& set : sets)
+      encode_answers(set, vocab.answers);  // names the first stray answer
+  }
+  for (const auto& set : sets) {
+    encode_questions(set, vocab.words);  // names the first question over max_length
+    vocab.built_from.push_back(set.source);
+  }
+  return vocab;
+}
+
+std::vector<core::InputError> vocabulary_errors(const AnnotationSet& set,
+                                                const Vocabularies& vocab,
+                                                const std::string& vocab_name,
+                                                std::size_t max_errors) {
+  std::vector<core::InputError> errors;
+  for (const auto& r : set.records) {
+    if (errors.size() >= max_errors) break;
+    if (const auto unknown = vocab.words.unknown_words(r.words);
+        !unknown.empty() && !vocab.words.has_unknown()) {
+      std::string list;
+      for (const auto& w : unknown)
+        list += (list.empty() ? "'" : ", '") + w + "'";
+      errors.emplace_back(
+          core::InputError::Location{set.source, r.source_index, "question_content"},
+          "unknown word(s) " + list + " for vocabulary " + vocab_name);
+    } else if (r.words.size() > vocab.words.max_length()) {
+      errors.emplace_back(
+          core::InputError::Location{set.source, r.source_index, "question_content"},
+          std::to_string(r.words.size()) + " words, more than the vocabulary's maximum of " +
+              std::to_string(vocab.words.max_length()));
+    }
+    if (!vocab.answers.contains(r.answer) && errors.size() < max_errors) {
+      errors.emplace_back(core::InputError::Location{set.source, r.source_index, "anser"},
+                          "answer '" + r.answer + "' is not among the " +
+                              std::to_string(vocab.answers.size()) + " answers of " + vocab_name);
+    }
+  }
+  return errors;
+}
+
 }  // namespace avqa::data

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/input_error.h"
 #include "datasets/annotations.h"
 
 namespace avqa::data {
@@ -143,5 +144,20 @@ std::vector<std::int64_t> encode_question(const std::vector<std::string>& words,
 /// model path relative to the vocabulary file's folder when it lies there)}.
 void save_vocabularies(const Vocabularies& vocab, const std::filesystem::path& path);
 Vocabularies load_vocabularies(const std::filesystem::path& path);
+
+/// `avqa data vocab`: words of `sets` (files in order, first appearance) and their answers (first
+/// appearance, or the list in `answers_file`). Throws core::InputError naming the file, record
+/// and field of a question longer than `words.max_length` or an answer outside `answers_file`.
+Vocabularies build_vocabularies(const std::vector<AnnotationSet>& sets,
+                                WordVocabularyOptions words,
+                                const std::filesystem::path& answers_file = {});
+
+/// Every record of `set` that `vocab` cannot encode, up to `max_errors`: unknown words (without
+/// `<unk>`), questions over the maximum length, answers it lacks; each names the file, record
+/// and field. `vocab_name` says which vocabulary in the messages.
+std::vector<core::InputError> vocabulary_errors(const AnnotationSet& set,
+                                                const Vocabularies& vocab,
+                                                const std::string& vocab_name,
+                                                std::size_t max_errors);
 
 }  // namespace avqa::data

@@ -14,6 +14,9 @@
 #include <torch/torch.h>
 
 #include "avqa/st_avqa_net.h"
+#include "avqa/trainer.h"
+#include "core/child_process.h"
+#include "core/input_error.h"
 #include "core/runtime/torch_runtime.h"
 #include "datasets/features/extractor.h"
 #include "datasets/features/log_mel.h"
@@ -36,8 +39,16 @@ struct BenchExtractArgs {
   int size = 224;
 };
 
-void run(const std::string& command) {
-  if (std::system(command.c_str()) != 0) throw std::runtime_error("command failed: " + command);
+// A child process without a shell: paths with quotes or spaces stay one argument.
+void run(const std::vector<std::string>& argv) {
+  const core::ProcessResult r = core::run_process(argv);
+  if (r.exit_code != 0) {
+    std::string command;
+    for (const auto& a : argv)
+      command += (command.empty() ? "" : " ") + a;
+    throw std::runtime_error("command failed (exit " + std::to_string(r.exit_code) +
+                             "): " + command + "\n" + r.standard_error);
+  }
 }
 
 // The original pipeline: ffmpeg writes 1 fps JPEG frames and a 16 kHz WAV to disk, then the
@@ -55,10 +66,10 @@ double original_pipeline(const std::vector<fs::path>& videos,
     const fs::path dir = work / video.stem();
     fs::create_directories(dir);
     const auto decode_start = Clock::now();
-    run("ffmpeg -v error -y -i '" + video.string() + "' -vf fps=1 -q:v 2 '" +
-        (dir / "%08d.jpg").string() + "'");
-    run("ffmpeg -v error -y -i '" + video.string() + "' -ar 16000 -ac 1 '" +
-        (dir / "audio.wav").string() + "'");
+    run({"ffmpeg", "-v", "error", "-y", "-i", video.string(), "-vf", "fps=1", "-q:v", "2",
+         (dir / "%08d.jpg").string()});
+    run({"ffmpeg", "-v", "error", "-y", "-i", video.string(), "-ar", "16000", "-ac", "1",
+         (dir / "audio.wav").string()});
     decode_seconds += since(decode_start);
     std::vector<torch::Tensor> frames;
     for (int i = 1; i <= a.seconds; ++i) {
@@ -87,12 +98,16 @@ double original_pipeline(const std::vector<fs::path>& videos,
 }
 
 void run_bench_extract(const BenchExtractArgs& a, const GlobalOptions& global) {
-  if (std::system("command -v ffmpeg >/dev/null 2>&1") != 0) {
+  try {
+    run({"ffmpeg", "-version"});
+  } catch (const std::runtime_error&) {
     throw std::runtime_error(
         "the comparison runs the ffmpeg command line: install Debian's ffmpeg package");
   }
   const int threads = runtime::configure_torch({global.threads});
   std::vector<fs::path> videos = features::list_videos_in(a.videos);
+  if (videos.empty())
+    throw core::InputError({a.videos, std::nullopt, ""}, "holds no video to time");
   if (static_cast<int>(videos.size()) > a.count) videos.resize(static_cast<std::size_t>(a.count));
   const fs::path work =
       fs::temp_directory_path() / ("avqa_bench_extract_" + std::to_string(::getpid()));
@@ -115,7 +130,7 @@ void run_bench_extract(const BenchExtractArgs& a, const GlobalOptions& global) {
   // Decoding alone: ffmpeg's own 1 fps decode against the in-process sampler.
   auto start = Clock::now();
   for (const fs::path& v : videos)
-    run("ffmpeg -v error -i '" + v.string() + "' -vf fps=1 -f null -");
+    run({"ffmpeg", "-v", "error", "-i", v.string(), "-vf", "fps=1", "-f", "null", "-"});
   const double ffmpeg_decode = since(start);
   start = Clock::now();
   std::vector<media::SampledClip> clips;
@@ -235,8 +250,6 @@ void run_bench_net(const BenchNetArgs& a, bool train, const GlobalOptions& globa
   const auto negative = torch::randn({b, 10, 512, 14, 14});
   const auto question = torch::randint(0, 93, {b, 14});
   const auto labels = torch::randint(0, 42, {b});
-  const auto match_labels =
-      torch::cat({torch::ones({b * 10}, torch::kLong), torch::zeros({b * 10}, torch::kLong)});
   torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-4));
   std::vector<double> times;
   for (int r = 0; r < a.repeats + 2; ++r) {  // two warm-up runs
@@ -245,10 +258,7 @@ void run_bench_net(const BenchNetArgs& a, bool train, const GlobalOptions& globa
       model->train();
       adam.zero_grad();
       const net::StAvqaOutput out = model->forward(audio, visual, question, negative);
-      const auto loss =
-          torch::cross_entropy_loss(out.logits, labels) +
-          0.5 * torch::cross_entropy_loss(torch::cat({out.match_positive, out.match_negative}),
-                                          match_labels);
+      const auto loss = net::training_loss(out, labels, 0.5);
       loss.backward();
       adam.step();
     } else {
@@ -261,15 +271,13 @@ void run_bench_net(const BenchNetArgs& a, bool train, const GlobalOptions& globa
   const double m = median(times);
   if (train) {
     std::printf(
-        "train step, batch %d, full-size ST-AVQA, %d thread(s): median %.3f s of %d (Python "
-        "reference on this kind of\n"
-        "machine: 0.63 s; target 0.31 s)\n",
+        "train step, batch %d, full-size ST-AVQA, %d thread(s): median %.3f s of %d (the "
+        "original beside it: bench/original.sh)\n",
         a.batch, threads, m, a.repeats);
   } else {
     std::printf(
-        "inference, batch %d, full-size ST-AVQA%s, %d thread(s): median %.2f ms of %d (Python "
-        "reference with negatives:\n"
-        "9.3 ms; target 3 ms)\n",
+        "inference, batch %d, full-size ST-AVQA%s, %d thread(s): median %.2f ms of %d (the "
+        "original beside it: bench/original.sh)\n",
         a.batch, a.negatives ? " with the negative branch" : "", threads, m * 1e3, a.repeats);
   }
 }
@@ -284,9 +292,15 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
   extract
       ->add_option("--videos", a->videos, "Folder of videos (e.g. a generated dataset's videos/)")
       ->required();
-  extract->add_option("--count", a->count, "Videos to use")->capture_default_str();
-  extract->add_option("--seconds", a->seconds, "Seconds sampled per video")->capture_default_str();
-  extract->add_option("--size", a->size, "Frame size")->capture_default_str();
+  extract->add_option("--count", a->count, "Videos to use")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  extract->add_option("--seconds", a->seconds, "Seconds sampled per video")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  extract->add_option("--size", a->size, "Frame size")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   extract->callback([a, &global] { run_bench_extract(*a, global); });
 
   auto r = std::make_shared<BenchReadArgs>();
@@ -301,15 +315,23 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
   auto t = std::make_shared<BenchNetArgs>();
   CLI::App* step = bench.add_subcommand(
       "train-step", "One ST-AVQA training step (forward, both losses, backward, Adam)");
-  step->add_option("--batch", t->batch, "Batch size")->capture_default_str();
-  step->add_option("--repeats", t->repeats, "Timed steps (median reported)")->capture_default_str();
+  step->add_option("--batch", t->batch, "Batch size")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  step->add_option("--repeats", t->repeats, "Timed steps (median reported)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   step->callback([t, &global] { run_bench_net(*t, /*train=*/true, global); });
   auto i = std::make_shared<BenchNetArgs>();
   i->batch = 1;
   i->repeats = 50;
   CLI::App* infer = bench.add_subcommand("infer", "ST-AVQA inference");
-  infer->add_option("--batch", i->batch, "Batch size")->capture_default_str();
-  infer->add_option("--repeats", i->repeats, "Timed runs (median reported)")->capture_default_str();
+  infer->add_option("--batch", i->batch, "Batch size")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  infer->add_option("--repeats", i->repeats, "Timed runs (median reported)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   infer
       ->add_flag("--negatives,!--no-negatives", i->negatives,
                  "Also run the negative branch, as the original test() does")

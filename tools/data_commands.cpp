@@ -100,19 +100,8 @@ void run_spm_train(const SpmTrainOptions& options) {
 
 void run_vocab(const VocabOptions& options) {
   const auto sets = load_all(options.from, options.duplicates);
-  data::Vocabularies vocab;
-  vocab.words = data::WordVocabulary::build(sets, {options.unknown, options.max_length});
-  if (options.answers.empty()) {
-    vocab.answers = data::AnswerVocabulary::build(sets);
-  } else {
-    vocab.answers = data::AnswerVocabulary::load(options.answers);
-    for (const auto& set : sets)
-      data::encode_answers(set, vocab.answers);  // names the first stray answer
-  }
-  for (const auto& set : sets) {
-    data::encode_questions(set, vocab.words);  // names the first question over max_length
-    vocab.built_from.push_back(set.source);
-  }
+  const data::Vocabularies vocab =
+      data::build_vocabularies(sets, {options.unknown, options.max_length}, options.answers);
   data::save_vocabularies(vocab, options.out);
   std::size_t longest = 0;
   for (const auto& set : sets) {
@@ -136,30 +125,8 @@ void run_check(const CheckOptions& options) {
     auto errors = data::find_annotation_errors(file, load, options.max_errors);
     if (errors.empty()) {
       const data::AnnotationSet set = data::load_annotations(file, load);
+      if (vocab) errors = data::vocabulary_errors(set, *vocab, options.vocab, options.max_errors);
       for (const auto& r : set.records) {
-        if (errors.size() >= options.max_errors) break;
-        if (vocab) {
-          if (const auto unknown = vocab->words.unknown_words(r.words);
-              !unknown.empty() && !vocab->words.has_unknown()) {
-            std::string list;
-            for (const auto& w : unknown)
-              list += (list.empty() ? "'" : ", '") + w + "'";
-            errors.emplace_back(
-                core::InputError::Location{file, r.source_index, "question_content"},
-                "unknown word(s) " + list + " for vocabulary " + options.vocab);
-          } else if (r.words.size() > vocab->words.max_length()) {
-            errors.emplace_back(
-                core::InputError::Location{file, r.source_index, "question_content"},
-                std::to_string(r.words.size()) + " words, more than the vocabulary's maximum of " +
-                    std::to_string(vocab->words.max_length()));
-          }
-          if (!vocab->answers.contains(r.answer)) {
-            errors.emplace_back(core::InputError::Location{file, r.source_index, "anser"},
-                                "answer '" + r.answer + "' is not among the " +
-                                    std::to_string(vocab->answers.size()) + " answers of " +
-                                    options.vocab);
-          }
-        }
         // The original drops the last character assuming it is the question mark; say so when not.
         const std::string content =
             r.question_content.substr(0, r.question_content.find_last_not_of(" \t\r\n") + 1);

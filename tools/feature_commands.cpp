@@ -93,28 +93,11 @@ void print_info(const fs::path& path) {
 
 void run_verify(const fs::path& path) {
   const features::FeatureCacheReader reader(path);
-  std::size_t problems = 0;
-  for (std::size_t i = 0; i < reader.status().size(); ++i) {
-    const std::string& id = reader.layout().video_ids[i];
-    if (reader.status()[i] != features::VideoStatus::Done) {
-      std::cerr << "avqa: " << path.string() << ": video " << id << " "
-                << (reader.status()[i] == features::VideoStatus::Failed ? "failed to extract"
-                                                                        : "is not extracted yet")
-                << "\n";
-      ++problems;
-      continue;
-    }
-    for (const auto& m : reader.layout().modalities) {
-      const auto values = reader.read(m.name, i);
-      if (!std::all_of(values.begin(), values.end(), [](float x) { return std::isfinite(x); })) {
-        std::cerr << "avqa: " << path.string() << ": video " << id << ": " << m.name
-                  << " features hold NaN or infinity\n";
-        ++problems;
-      }
-    }
-  }
-  if (problems > 0) {
-    std::cerr << "avqa: " << problems << " problem(s) in " << path.string() << "\n";
+  const std::vector<std::string> problems = features::verify_cache(reader);
+  for (const auto& problem : problems)
+    std::cerr << "avqa: " << path.string() << ": " << problem << "\n";
+  if (!problems.empty()) {
+    std::cerr << "avqa: " << problems.size() << " problem(s) in " << path.string() << "\n";
     throw ExitStatus(2);
   }
   std::printf("ok %s: %zu videos, every feature finite\n", path.c_str(), reader.status().size());

@@ -2,6 +2,7 @@
 
 #include <H5Cpp.h>
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 
@@ -489,6 +490,25 @@ std::vector<float> FeatureCacheReader::read(const std::string& modality,
     }
   }
   return out;
+}
+
+std::vector<std::string> verify_cache(const FeatureCacheReader& reader) {
+  std::vector<std::string> problems;
+  for (std::size_t i = 0; i < reader.status().size(); ++i) {
+    const std::string& id = reader.layout().video_ids[i];
+    if (reader.status()[i] != VideoStatus::Done) {
+      problems.push_back("video " + id + " " +
+                         (reader.status()[i] == VideoStatus::Failed ? "failed to extract"
+                                                                    : "is not extracted yet"));
+      continue;
+    }
+    for (const auto& m : reader.layout().modalities) {
+      const auto values = reader.read(m.name, i);
+      if (!std::all_of(values.begin(), values.end(), [](float x) { return std::isfinite(x); }))
+        problems.push_back("video " + id + ": " + m.name + " features hold NaN or infinity");
+    }
+  }
+  return problems;
 }
 
 }  // namespace avqa::features

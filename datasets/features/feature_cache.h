@@ -109,4 +109,9 @@ class FeatureCacheReader {
   std::unique_ptr<Impl> impl_;
 };
 
+/// What a training run would trip over in a cache: videos not extracted (pending or failed)
+/// and features holding NaN or infinity; one message per problem, naming the video and the
+/// modality. Empty when every video is extracted and finite.
+std::vector<std::string> verify_cache(const FeatureCacheReader& reader);
+
 }  // namespace avqa::features
