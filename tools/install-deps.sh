@@ -28,6 +28,11 @@ PACKAGES=(
   libsentencepiece-dev
   # tests
   libgtest-dev
+  # interop tests and bench/original.sh: Debian's Python torch runs the original ST-AVQA code
+  # (../shared/peer) and reads our files; h5py reads the feature cache as a user's script would;
+  # the rest is what the original dataloader imports
+  python3-torch python3-torchvision python3-numpy python3-h5py python3-pandas python3-munch
+  python3-pil
 )
 
 missing_packages() {
