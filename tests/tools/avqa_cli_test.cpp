@@ -1,6 +1,7 @@
 // Runs the real `avqa` executable: exit codes and messages are part of its contract.
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -12,7 +13,8 @@
 #include <torch/torch.h>
 
 #include "avqa/original_checkpoint.h"
-#include "avqa/torch_checkpoint.h"
+#include "core/checkpoint/torch_checkpoint.h"
+#include "datasets/annotations.h"
 #include "datasets/features/feature_cache.h"
 #include "datasets/vocabulary.h"
 #include "tests/test_paths.h"
@@ -27,8 +29,13 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-Result avqa(const std::string& args) {
-  const std::string command = std::string(AVQA_CLI) + " " + args + " 2>&1";
+// Runs avqa with `args`, under `env` (VAR=value ...) and otherwise without the settings avqa
+// chooses itself, so each call tunes its own process as a user's would.
+Result avqa(const std::string& args, const std::string& env = "") {
+  const std::string command =
+      "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OPENBLAS_CORETYPE -u AVQA_PROCESS_TUNED "
+      "-u AVQA_OPENBLAS_CHOSE -u AVQA_WAIT_REASON " +
+      env + " " + std::string(AVQA_CLI) + " " + args + " 2>&1";
   Result result;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -250,31 +257,142 @@ TEST(AvqaCli, ImportAndExportOriginalCheckpoints) {
   fs::create_directories(dir);
   torch::manual_seed(0);
   avqa::net::StAvqaNet net;
-  avqa::net::write_torch_state_dict(dir / "avst.pt", avqa::net::to_original_layout(net));
-  const Result imported =
-      avqa("import-checkpoint " + quoted(dir / "avst.pt") + " --out " + quoted(dir / "model.ckpt"));
+  avqa::checkpoint::write_torch_state_dict(dir / "avst.pt", avqa::net::to_original_layout(net));
+  const std::string train = quoted(fixture("annotations/valid.json"));
+  const Result imported = avqa("import-checkpoint " + quoted(dir / "avst.pt") +
+                               " --train-annotations " + train + " --out " + quoted(dir / "run"));
   ASSERT_EQ(imported.code, 0) << imported.output;
-  EXPECT_TRUE(
-      contains(imported.output, "imported 45 tensors (vocabulary 93, answers 42, hidden 512)"))
-      << imported.output;
+  EXPECT_TRUE(contains(imported.output, "imported 45 tensors")) << imported.output;
   EXPECT_TRUE(contains(imported.output, "139 tensors in the file are not used")) << imported.output;
-  const Result exported = avqa("export-checkpoint " + quoted(dir / "model.ckpt") + " --out " +
-                               quoted(dir / "again.pt"));
+  // The vocabularies as the original's dataloader builds them from the training file.
+  const auto set = avqa::data::load_annotations(fixture("annotations/valid.json"),
+                                                {avqa::data::DuplicatePolicy::KeepAll});
+  const auto vocab = avqa::data::load_vocabularies(dir / "run/vocab.json");
+  EXPECT_EQ(vocab.words.words(), avqa::data::WordVocabulary::build({set}).words());
+  const auto named = avqa::data::AnswerVocabulary::build({set}).answers();
+  ASSERT_EQ(vocab.answers.size(), 42u);  // as wide as the checkpoint's head
+  for (std::size_t i = 0; i < named.size(); ++i)
+    EXPECT_EQ(vocab.answers.answer(static_cast<std::int64_t>(i)), named[i]);
+  EXPECT_EQ(vocab.answers.answer(41), "<unused-41>");
+  EXPECT_EQ(avqa("import-checkpoint " + quoted(dir / "avst.pt") + " --train-annotations " + train +
+                 " --out " + quoted(dir / "run"))
+                .code,
+            2);  // never over an existing run
+
+  // export-checkpoint takes the run folder back to the original's layout, weights unchanged.
+  const Result exported =
+      avqa("export-checkpoint " + quoted(dir / "run") + " --out " + quoted(dir / "again.pt"));
   ASSERT_EQ(exported.code, 0) << exported.output;
-  const auto again = avqa::net::read_torch_state_dict(dir / "again.pt");
+  const auto again = avqa::checkpoint::read_torch_state_dict(dir / "again.pt");
   EXPECT_EQ(again.size(), 184u);
   const auto params = net->named_parameters();
+  std::size_t compared = 0;
   for (const auto& [name, tensor] : again) {
     if (params.contains(name.substr(7))) {
       EXPECT_TRUE(torch::equal(tensor, params[name.substr(7)])) << name;
+      ++compared;
     }
   }
+  EXPECT_EQ(compared, params.size());
+
   std::ofstream(dir / "broken.pt") << "PK not really";
-  const Result broken =
-      avqa("import-checkpoint " + quoted(dir / "broken.pt") + " --out " + quoted(dir / "x.ckpt"));
+  const Result broken = avqa("import-checkpoint " + quoted(dir / "broken.pt") +
+                             " --train-annotations " + train + " --out " + quoted(dir / "x"));
   EXPECT_EQ(broken.code, 2);
   EXPECT_TRUE(contains(broken.output, "broken.pt")) << broken.output;
+
+  // A broken run folder is bad input (exit 2) naming the file and the key.
+  auto config = nlohmann::json::parse(std::ifstream(dir / "run/config.json"));
+  config.erase("answers");
+  std::ofstream(dir / "run/config.json") << config.dump();
+  const Result eval = avqa("eval --run " + quoted(dir / "run") + " --annotations " + train);
+  EXPECT_EQ(eval.code, 2) << eval.output;
+  EXPECT_TRUE(contains(eval.output, "config.json")) << eval.output;
+  EXPECT_TRUE(contains(eval.output, "answers")) << eval.output;
+  const Result not_a_run = avqa("eval --run " + quoted(dir) + " --annotations " + train);
+  EXPECT_EQ(not_a_run.code, 2) << not_a_run.output;
   fs::remove_all(dir);
+}
+
+// The original ST-AVQA code (../shared/peer, MIT) and avqa on the same checkpoint and the same
+// .npy features: every answer the same, every probability within 1e-5.
+TEST(AvqaCli, ImportedCheckpointAnswersAsTheOriginalCode) {
+  const fs::path peer = fs::path(AVQA_SHARED_DIR) / "peer/music-avqa/net_grd_avst";
+  if (!fs::exists(peer / "net_avst.py"))
+    GTEST_SKIP() << peer << " is absent (the original code lives in ../shared)";
+  std::string python;
+  for (const char* candidate : {"/usr/bin/python3", "python3"}) {
+    const std::string probe = std::string(candidate) +
+                              " -c 'import torch, torchvision, numpy, pandas, munch, PIL' "
+                              ">/dev/null 2>&1";
+    if (std::system(probe.c_str()) == 0) {
+      python = candidate;
+      break;
+    }
+  }
+  if (python.empty()) {
+    GTEST_SKIP() << "python3 with torch, torchvision, numpy, pandas, munch and PIL is not "
+                    "installed (tools/install-deps.sh installs them)";
+  }
+  const fs::path dir =
+      fs::temp_directory_path() / ("avqa_cli_original_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path script = fs::path(AVQA_SOURCE_DIR) / "tests/interop/original_predictions.py";
+  ASSERT_EQ(std::system((python + " " + quoted(script) + " " + quoted(peer) + " " + quoted(dir) +
+                         " > " + quoted(dir / "python.log") + " 2>&1")
+                            .c_str()),
+            0)
+      << std::ifstream(dir / "python.log").rdbuf();
+
+  const Result imported =
+      avqa("import-npy --audio-dir " + quoted(dir / "audio") + " --visual-dir " +
+           quoted(dir / "visual") + " --dtype f32 --out " + quoted(dir / "features.h5"));
+  ASSERT_EQ(imported.code, 0) << imported.output;
+  const Result run =
+      avqa("import-checkpoint " + quoted(dir / "avst.pt") + " --train-annotations " +
+           quoted(dir / "data/json/avqa-train.json") + " --out " + quoted(dir / "run"));
+  ASSERT_EQ(run.code, 0) << run.output;
+  const Result eval =
+      avqa("eval --run " + quoted(dir / "run") + " --annotations " +
+           quoted(dir / "data/json/avqa-test.json") + " --cache " + quoted(dir / "features.h5") +
+           " --duplicates keep-all --predictions " + quoted(dir / "ours.json"));
+  ASSERT_EQ(eval.code, 0) << eval.output;
+
+  const auto original = nlohmann::json::parse(std::ifstream(dir / "predictions.json"));
+  const auto ours = nlohmann::json::parse(std::ifstream(dir / "ours.json"));
+  const auto vocab = avqa::data::load_vocabularies(dir / "run/vocab.json");
+  EXPECT_EQ(vocab.words.words(), original["words"].get<std::vector<std::string>>());
+  ASSERT_EQ(ours.size(), original["predictions"].size());
+  for (std::size_t q = 0; q < ours.size(); ++q) {
+    const auto& theirs = original["predictions"][q];
+    const auto& mine = ours[q];
+    EXPECT_EQ(mine["question_id"], theirs["question_id"]);
+    const auto index = theirs["index"].get<std::int64_t>();
+    EXPECT_EQ(mine["predicted"].get<std::string>(), vocab.answers.answer(index)) << q;
+    for (const auto& top : mine["top5"]) {
+      const auto k = vocab.answers.index(top["answer"].get<std::string>());
+      EXPECT_NEAR(top["probability"].get<double>(),
+                  theirs["probabilities"][static_cast<std::size_t>(k)].get<double>(), 1e-5)
+          << "question " << q << ", answer " << top["answer"];
+    }
+  }
+  fs::remove_all(dir);
+}
+
+// `avqa env` says which BLAS kernels and OpenMP waiting the tool runs with, and who chose them.
+TEST(AvqaCli, EnvReportsKernelsAndWaitingAndRespectsTheUser) {
+  const Result tuned = avqa("env");
+  ASSERT_EQ(tuned.code, 0) << tuned.output;
+  EXPECT_TRUE(contains(tuned.output, "BLAS kernels: OpenBLAS")) << tuned.output;
+  EXPECT_TRUE(contains(tuned.output, "GOMP_SPINCOUNT=200000, set by avqa")) << tuned.output;
+  const Result user = avqa("env", "OMP_WAIT_POLICY=ACTIVE OPENBLAS_CORETYPE=Haswell");
+  ASSERT_EQ(user.code, 0) << user.output;
+  EXPECT_TRUE(contains(user.output, "OpenBLAS Haswell (OPENBLAS_CORETYPE=Haswell set by the user)"))
+      << user.output;
+  EXPECT_TRUE(
+      contains(user.output, "OMP_WAIT_POLICY=ACTIVE GOMP_SPINCOUNT=(unset) (set by the user)"))
+      << user.output;
 }
 
 TEST(AvqaCli, StatsOnTheRealTestSetPrintsThePerTypeTable) {
