@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <immintrin.h>
 #include <mutex>
 #include <tuple>
 #include <utility>
@@ -26,13 +27,116 @@ namespace {
 // per row: ten rows re-read a 2 MB matrix ten times, which made batch-1 answering memory-bound.
 // Up to kFewRows rows go through few_rows_affine instead, which reads each weight once for all
 // rows. Training batches and anything autograd must see keep F::linear.
-constexpr std::int64_t kFewRows = 16;
-
-#define AVQA_AFFINE_CLONES __attribute__((target_clones("avx2", "default")))
+constexpr std::int64_t kFewRows = 32;
 
 // out[r, n] = bias[n] + dot(x[r, :], w[n, :]) for n in [n_begin, n_end), every r < rows; all
-// row-major and contiguous. Four rows share each load of a weight row.
-AVQA_AFFINE_CLONES
+// row-major and contiguous. Portable version: the compiler vectorises the inner loop as far as
+// the baseline instruction set goes.
+void few_rows_affine_baseline(const float* x,
+                              std::int64_t rows,
+                              std::int64_t k,
+                              const float* w,
+                              const float* bias,
+                              std::int64_t n_begin,
+                              std::int64_t n_end,
+                              std::int64_t n_total,
+                              float* out) {
+  for (std::int64_t n = n_begin; n < n_end; ++n) {
+    const float* wn = w + n * k;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * k;
+      float s = 0;
+      for (std::int64_t i = 0; i < k; ++i)
+        s += wn[i] * xr[i];
+      out[r * n_total + n] = s + (bias != nullptr ? bias[n] : 0.f);
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) inline float sum_lanes(__m256 v) {
+  const __m128 quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+  return _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps(pair, pair, 1)));
+}
+
+// AVX2 + FMA: two weight rows times four input rows per step, eight accumulators in registers,
+// so each load feeds more than one multiply-add (the single-row version was load-bound).
+__attribute__((target("avx2,fma"))) void few_rows_affine_avx2(const float* x,
+                                                              std::int64_t rows,
+                                                              std::int64_t k,
+                                                              const float* w,
+                                                              const float* bias,
+                                                              std::int64_t n_begin,
+                                                              std::int64_t n_end,
+                                                              std::int64_t n_total,
+                                                              float* out) {
+  const std::int64_t kv = k / 8 * 8;
+  const auto tail = [&](const float* wn, const float* xr, float s) {
+    for (std::int64_t i = kv; i < k; ++i)
+      s += wn[i] * xr[i];
+    return s;
+  };
+  std::int64_t n = n_begin;
+  for (; n + 2 <= n_end; n += 2) {
+    const float* w0 = w + n * k;
+    const float* w1 = w0 + k;
+    const float b0 = bias != nullptr ? bias[n] : 0.f;
+    const float b1 = bias != nullptr ? bias[n + 1] : 0.f;
+    std::int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      const float* x0 = x + r * k;
+      __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
+      __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+      for (std::int64_t i = 0; i < kv; i += 8) {
+        const __m256 u = _mm256_loadu_ps(w0 + i);
+        const __m256 v = _mm256_loadu_ps(w1 + i);
+        const __m256 p0 = _mm256_loadu_ps(x0 + i);
+        const __m256 p1 = _mm256_loadu_ps(x0 + k + i);
+        const __m256 p2 = _mm256_loadu_ps(x0 + 2 * k + i);
+        const __m256 p3 = _mm256_loadu_ps(x0 + 3 * k + i);
+        a00 = _mm256_fmadd_ps(u, p0, a00);
+        a01 = _mm256_fmadd_ps(u, p1, a01);
+        a02 = _mm256_fmadd_ps(u, p2, a02);
+        a03 = _mm256_fmadd_ps(u, p3, a03);
+        a10 = _mm256_fmadd_ps(v, p0, a10);
+        a11 = _mm256_fmadd_ps(v, p1, a11);
+        a12 = _mm256_fmadd_ps(v, p2, a12);
+        a13 = _mm256_fmadd_ps(v, p3, a13);
+      }
+      const __m256 first[4] = {a00, a01, a02, a03};
+      const __m256 second[4] = {a10, a11, a12, a13};
+      for (int j = 0; j < 4; ++j) {
+        const float* xr = x0 + j * k;
+        out[(r + j) * n_total + n] = tail(w0, xr, sum_lanes(first[j])) + b0;
+        out[(r + j) * n_total + n + 1] = tail(w1, xr, sum_lanes(second[j])) + b1;
+      }
+    }
+    for (; r < rows; ++r) {
+      const float* xr = x + r * k;
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+      for (std::int64_t i = 0; i < kv; i += 8) {
+        const __m256 p = _mm256_loadu_ps(xr + i);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), p, a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), p, a1);
+      }
+      out[r * n_total + n] = tail(w0, xr, sum_lanes(a0)) + b0;
+      out[r * n_total + n + 1] = tail(w1, xr, sum_lanes(a1)) + b1;
+    }
+  }
+  for (; n < n_end; ++n) {  // an odd last weight row
+    const float* wn = w + n * k;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * k;
+      __m256 a = _mm256_setzero_ps();
+      for (std::int64_t i = 0; i < kv; i += 8)
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(wn + i), _mm256_loadu_ps(xr + i), a);
+      out[r * n_total + n] = tail(wn, xr, sum_lanes(a)) + (bias != nullptr ? bias[n] : 0.f);
+    }
+  }
+}
+
+// Chosen by what the CPU supports (GCC's target_clones "arch=" variants dispatch by CPU model
+// and gave an AMD EPYC the baseline: batch-1 answer 4.3 -> 10 ms).
 void few_rows_affine_kernel(const float* x,
                             std::int64_t rows,
                             std::int64_t k,
@@ -42,58 +146,9 @@ void few_rows_affine_kernel(const float* x,
                             std::int64_t n_end,
                             std::int64_t n_total,
                             float* out) {
-  using Lanes = float __attribute__((vector_size(32)));
-  constexpr std::int64_t kWidth = sizeof(Lanes) / sizeof(float);
-  const std::int64_t k_vector = k / kWidth * kWidth;
-  const auto load = [](const float* p) {
-    Lanes v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  };
-  const auto total = [](Lanes v) {
-    float s = 0;
-    for (std::int64_t i = 0; i < kWidth; ++i)
-      s += v[i];
-    return s;
-  };
-  for (std::int64_t n = n_begin; n < n_end; ++n) {
-    const float* wn = w + n * k;
-    const float b = bias != nullptr ? bias[n] : 0.f;
-    std::int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-      const float* x0 = x + r * k;
-      Lanes a0{}, a1{}, a2{}, a3{};
-      for (std::int64_t i = 0; i < k_vector; i += kWidth) {
-        const Lanes wv = load(wn + i);
-        a0 += wv * load(x0 + i);
-        a1 += wv * load(x0 + k + i);
-        a2 += wv * load(x0 + 2 * k + i);
-        a3 += wv * load(x0 + 3 * k + i);
-      }
-      float s[4] = {total(a0), total(a1), total(a2), total(a3)};
-      for (std::int64_t i = k_vector; i < k; ++i) {
-        for (int j = 0; j < 4; ++j)
-          s[j] += wn[i] * x0[j * k + i];
-      }
-      for (int j = 0; j < 4; ++j)
-        out[(r + j) * n_total + n] = s[j] + b;
-    }
-    for (; r < rows; ++r) {
-      const float* xr = x + r * k;
-      Lanes a0{}, a1{};
-      std::int64_t i = 0;
-      for (; i + 2 * kWidth <= k_vector; i += 2 * kWidth) {
-        a0 += load(wn + i) * load(xr + i);
-        a1 += load(wn + i + kWidth) * load(xr + i + kWidth);
-      }
-      for (; i < k_vector; i += kWidth)
-        a0 += load(wn + i) * load(xr + i);
-      float s = total(a0 + a1);
-      for (i = k_vector; i < k; ++i)
-        s += wn[i] * xr[i];
-      out[r * n_total + n] = s + b;
-    }
-  }
+  static const bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  (avx2_fma ? few_rows_affine_avx2 : few_rows_affine_baseline)(x, rows, k, w, bias, n_begin, n_end,
+                                                               n_total, out);
 }
 
 /// x [rows, in] -> [rows, out] = x weight^T + bias, float32, each weight read once.
@@ -155,11 +210,43 @@ std::pair<torch::Tensor, torch::Tensor> lstm_final_state(const torch::Tensor& in
   const auto batch = inputs.size(1);
   auto h = torch::zeros({batch, hidden}, inputs.options());
   auto c = torch::zeros_like(h);
+  if (batch == 1 && !torch::GradMode::is_enabled() && inputs.scalar_type() == torch::kFloat32 &&
+      inputs.device().is_cpu()) {
+    // Inference, one question: per step one pass over the 4 MB recurrent matrix, the
+    // transcendentals as three vectorised ATen calls and the rest in two plain loops (seven
+    // tensor operations per step before; scalar std::exp and std::tanh took 36 us a step).
+    const auto in = inputs.contiguous();
+    const auto w = w_hh.contiguous();
+    const std::int64_t width = 4 * hidden;
+    auto gates = torch::empty({width}, inputs.options());
+    auto sigmoids = torch::empty({width}, inputs.options());
+    auto cell_input = torch::empty({hidden}, inputs.options());
+    auto cell_tanh = torch::empty({hidden}, inputs.options());
+    float* hp = h.data_ptr<float>();
+    float* cp = c.data_ptr<float>();
+    float* gp = gates.data_ptr<float>();
+    const float* sp = sigmoids.data_ptr<float>();
+    const float* gt = cell_input.data_ptr<float>();
+    const float* ct = cell_tanh.data_ptr<float>();
+    const auto c_view = c.view({hidden});
+    for (std::int64_t t = 0; t < in.size(0); ++t) {
+      const float* projected = in.data_ptr<float>() + t * width;  // W_ih x_t + b_ih + b_hh
+      at::parallel_for(0, width, 64, [&](std::int64_t begin, std::int64_t end) {
+        few_rows_affine_kernel(hp, 1, hidden, w.data_ptr<float>(), projected, begin, end, width,
+                               gp);
+      });
+      torch::sigmoid_out(sigmoids, gates);  // gate order i, f, g, o
+      torch::tanh_out(cell_input, gates.narrow(0, 2 * hidden, hidden));
+      for (std::int64_t j = 0; j < hidden; ++j)
+        cp[j] = sp[hidden + j] * cp[j] + sp[j] * gt[j];
+      torch::tanh_out(cell_tanh, c_view);
+      for (std::int64_t j = 0; j < hidden; ++j)
+        hp[j] = sp[3 * hidden + j] * ct[j];
+    }
+    return {h, c};
+  }
   for (std::int64_t t = 0; t < inputs.size(0); ++t) {
-    // At batch 1 (inference) each step is one pass over the 4 MB recurrent matrix.
-    const auto gates = batch == 1 && !torch::GradMode::is_enabled()
-                           ? few_rows_affine(h, w_hh, inputs[t][0])
-                           : torch::addmm(inputs[t], h, w_hh.t());  // [B, 4H]
+    const auto gates = torch::addmm(inputs[t], h, w_hh.t());  // [B, 4H]
     // One sigmoid over all four gates (the cell gate's is unused): fewer dispatches per step.
     const auto sigmoids = torch::sigmoid(gates);
     c = torch::addcmul(sigmoids.narrow(1, hidden, hidden) * c, sigmoids.narrow(1, 0, hidden),
@@ -283,16 +370,41 @@ StAvqaNetImpl::StAvqaNetImpl(StAvqaOptions o) : options_(o) {
 }
 
 StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
-                                              const torch::Tensor& visual) {
+                                              const torch::Tensor& visual,
+                                              const torch::Tensor& visual_negative) {
   const auto n = audio_n.size(0);
   const auto c = visual.size(2);
   const auto audio_unit = F::normalize(audio_n, F::NormalizeFuncOptions().dim(1));  // [N, C]
+  const auto head = [&](const torch::Tensor& grounded, const torch::Tensor& audio_rows) {
+    const auto features = affine(torch::tanh(grounded), fc_gl_);  // [rows, d]
+    const auto hidden = torch::relu(affine(torch::cat({audio_rows, features}, 1), fc1_));
+    return std::pair{features,
+                     affine(torch::relu(affine(torch::relu(affine(hidden, fc2_)), fc3_)), fc4_)};
+  };
   const SpatialGrounding g = ground_segments(visual.reshape({n, c, -1}), audio_unit);
-  const auto features =
-      affine(torch::tanh(torch::cat({g.pooled, g.attended}, 1)), fc_gl_);  // [N, d]
-  const auto hidden = torch::relu(affine(torch::cat({audio_n, features}, 1), fc1_));
-  const auto match = affine(torch::relu(affine(torch::relu(affine(hidden, fc2_)), fc3_)), fc4_);
-  return {features, g.attention, match};
+  const auto grounded = torch::cat({g.pooled, g.attended}, 1);  // [N, 2C]
+  Grounded out;
+  out.attention = g.attention;
+  if (!visual_negative.defined()) {
+    std::tie(out.features, out.match) = head(grounded, audio_n);
+    return out;
+  }
+  const SpatialGrounding h = ground_segments(visual_negative.reshape({n, c, -1}), audio_unit);
+  const auto grounded_negative = torch::cat({h.pooled, h.attended}, 1);
+  if (2 * n <= kFewRows) {
+    // A few rows (batch-1 answers): the negative frames go through the same layers as extra
+    // rows, one pass over each weight matrix for both. The few-row kernel computes every row
+    // alone, so the positive rows' results are the same as without negatives.
+    const auto [features, match] =
+        head(torch::cat({grounded, grounded_negative}, 0), torch::cat({audio_n, audio_n}, 0));
+    out.features = features.narrow(0, 0, n);
+    out.match = match.narrow(0, 0, n);
+    out.match_negative = match.narrow(0, n, n);
+    return out;
+  }
+  std::tie(out.features, out.match) = head(grounded, audio_n);
+  out.match_negative = head(grounded_negative, audio_n).second;
+  return out;
 }
 
 torch::Tensor StAvqaNetImpl::temporal(nn::MultiheadAttention& attention,
@@ -330,15 +442,15 @@ StAvqaOutput StAvqaNetImpl::forward(const torch::Tensor& audio,
   const auto q = question_encoder_(question);                         // [B, d]
   const auto a = affine(torch::relu(affine(audio, fc_a1_)), fc_a2_);  // [B, T, d]
   const auto a_n = a.reshape({b * t, d});
-  const Grounded positive = ground(a_n, visual);
-  out.match_positive = positive.match;
-  out.spatial_attention = positive.attention.reshape({b, t, -1});
   if (visual_negative.defined()) {
     TORCH_CHECK(visual_negative.sizes() == visual.sizes(),
                 "negative frames must have the positive frames' shape ", visual.sizes(), ", got ",
                 visual_negative.sizes());
-    out.match_negative = ground(a_n, visual_negative).match;
   }
+  const Grounded positive = ground(a_n, visual, visual_negative);
+  out.match_positive = positive.match;
+  out.spatial_attention = positive.attention.reshape({b, t, -1});
+  out.match_negative = positive.match_negative;
   const auto v = positive.features.reshape({b, t, d});
   const auto v_att = temporal(attn_v_, linear11_, linear12_, dropout1_, dropout2_, norm1_, q,
                               v.transpose(0, 1), out.temporal_visual);

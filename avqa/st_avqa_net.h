@@ -81,11 +81,14 @@ class StAvqaNetImpl : public torch::nn::Module {
 
  private:
   struct Grounded {
-    torch::Tensor features;   // [N, hidden]
-    torch::Tensor attention;  // [N, H*W]
-    torch::Tensor match;      // [N, 2]
+    torch::Tensor features;        // [N, hidden]
+    torch::Tensor attention;       // [N, H*W]
+    torch::Tensor match;           // [N, 2]
+    torch::Tensor match_negative;  // [N, 2], with negative frames
   };
-  Grounded ground(const torch::Tensor& audio_n, const torch::Tensor& visual);
+  Grounded ground(const torch::Tensor& audio_n,
+                  const torch::Tensor& visual,
+                  const torch::Tensor& visual_negative);
   torch::Tensor temporal(torch::nn::MultiheadAttention& attention,
                          torch::nn::Linear& first,
                          torch::nn::Linear& second,

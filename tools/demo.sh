@@ -51,15 +51,28 @@ rm -f "$data/features.h5" "$data/features.h5.failures.json"
 "$avqa" cache info "$data/features.h5"
 "$avqa" cache verify "$data/features.h5"
 
+shared=../shared/data/music-avqa
+vocab_key=
+if [ -d "$shared" ]; then
+  echo
+  echo "== avqa data vocab: the synthetic questions' words and the real MUSIC-AVQA val/test words,"
+  echo "   answers in the original's order, so the runs also read real questions"
+  "$avqa" data vocab --from "$data"/annotations/avqa-{train,val}.json "$shared"/json_update/avqa-{val,test}.json \
+    --answers "$shared/qa-tiger/answer2idx.json" --out "$out/vocab.json"
+  vocab_key=', "vocab": "vocab.json"'
+fi
+
 echo
 echo "== avqa train: ST-AVQA on the features (options in $out/run.json), and the question-only"
-echo "   baseline on the same questions (the same file, one flag more)"
-cat > "$out/run.json" <<'JSON'
+echo "   baseline on the same questions (the same file, one flag more); the ST-AVQA run keeps"
+echo "   copies of the backbone weights, so it answers new videos on its own"
+cat > "$out/run.json" <<JSON
 {"train": "synthetic/annotations/avqa-train.json", "val": "synthetic/annotations/avqa-val.json",
- "cache": "synthetic/features.h5", "epochs": 10, "lr": 3e-4, "lr_step": 6, "batch": 64, "seed": 1}
+ "cache": "synthetic/features.h5", "epochs": 10, "lr": 3e-4, "lr_step": 6, "batch": 64, "seed": 1$vocab_key}
 JSON
 rm -rf "$out/run" "$out/run-question-only"
-"$avqa" train --config "$out/run.json" --out "$out/run"
+"$avqa" train --config "$out/run.json" --out "$out/run" \
+  --keep-weights "$out/weights/resnet18.pt,$out/weights/vggish.pt"
 "$avqa" train --config "$out/run.json" --out "$out/run-question-only" --question-only
 
 echo
@@ -75,7 +88,7 @@ video=$(grep -o '"video_id": "[^"]*"' "$data/annotations/avqa-test.json" | sed -
 echo
 echo "== avqa ask: a question about test video $video"
 "$avqa" ask --run "$out/run" --video "$data/videos/$video.mp4" --question "Where is the first sounding instrument?" \
-  --visual-weights "$out/weights/resnet18.pt" --audio-weights "$out/weights/vggish.pt" --overlay "$out/overlay"
+  --overlay "$out/overlay"
 
 first=$(ls "$data/videos" | sed -n 1p)
 echo
@@ -83,7 +96,6 @@ echo "demo: dataset in $data: videos/ (open $data/videos/$first in any player), 
 echo "      truth/ (who is where, who sounds when), manifest.json (seed, balance, blind baseline);"
 echo "      run in $out/run (metrics.jsonl, best.pt), attention overlays in $out/overlay/"
 
-shared=../shared/data/music-avqa
 if [ ! -d "$shared" ]; then
   echo "demo: $shared not found; skipping the real MUSIC-AVQA annotations."
   exit 0
@@ -95,3 +107,7 @@ echo "== the real MUSIC-AVQA annotations: the corrected release validates, the o
 "$avqa" data stats --top 3 "$shared/json_update/avqa-test.json"
 "$avqa" data vocab --from "$shared"/json/avqa-{val,test,train_fake}.json --duplicates keep-all \
   --answers "$shared/qa-tiger/answer2idx.json" --out "$out/music-avqa-vocab.json"
+echo
+echo "== the question-only run (trained on synthetic questions) answers the real test questions:"
+echo "   its vocabulary reads them; without their videos this is all a run can do with them"
+"$avqa" eval --run "$out/run-question-only" --annotations "$shared/json_update/avqa-test.json" | grep -E '^(Overall|.*questions$)'

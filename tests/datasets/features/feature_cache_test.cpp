@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <signal.h>
@@ -228,6 +229,49 @@ TEST(FeatureCache, ReadableByH5dump) {
         "DATASET \"visual\"", "( 4, 3, 2, 3, 3 )", "16-bit little-endian floating-point"}) {
     EXPECT_NE(dump.find(part), std::string::npos) << part << "\n" << dump;
   }
+}
+
+// The header says h5py reads the cache; so it does, values and layout alike.
+TEST(FeatureCache, ReadableByH5py) {
+  if (std::system("/usr/bin/python3 -c 'import h5py, numpy' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3-h5py is not installed (tools/install-deps.sh installs it)";
+  TempDir dir("cache_h5py");
+  const CacheLayout layout = small_layout(StorageType::Float16, 3);
+  {
+    FeatureCacheWriter writer = FeatureCacheWriter::create(dir / "f.h5", layout);
+    writer.write(0, features_for(layout, 0));
+    writer.write(2, features_for(layout, 2));
+  }
+  const std::string script = R"(
+import sys, h5py, numpy
+with h5py.File(sys.argv[1], 'r') as f, open(sys.argv[2], 'w') as out:
+    ids = [x.decode() if isinstance(x, bytes) else x for x in f['video_ids'][()]]
+    out.write(' '.join(ids) + '\n')
+    out.write(' '.join(str(int(s)) for s in f['status'][()]) + '\n')
+    out.write(str(f['visual'].shape) + ' ' + str(f['visual'].dtype) + '\n')
+    out.write('%.6f %.6f\n' % (float(f['visual'][2, 1, 1, 2, 0]), float(f['audio'][0, 2, 3])))
+)";
+  std::ofstream(dir / "read.py") << script;
+  ASSERT_EQ(std::system(("/usr/bin/python3 '" + (dir / "read.py").string() + "' '" +
+                         (dir / "f.h5").string() + "' '" + (dir / "out.txt").string() + "'")
+                            .c_str()),
+            0);
+  std::ifstream in(dir / "out.txt");
+  std::string ids, status, shape, values;
+  std::getline(in, ids);
+  std::getline(in, status);
+  std::getline(in, shape);
+  std::getline(in, values);
+  EXPECT_EQ(ids, "vid0 vid1 vid2");
+  EXPECT_EQ(status, "1 0 1");
+  EXPECT_EQ(shape, "(3, 3, 2, 3, 3) float16");
+  // Row-major [video, segment, channel, y, x]: element (1, 1, 2, 0) of video 2 is index
+  // 1*18 + 1*9 + 2*3 + 0 = 33 of its block; audio (2, 3) of video 0 is index 11.
+  const auto visual = features_for(layout, 2).modalities.at("visual")[33];
+  const auto audio = features_for(layout, 0).modalities.at("audio")[11];
+  char expected[64];
+  std::snprintf(expected, sizeof expected, "%.6f %.6f", visual, audio);
+  EXPECT_EQ(values, expected);
 }
 
 }  // namespace
