@@ -1,6 +1,7 @@
 #include "avqa/st_avqa_net.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -29,18 +30,26 @@ namespace {
 // rows. Training batches and anything autograd must see keep F::linear.
 constexpr std::int64_t kFewRows = 32;
 
-// out[r, n] = bias[n] + dot(x[r, :], w[n, :]) for n in [n_begin, n_end), every r < rows; all
-// row-major and contiguous. Portable version: the compiler vectorises the inner loop as far as
-// the baseline instruction set goes.
-void few_rows_affine_baseline(const float* x,
-                              std::int64_t rows,
-                              std::int64_t k,
-                              const float* w,
-                              const float* bias,
-                              std::int64_t n_begin,
-                              std::int64_t n_end,
-                              std::int64_t n_total,
-                              float* out) {
+// out[r, n] = bias[n] + dot(x[r, :], w[n, :]) for every r < rows: x [rows, k], w [n_total, k],
+// out [rows, n_total], all row-major and contiguous; bias may be null.
+struct AffineRows {
+  const float* x;
+  std::int64_t rows;
+  std::int64_t k;
+  const float* w;
+  const float* bias;
+  std::int64_t n_total;
+  float* out;
+};
+
+// The outputs n in [n_begin, n_end) of `p`. Portable version: the compiler vectorises the inner
+// loop as far as the baseline instruction set goes.
+void few_rows_affine_baseline(const AffineRows& p, std::int64_t n_begin, std::int64_t n_end) {
+  const float* x = p.x;
+  const float* w = p.w;
+  const float* bias = p.bias;
+  const std::int64_t rows = p.rows, k = p.k, n_total = p.n_total;
+  float* out = p.out;
   for (std::int64_t n = n_begin; n < n_end; ++n) {
     const float* wn = w + n * k;
     for (std::int64_t r = 0; r < rows; ++r) {
@@ -61,15 +70,14 @@ __attribute__((target("avx2,fma"))) inline float sum_lanes(__m256 v) {
 
 // AVX2 + FMA: two weight rows times four input rows per step, eight accumulators in registers,
 // so each load feeds more than one multiply-add (the single-row version was load-bound).
-__attribute__((target("avx2,fma"))) void few_rows_affine_avx2(const float* x,
-                                                              std::int64_t rows,
-                                                              std::int64_t k,
-                                                              const float* w,
-                                                              const float* bias,
+__attribute__((target("avx2,fma"))) void few_rows_affine_avx2(const AffineRows& p,
                                                               std::int64_t n_begin,
-                                                              std::int64_t n_end,
-                                                              std::int64_t n_total,
-                                                              float* out) {
+                                                              std::int64_t n_end) {
+  const float* x = p.x;
+  const float* w = p.w;
+  const float* bias = p.bias;
+  const std::int64_t rows = p.rows, k = p.k, n_total = p.n_total;
+  float* out = p.out;
   const std::int64_t kv = k / 8 * 8;
   const auto tail = [&](const float* wn, const float* xr, float s) {
     for (std::int64_t i = kv; i < k; ++i)
@@ -115,9 +123,9 @@ __attribute__((target("avx2,fma"))) void few_rows_affine_avx2(const float* x,
       const float* xr = x + r * k;
       __m256 a0 = _mm256_setzero_ps(), a1 = a0;
       for (std::int64_t i = 0; i < kv; i += 8) {
-        const __m256 p = _mm256_loadu_ps(xr + i);
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), p, a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), p, a1);
+        const __m256 row = _mm256_loadu_ps(xr + i);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), row, a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), row, a1);
       }
       out[r * n_total + n] = tail(w0, xr, sum_lanes(a0)) + b0;
       out[r * n_total + n + 1] = tail(w1, xr, sum_lanes(a1)) + b1;
@@ -137,18 +145,13 @@ __attribute__((target("avx2,fma"))) void few_rows_affine_avx2(const float* x,
 
 // Chosen by what the CPU supports (GCC's target_clones "arch=" variants dispatch by CPU model
 // and gave an AMD EPYC the baseline: batch-1 answer 4.3 -> 10 ms).
-void few_rows_affine_kernel(const float* x,
-                            std::int64_t rows,
-                            std::int64_t k,
-                            const float* w,
-                            const float* bias,
-                            std::int64_t n_begin,
-                            std::int64_t n_end,
-                            std::int64_t n_total,
-                            float* out) {
+std::atomic<bool> portable_kernels{false};
+
+void few_rows_affine_kernel(const AffineRows& p, std::int64_t n_begin, std::int64_t n_end) {
   static const bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  (avx2_fma ? few_rows_affine_avx2 : few_rows_affine_baseline)(x, rows, k, w, bias, n_begin, n_end,
-                                                               n_total, out);
+  (avx2_fma && !portable_kernels.load(std::memory_order_relaxed)
+       ? few_rows_affine_avx2
+       : few_rows_affine_baseline)(p, n_begin, n_end);
 }
 
 /// x [rows, in] -> [rows, out] = x weight^T + bias, float32, each weight read once.
@@ -168,7 +171,7 @@ torch::Tensor few_rows_affine(const torch::Tensor& x,
   float* op = out.data_ptr<float>();
   // Split the outputs between threads in blocks of at least 64 weight rows.
   at::parallel_for(0, n, 64, [&](std::int64_t begin, std::int64_t end) {
-    few_rows_affine_kernel(xp, rows, k, wp, bp, begin, end, n, op);
+    few_rows_affine_kernel({xp, rows, k, wp, bp, n, op}, begin, end);
   });
   return out;
 }
@@ -232,8 +235,8 @@ std::pair<torch::Tensor, torch::Tensor> lstm_final_state(const torch::Tensor& in
     for (std::int64_t t = 0; t < in.size(0); ++t) {
       const float* projected = in.data_ptr<float>() + t * width;  // W_ih x_t + b_ih + b_hh
       at::parallel_for(0, width, 64, [&](std::int64_t begin, std::int64_t end) {
-        few_rows_affine_kernel(hp, 1, hidden, w.data_ptr<float>(), projected, begin, end, width,
-                               gp);
+        few_rows_affine_kernel({hp, 1, hidden, w.data_ptr<float>(), projected, width, gp}, begin,
+                               end);
       });
       torch::sigmoid_out(sigmoids, gates);  // gate order i, f, g, o
       torch::tanh_out(cell_input, gates.narrow(0, 2 * hidden, hidden));
@@ -460,6 +463,10 @@ StAvqaOutput StAvqaNetImpl::forward(const torch::Tensor& audio,
   fused = affine(torch::tanh(fused), fc_fusion_) * q;
   out.logits = affine(torch::tanh(fused), fc_ans_);
   return out;
+}
+
+void use_portable_kernels(bool portable) {
+  portable_kernels.store(portable);
 }
 
 }  // namespace avqa::net

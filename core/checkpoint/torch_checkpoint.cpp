@@ -57,9 +57,8 @@ std::map<std::string, ZipEntry> read_zip_directory(const fs::path& path,
   }
   if (eocd == std::string::npos) {
     bad(path,
-        "not a zip archive: files written by torch.save before PyTorch 1.6 (legacy format) are not "
-        "supported; "
-        "re-save with a newer torch.save");
+        "neither a zip archive (torch.save since PyTorch 1.6, TorchScript) nor a legacy "
+        "torch.save file");
   }
   const std::size_t entries = le16(bytes, eocd + 10);
   std::size_t at = le32(bytes, eocd + 16);
@@ -142,13 +141,26 @@ c10::ScalarType storage_dtype(const fs::path& path, const std::string& name) {
 
 class Unpickler {
  public:
+  /// `storages`: where each storage key's bytes lie in `bytes`. With `placeholders`, tensors
+  /// are not read (the legacy format stores them after the pickle): the pass only finds where
+  /// the pickle ends and which storages it names.
   Unpickler(const fs::path& path,
             const std::string& bytes,
             std::size_t begin,
             std::size_t end,
-            const std::string& prefix,
-            const std::map<std::string, ZipEntry>& zip)
-      : path_(path), bytes_(bytes), pos_(begin), end_(end), prefix_(prefix), zip_(zip) {}
+            const std::map<std::string, ZipEntry>& storages,
+            bool placeholders = false)
+      : path_(path),
+        bytes_(bytes),
+        pos_(begin),
+        end_(end),
+        storages_(storages),
+        placeholders_(placeholders) {}
+
+  /// Where the pickle stopped (after `run`).
+  std::size_t position() const { return pos_; }
+  /// The storages the pickle named: key -> element type and count.
+  const std::map<std::string, Storage>& storages_seen() const { return seen_; }
 
   ValuePtr run() {
     while (true) {
@@ -390,15 +402,19 @@ class Unpickler {
   // ('storage', torch.FloatStorage, key, location, numel)
   ValuePtr persistent(const ValuePtr& id) {
     const auto& t = tuple_of(id, "persistent id");
-    if (t.size() != 5 || !std::holds_alternative<std::string>(t[0]->v) ||
+    // The legacy format adds a sixth element, the view metadata (None for state-dicts).
+    if ((t.size() != 5 && t.size() != 6) || !std::holds_alternative<std::string>(t[0]->v) ||
         std::get<std::string>(t[0]->v) != "storage" || !std::holds_alternative<Global>(t[1]->v) ||
         !std::holds_alternative<std::string>(t[2]->v)) {
       fail("unexpected persistent id (not a tensor storage)");
     }
     const Global& g = std::get<Global>(t[1]->v);
     if (g.module != "torch") fail("storage type " + g.module + "." + g.name + " refused");
-    return make(Storage{storage_dtype(path_, g.name), std::get<std::string>(t[2]->v),
-                        integer(t[4], "storage size")});
+    Storage storage{storage_dtype(path_, g.name), std::get<std::string>(t[2]->v),
+                    integer(t[4], "storage size")};
+    if (storage.numel < 0) fail("negative storage size");
+    seen_[storage.key] = storage;
+    return make(storage);
   }
 
   ValuePtr reduce(const ValuePtr& callable, const ValuePtr& args) {
@@ -432,12 +448,12 @@ class Unpickler {
                             std::int64_t offset,
                             const std::vector<std::int64_t>& size,
                             const std::vector<std::int64_t>& stride) {
-    const std::string record = prefix_ + "data/" + s.key;
-    const auto it = zip_.find(record);
-    if (it == zip_.end()) fail("storage record " + record + " is missing from the archive");
+    if (placeholders_) return {};
+    const auto it = storages_.find(s.key);
+    if (it == storages_.end()) fail("storage " + s.key + " is missing from the file");
     const std::size_t element = c10::elementSize(s.dtype);
     if (it->second.size < static_cast<std::size_t>(s.numel) * element)
-      fail("storage record " + record + " is truncated");
+      fail("storage " + s.key + " is truncated");
     auto storage = torch::empty({s.numel}, torch::TensorOptions().dtype(s.dtype));
     if (s.numel > 0) {  // an empty tensor has no data pointer to copy into
       std::memcpy(storage.data_ptr(), bytes_.data() + it->second.offset,
@@ -456,8 +472,9 @@ class Unpickler {
   const std::string& bytes_;
   std::size_t pos_;
   std::size_t end_;
-  std::string prefix_;
-  const std::map<std::string, ZipEntry>& zip_;
+  const std::map<std::string, ZipEntry>& storages_;
+  bool placeholders_;
+  std::map<std::string, Storage> seen_;
   std::vector<ValuePtr> stack_;
   std::map<std::uint32_t, ValuePtr> memo_;
 };
@@ -634,21 +651,9 @@ bool has_torchscript_records(const std::map<std::string, ZipEntry>& zip) {
 
 }  // namespace
 
-NamedTensors read_torch_state_dict(const fs::path& path) {
-  const std::string bytes = read_bytes(path);
-  const auto zip = read_zip_directory(path, bytes);
-  std::string pickle_name;
-  for (const auto& [name, entry] : zip) {
-    if (name.size() >= 8 && name.compare(name.size() - 8, 8, "data.pkl") == 0 &&
-        (name.size() == 8 || name[name.size() - 9] == '/')) {
-      pickle_name = name;
-    }
-  }
-  if (pickle_name.empty()) bad(path, "no data.pkl record: not a torch.save archive");
-  const std::string prefix = pickle_name.substr(0, pickle_name.size() - 8);
-  const ZipEntry pickle = zip.at(pickle_name);
-  Unpickler unpickler(path, bytes, pickle.offset, pickle.offset + pickle.size, prefix, zip);
-  const ValuePtr root = unpickler.run();
+namespace {
+
+NamedTensors named_tensors(const fs::path& path, const ValuePtr& root) {
   if (!std::holds_alternative<Dict>(root->v))
     bad(path, "the checkpoint is not a dict of tensors (a whole pickled model?)");
   NamedTensors out;
@@ -660,6 +665,105 @@ NamedTensors read_torch_state_dict(const fs::path& path) {
     out.emplace_back(name, std::get<torch::Tensor>(value->v));
   }
   return out;
+}
+
+// What torch.save wrote before PyTorch 1.6 (and with _use_new_zipfile_serialization=False):
+// five pickles in a row (magic number, protocol, system info, the object, its storage keys),
+// then each storage as an 8-byte element count and its raw little-endian elements.
+constexpr char kLegacyMagic[] = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19\x2e";
+constexpr std::size_t kLegacyMagicSize = sizeof kLegacyMagic - 1;
+
+bool is_legacy_file(const std::string& bytes) {
+  return bytes.compare(0, kLegacyMagicSize, kLegacyMagic, kLegacyMagicSize) == 0;
+}
+
+NamedTensors read_legacy_state_dict(const fs::path& path, const std::string& bytes) {
+  const std::map<std::string, ZipEntry> none;
+  std::size_t at = kLegacyMagicSize;
+  auto next = [&](const std::map<std::string, ZipEntry>& storages, bool placeholders) {
+    Unpickler u(path, bytes, at, bytes.size(), storages, placeholders);
+    ValuePtr v = u.run();
+    return std::pair{v, std::move(u)};
+  };
+  {
+    auto [protocol, u] = next(none, true);
+    if (!std::holds_alternative<std::int64_t>(protocol->v) ||
+        std::get<std::int64_t>(protocol->v) != 1001)
+      bad(path, "legacy torch.save file of an unknown protocol version");
+    at = u.position();
+  }
+  {
+    auto [info, u] = next(none, true);
+    if (std::holds_alternative<Dict>(info->v)) {
+      for (const auto& [key, value] : std::get<Dict>(info->v).items) {
+        if (std::holds_alternative<std::string>(key->v) &&
+            std::get<std::string>(key->v) == "little_endian" &&
+            std::holds_alternative<bool>(value->v) && !std::get<bool>(value->v))
+          bad(path, "saved on a big-endian machine; re-save it on a little-endian one");
+      }
+    }
+    at = u.position();
+  }
+  const std::size_t object_at = at;
+  std::map<std::string, Storage> named;
+  {
+    auto [object, u] = next(none, true);  // a first pass: where the object ends, its storages
+    named = u.storages_seen();
+    at = u.position();
+  }
+  std::vector<std::string> keys;
+  {
+    auto [list, u] = next(none, true);
+    if (!std::holds_alternative<std::vector<ValuePtr>>(list->v))
+      bad(path, "legacy torch.save file without its list of storage keys");
+    for (const auto& k : std::get<std::vector<ValuePtr>>(list->v)) {
+      if (!std::holds_alternative<std::string>(k->v)) bad(path, "a storage key is not a string");
+      keys.push_back(std::get<std::string>(k->v));
+    }
+    at = u.position();
+  }
+  std::map<std::string, ZipEntry> storages;
+  for (const std::string& key : keys) {
+    const auto it = named.find(key);
+    if (it == named.end()) bad(path, "storage " + key + " is listed but never used");
+    if (at + 8 > bytes.size()) bad(path, "storage " + key + " is cut off (truncated file?)");
+    std::uint64_t count = 0;
+    for (int i = 7; i >= 0; --i)
+      count = count << 8 | static_cast<unsigned char>(bytes[at + static_cast<std::size_t>(i)]);
+    at += 8;
+    const std::size_t size = static_cast<std::size_t>(count) * c10::elementSize(it->second.dtype);
+    if (count != static_cast<std::uint64_t>(it->second.numel) || at + size > bytes.size())
+      bad(path, "storage " + key + " is cut off or of another size than its tensors say");
+    storages[key] = {at, size};
+    at += size;
+  }
+  at = object_at;
+  auto [root, u] = next(storages, false);
+  return named_tensors(path, root);
+}
+
+}  // namespace
+
+NamedTensors read_torch_state_dict(const fs::path& path) {
+  const std::string bytes = read_bytes(path);
+  if (is_legacy_file(bytes)) return read_legacy_state_dict(path, bytes);
+  const auto zip = read_zip_directory(path, bytes);
+  std::string pickle_name;
+  for (const auto& [name, entry] : zip) {
+    if (name.size() >= 8 && name.compare(name.size() - 8, 8, "data.pkl") == 0 &&
+        (name.size() == 8 || name[name.size() - 9] == '/')) {
+      pickle_name = name;
+    }
+  }
+  if (pickle_name.empty()) bad(path, "no data.pkl record: not a torch.save archive");
+  const std::string prefix = pickle_name.substr(0, pickle_name.size() - 8);
+  std::map<std::string, ZipEntry> storages;  // storage key -> its <archive>/data/<key> record
+  for (const auto& [name, entry] : zip) {
+    if (name.rfind(prefix + "data/", 0) == 0) storages[name.substr(prefix.size() + 5)] = entry;
+  }
+  const ZipEntry pickle = zip.at(pickle_name);
+  Unpickler unpickler(path, bytes, pickle.offset, pickle.offset + pickle.size, storages);
+  return named_tensors(path, unpickler.run());
 }
 
 void write_torch_state_dict(const fs::path& path, const NamedTensors& tensors) {

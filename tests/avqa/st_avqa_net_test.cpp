@@ -260,5 +260,25 @@ TEST(StAvqaNet, TrainsEveryUsedLayerAndRefusesWrongShapes) {
   EXPECT_THROW(net->forward(x.audio.narrow(2, 0, 8), x.visual, x.question), c10::Error);
 }
 
+// The AVX2 + FMA kernels and the portable ones (what a CPU without AVX2 runs) give the same
+// answers: only the order of additions differs.
+TEST(StAvqaNet, PortableKernelsAgreeWithTheVectorisedOnes) {
+  torch::manual_seed(4);
+  StAvqaNet net;
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto audio = torch::randn({1, 10, 128});
+  const auto visual = torch::randn({1, 10, 512, 7, 7}).abs();
+  const auto negative = torch::randn({1, 10, 512, 7, 7}).abs();
+  const auto question = torch::randint(0, 93, {1, 14});
+  const StAvqaOutput fast = net->forward(audio, visual, question, negative);
+  use_portable_kernels(true);
+  const StAvqaOutput portable = net->forward(audio, visual, question, negative);
+  use_portable_kernels(false);
+  EXPECT_TRUE(torch::allclose(fast.logits, portable.logits, 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(fast.match_negative, portable.match_negative, 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(fast.temporal_visual, portable.temporal_visual, 1e-4, 1e-6));
+}
+
 }  // namespace
 }  // namespace avqa::net

@@ -2,6 +2,7 @@
 #include "avqa/trainer.h"
 
 #include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -141,6 +142,36 @@ TEST(Trainer, ConfigFileSetsOptionsAndNamesBadKeys) {
   }
   std::ofstream(dir / "bad.json") << "[1, 2";
   EXPECT_THROW(load_train_config(dir / "bad.json"), core::InputError);
+}
+
+// One declaration makes the flags, the file keys and the merge: a flag given on the command line
+// wins, the file wins over defaults, command-line-only options always come from the flags.
+TEST(Trainer, FlagsOverrideTheConfigFileOptionByOption) {
+  TrainConfig file;
+  file.options.epochs = 7;
+  file.options.learning_rate = 3e-4;
+  file.options.train = "from-file.json";
+  file.options.keep_weights = {"a.pt"};
+  TrainOptions flags;
+  flags.epochs = 2;
+  flags.learning_rate = 1e-3;
+  flags.train = "from-flag.json";
+  flags.resume = true;
+  flags.keep_weights = {"b.pt", "c.pt"};
+  const TrainOptions merged = merge_train_options(file, flags, [](const std::string& name) {
+    return name == "epochs" || name == "keep-weights";
+  });
+  EXPECT_EQ(merged.epochs, 2);                   // given: the flag
+  EXPECT_DOUBLE_EQ(merged.learning_rate, 3e-4);  // not given: the file
+  EXPECT_EQ(merged.train, fs::path("from-file.json"));
+  EXPECT_EQ(merged.keep_weights, (std::vector<fs::path>{"b.pt", "c.pt"}));
+  EXPECT_TRUE(merged.resume);  // never in a file
+  // Every option in the table round-trips through a file, none is listed twice.
+  std::set<std::string> keys;
+  for (const auto& spec : train_option_specs())
+    EXPECT_TRUE(keys.insert(spec.key()).second) << spec.key();
+  EXPECT_EQ(keys.count("lr_step"), 1u);
+  EXPECT_EQ(keys.count("keep_weights"), 1u);
 }
 
 // Grounding scores: attention put by hand exactly where the truth says the sound is scores 100 %;

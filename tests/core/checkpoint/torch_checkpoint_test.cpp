@@ -89,6 +89,7 @@ import sys, torch
 torch.manual_seed(0)
 model = torch.nn.DataParallel(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.LSTM(4, 2)))
 torch.save(model.state_dict(), sys.argv[1] + '/python.pt')
+torch.save(model.state_dict(), sys.argv[1] + '/legacy.pt', _use_new_zipfile_serialization=False)
 with open(sys.argv[1] + '/sums.txt', 'w') as f:
     for k, v in model.state_dict().items():
         f.write('%s %.6f\n' % (k, v.double().sum().item()))
@@ -106,19 +107,33 @@ assert ours['b'].dtype == torch.int64 and ours['b'].item() == 42
       std::system((python + " '" + (dir / "check.py").string() + "' '" + dir.path().string() + "'")
                       .c_str()),
       0);
-  const NamedTensors loaded = read_torch_state_dict(dir / "python.pt");
-  std::ifstream sums(dir / "sums.txt");
-  std::string key;
-  double sum = 0;
-  std::size_t i = 0;
-  while (sums >> key >> sum) {
-    ASSERT_LT(i, loaded.size());
-    EXPECT_EQ(loaded[i].first, key);
-    EXPECT_NEAR(loaded[i].second.to(torch::kDouble).sum().item<double>(), sum, 1e-5) << key;
-    ++i;
+  // Both formats: the zip archive of PyTorch >= 1.6, and the legacy stream older files use (as
+  // torchvggish's released weights do).
+  for (const char* file : {"python.pt", "legacy.pt"}) {
+    const NamedTensors loaded = read_torch_state_dict(dir / file);
+    std::ifstream sums(dir / "sums.txt");
+    std::string key;
+    double sum = 0;
+    std::size_t i = 0;
+    while (sums >> key >> sum) {
+      ASSERT_LT(i, loaded.size()) << file;
+      EXPECT_EQ(loaded[i].first, key) << file;
+      EXPECT_NEAR(loaded[i].second.to(torch::kDouble).sum().item<double>(), sum, 1e-5)
+          << file << " " << key;
+      ++i;
+    }
+    EXPECT_EQ(i, loaded.size()) << file;
+    EXPECT_EQ(loaded.front().first, "module.0.weight") << file;
   }
-  EXPECT_EQ(i, loaded.size());
-  EXPECT_EQ(loaded.front().first, "module.0.weight");
+  // A legacy file cut short names the file instead of reading past its end.
+  const std::string legacy = read_bytes(dir / "legacy.pt");
+  std::ofstream(dir / "legacy-cut.pt", std::ios::binary) << legacy.substr(0, legacy.size() - 40);
+  try {
+    read_torch_state_dict(dir / "legacy-cut.pt");
+    ADD_FAILURE() << "read a cut legacy file";
+  } catch (const core::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("legacy-cut.pt"), std::string::npos) << e.what();
+  }
 }
 
 TEST(TorchCheckpoint, ReadsWeightsFromStateDictsAndTorchScriptArchives) {
