@@ -234,10 +234,14 @@ std::pair<torch::Tensor, torch::Tensor> lstm_final_state(const torch::Tensor& in
     const auto c_view = c.view({hidden});
     for (std::int64_t t = 0; t < in.size(0); ++t) {
       const float* projected = in.data_ptr<float>() + t * width;  // W_ih x_t + b_ih + b_hh
-      at::parallel_for(0, width, 64, [&](std::int64_t begin, std::int64_t end) {
-        few_rows_affine_kernel({hp, 1, hidden, w.data_ptr<float>(), projected, width, gp}, begin,
-                               end);
-      });
+      if (t == 0) {  // h is zero: the gates are the input projection alone
+        std::memcpy(gp, projected, static_cast<std::size_t>(width) * sizeof(float));
+      } else {
+        at::parallel_for(0, width, 64, [&](std::int64_t begin, std::int64_t end) {
+          few_rows_affine_kernel({hp, 1, hidden, w.data_ptr<float>(), projected, width, gp}, begin,
+                                 end);
+        });
+      }
       torch::sigmoid_out(sigmoids, gates);  // gate order i, f, g, o
       torch::tanh_out(cell_input, gates.narrow(0, 2 * hidden, hidden));
       for (std::int64_t j = 0; j < hidden; ++j)

@@ -53,6 +53,6 @@ printf '%-44s %9.2f ms %9.2f ms %8.2f %8s\n' "answer, batch 1, with the negative
 if [ "$extract" = 1 ]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  "$avqa" generate --out "$work/data" --videos 20 --seconds 10 --seed 1 >/dev/null
+  "$avqa" generate --out "$work/data" --videos 20 --seconds 10 --seed 1 --quiet >/dev/null
   "$avqa" --threads "$threads" bench extract --videos "$work/data/videos" --count 20 --seconds 10
 fi
