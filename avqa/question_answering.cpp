@@ -22,11 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string sha256_of(const std::string& description) {
-  const auto at = description.find("sha256:");
-  return at == std::string::npos ? std::string() : description.substr(at);
-}
-
 // The weights to extract `b` with: the user's, else the run's kept copy, else none (a backbone
 // recorded as randomly initialised is rebuilt from the recorded seed).
 fs::path weights_for(const AskOptions& o, const FeatureRecipe::Backbone& b) {
@@ -115,8 +110,10 @@ AskResult ask(const AskOptions& o) {
       if (recorded->weights == FeatureRecipe::kUnknownWeights) {
         result.notes.push_back("the run's " + made.name +
                                " features recorded no weights; unchecked: " + made.weights);
-      } else if (sha256_of(recorded->weights) != sha256_of(made.weights) ||
-                 (sha256_of(made.weights).empty() && recorded->weights != made.weights)) {
+      } else if (FeatureRecipe::sha256_of(recorded->weights) !=
+                     FeatureRecipe::sha256_of(made.weights) ||
+                 (FeatureRecipe::sha256_of(made.weights).empty() &&
+                  recorded->weights != made.weights)) {
         throw core::InputError({o.video.string(), std::nullopt, made.name + "_weights"},
                                "the run was trained on " + made.name + " features of " +
                                    recorded->weights + ", not " + made.weights +

@@ -101,12 +101,6 @@ FeatureRecipe recipe_of(const json& j, const fs::path& file) {
   return r;
 }
 
-// "file sha256:..." -> the hash, to compare weights by content rather than by name.
-std::string sha256_of(const std::string& description) {
-  const auto at = description.find("sha256:");
-  return at == std::string::npos ? std::string() : description.substr(at + 7);
-}
-
 }  // namespace
 
 FeatureRecipe FeatureRecipe::of_cache(const features::CacheLayout& layout) {
@@ -137,6 +131,11 @@ FeatureRecipe FeatureRecipe::original_release() {
   r.backbones = {{"audio", "vggish", kUnknownWeights, {128}},
                  {"visual", "resnet18", kUnknownWeights, {512, 14, 14}}};
   return r;
+}
+
+std::string FeatureRecipe::sha256_of(const std::string& weights) {
+  const auto at = weights.find("sha256:");
+  return at == std::string::npos ? std::string() : weights.substr(at + 7);
 }
 
 const FeatureRecipe::Backbone* FeatureRecipe::find(const std::string& modality) const {
@@ -257,7 +256,7 @@ std::vector<fs::path> keep_backbone_weights(const fs::path& run,
     const std::string hash = core::sha256_file(file);
     const FeatureRecipe::Backbone* match = nullptr;
     for (const auto& b : recipe.backbones) {
-      if (sha256_of(b.weights) == hash) match = &b;
+      if (FeatureRecipe::sha256_of(b.weights) == hash) match = &b;
     }
     if (match == nullptr) {
       std::string recorded;
@@ -277,7 +276,7 @@ std::vector<fs::path> keep_backbone_weights(const fs::path& run,
 
 std::optional<fs::path> kept_backbone_weights(const fs::path& run,
                                               const FeatureRecipe::Backbone& backbone) {
-  const std::string hash = sha256_of(backbone.weights);
+  const std::string hash = FeatureRecipe::sha256_of(backbone.weights);
   if (hash.size() < 16) return std::nullopt;
   const fs::path copy = run / "weights" / (backbone.modality + "-" + hash.substr(0, 16) + ".pt");
   if (!fs::exists(copy)) return std::nullopt;

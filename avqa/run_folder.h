@@ -39,6 +39,9 @@ struct FeatureRecipe {
   /// Kinetics statistics), with weights nobody recorded.
   static FeatureRecipe original_release();
   const Backbone* find(const std::string& modality) const;
+  /// The SHA-256 (hex) in a weights description "<file> sha256:<hex>"; empty when there is none
+  /// (random-init, unknown): weights are compared by content, never by file name.
+  static std::string sha256_of(const std::string& weights);
   /// The second of the video that segment row `row` shows.
   double seconds_of(int row) const { return row / fps; }
 };
