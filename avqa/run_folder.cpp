@@ -181,7 +181,8 @@ RunConfig load_run_config(const fs::path& run) {
   if (c.segments <= 0) f.fail("segments", "must be positive");
   c.question_only = f.get<bool>("question_only", false);
   const std::string cache = f.get<std::string>("cache", "");
-  if (!cache.empty()) c.cache = fs::path(cache).is_relative() ? run / cache : fs::path(cache);
+  if (!cache.empty())
+    c.cache = fs::path(cache).is_relative() ? (run / cache).lexically_normal() : fs::path(cache);
   if (j.contains("features") && !j.at("features").is_null())
     c.features = recipe_of(j.at("features"), file);
   return c;
