@@ -39,6 +39,14 @@ void check_placeholder_count(std::size_t placeholders, std::size_t values) {
 
 }  // namespace
 
+std::string dropped_non_question_mark(std::string_view question_content) {
+  const auto last = question_content.find_last_not_of(" \t\r\n");
+  const std::string_view content =
+      last == std::string_view::npos ? std::string_view() : question_content.substr(0, last + 1);
+  const std::string tail(content.substr(drop_last_code_point(content).size()));
+  return tail == "?" || tail == "\xEF\xBC\x9F" ? std::string() : tail;
+}
+
 std::string drop_last_code_point(std::string_view utf8) {
   if (utf8.empty()) return {};
   std::size_t end = utf8.size() - 1;

@@ -10,6 +10,11 @@ namespace avqa::data {
 /// "How many sounding <Object> in the video？" ends in the 3-byte U+FF1F).
 std::string drop_last_code_point(std::string_view utf8);
 
+/// The character the original loader drops from `question_content` (its last code point after
+/// trailing whitespace) when it is not a question mark ('?' or the full-width U+FF1F); empty
+/// when it is one. `avqa data check` warns about such questions: their last word loses a letter.
+std::string dropped_non_question_mark(std::string_view question_content);
+
 /// Number of words holding a placeholder (any word containing '<', as the original counts).
 std::size_t count_placeholders(std::string_view question_content);
 

@@ -128,10 +128,8 @@ void run_check(const CheckOptions& options) {
       if (vocab) errors = data::vocabulary_errors(set, *vocab, options.vocab, options.max_errors);
       for (const auto& r : set.records) {
         // The original drops the last character assuming it is the question mark; say so when not.
-        const std::string content =
-            r.question_content.substr(0, r.question_content.find_last_not_of(" \t\r\n") + 1);
-        const std::string tail = content.substr(data::drop_last_code_point(content).size());
-        if (tail != "?" && tail != "\xEF\xBC\x9F") {
+        if (const std::string tail = data::dropped_non_question_mark(r.question_content);
+            !tail.empty()) {
           std::cerr << "avqa: warning: " << file << ": record " << r.source_index
                     << ": field 'question_content': does not end in '?'; its last character '"
                     << tail << "' is dropped as the original does\n";

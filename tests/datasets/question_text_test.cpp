@@ -81,5 +81,14 @@ TEST(QuestionText, SentenceJoinsTheWordsAsTheModelReadsThem) {
   EXPECT_EQ(question_sentence({}), "");
 }
 
+TEST(QuestionText, NamesTheCharacterDroppedWhenItIsNoQuestionMark) {
+  EXPECT_EQ(dropped_non_question_mark("Where is the piano?"), "");
+  EXPECT_EQ(dropped_non_question_mark("How many sounding <Object> in the video\xEF\xBC\x9F  "), "");
+  EXPECT_EQ(dropped_non_question_mark("Where is the piano"), "o");
+  EXPECT_EQ(dropped_non_question_mark("Is it the cello.\n"), ".");
+  EXPECT_EQ(dropped_non_question_mark("Which is louder, the violin or the erhu\xE4\xBA\x8C"),
+            "\xE4\xBA\x8C");  // a whole code point, not its last byte
+}
+
 }  // namespace
 }  // namespace avqa::data
