@@ -121,7 +121,7 @@ EvalReport evaluate_run(const EvalOptions& o) {
   if (o.batch <= 0) throw std::invalid_argument("--batch must be positive");
   const RunConfig config = load_run_config(o.run);
   const data::Vocabularies vocab = data::load_vocabularies(o.run / "vocab.json");
-  StAvqaNet model = load_run_model(o.run);
+  StAvqaNet model = load_run_model(o.run, config);
   const data::AnnotationSet set = data::load_annotations(o.annotations, {o.duplicates});
 
   std::shared_ptr<const features::FeatureCacheReader> cache;

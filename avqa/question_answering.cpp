@@ -66,7 +66,7 @@ AskResult ask(const AskOptions& o) {
                    "--tokenizer, see avqa data spm-train, reads any wording)"));
   }
 
-  StAvqaNet model = load_run_model(o.run);
+  StAvqaNet model = load_run_model(o.run, config);
   const StAvqaOptions& widths = model->options();
   const auto question = torch::tensor(ids).unsqueeze(0);
   torch::Tensor audio, visual;

@@ -231,7 +231,10 @@ void load_model_weights(StAvqaNet& net, const fs::path& file) {
 }
 
 StAvqaNet load_run_model(const fs::path& run) {
-  const RunConfig config = load_run_config(run);
+  return load_run_model(run, load_run_config(run));
+}
+
+StAvqaNet load_run_model(const fs::path& run, const RunConfig& config) {
   StAvqaNet model(config.widths);
   load_model_weights(model, run / "best.pt");
   model->eval();
@@ -269,7 +272,8 @@ std::vector<fs::path> keep_backbone_weights(const fs::path& run,
     }
     fs::create_directories(run / "weights");
     const fs::path copy = run / "weights" / (match->modality + "-" + hash.substr(0, 16) + ".pt");
-    core::write_file_atomically(copy, data::read_text_file(file));
+    // The name holds the hash: a copy already there (a resumed run) is the same file.
+    if (!fs::exists(copy)) core::write_file_atomically(copy, data::read_text_file(file));
     kept.push_back(copy);
   }
   return kept;

@@ -67,6 +67,8 @@ void save_run_config(const std::filesystem::path& run, const RunConfig& config);
 
 /// The network of a run folder: widths from config.json, weights from best.pt.
 StAvqaNet load_run_model(const std::filesystem::path& run);
+/// The same with its config.json already read.
+StAvqaNet load_run_model(const std::filesystem::path& run, const RunConfig& config);
 /// A run folder's network, or a model file's (a best.pt, or an original checkpoint: widths from
 /// its tensors' shapes).
 StAvqaNet open_model(const std::filesystem::path& run_or_file);
