@@ -1,19 +1,17 @@
 #include "avqa/st_avqa_net.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <immintrin.h>
 #include <mutex>
 #include <tuple>
 #include <utility>
 #include <vector>
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include "avqa/few_rows_linear.h"
 #include "avqa/spatial_grounding.h"
 
 namespace avqa::net {
@@ -23,160 +21,8 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-// With a few rows OpenBLAS's GEMM repacks the whole weight matrix on every call (one row
-// through 512 -> 512: 66 us against 7 us as a GEMV), and one GEMV per row reads the weights once
-// per row: ten rows re-read a 2 MB matrix ten times, which made batch-1 answering memory-bound.
-// Up to kFewRows rows go through few_rows_affine instead, which reads each weight once for all
-// rows. Training batches and anything autograd must see keep F::linear.
-constexpr std::int64_t kFewRows = 32;
-
-// out[r, n] = bias[n] + dot(x[r, :], w[n, :]) for every r < rows: x [rows, k], w [n_total, k],
-// out [rows, n_total], all row-major and contiguous; bias may be null.
-struct AffineRows {
-  const float* x;
-  std::int64_t rows;
-  std::int64_t k;
-  const float* w;
-  const float* bias;
-  std::int64_t n_total;
-  float* out;
-};
-
-// The outputs n in [n_begin, n_end) of `p`. Portable version: the compiler vectorises the inner
-// loop as far as the baseline instruction set goes.
-void few_rows_affine_baseline(const AffineRows& p, std::int64_t n_begin, std::int64_t n_end) {
-  const float* x = p.x;
-  const float* w = p.w;
-  const float* bias = p.bias;
-  const std::int64_t rows = p.rows, k = p.k, n_total = p.n_total;
-  float* out = p.out;
-  for (std::int64_t n = n_begin; n < n_end; ++n) {
-    const float* wn = w + n * k;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const float* xr = x + r * k;
-      float s = 0;
-      for (std::int64_t i = 0; i < k; ++i)
-        s += wn[i] * xr[i];
-      out[r * n_total + n] = s + (bias != nullptr ? bias[n] : 0.f);
-    }
-  }
-}
-
-__attribute__((target("avx2,fma"))) inline float sum_lanes(__m256 v) {
-  const __m128 quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
-  return _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps(pair, pair, 1)));
-}
-
-// AVX2 + FMA: two weight rows times four input rows per step, eight accumulators in registers,
-// so each load feeds more than one multiply-add (the single-row version was load-bound).
-__attribute__((target("avx2,fma"))) void few_rows_affine_avx2(const AffineRows& p,
-                                                              std::int64_t n_begin,
-                                                              std::int64_t n_end) {
-  const float* x = p.x;
-  const float* w = p.w;
-  const float* bias = p.bias;
-  const std::int64_t rows = p.rows, k = p.k, n_total = p.n_total;
-  float* out = p.out;
-  const std::int64_t kv = k / 8 * 8;
-  const auto tail = [&](const float* wn, const float* xr, float s) {
-    for (std::int64_t i = kv; i < k; ++i)
-      s += wn[i] * xr[i];
-    return s;
-  };
-  std::int64_t n = n_begin;
-  for (; n + 2 <= n_end; n += 2) {
-    const float* w0 = w + n * k;
-    const float* w1 = w0 + k;
-    const float b0 = bias != nullptr ? bias[n] : 0.f;
-    const float b1 = bias != nullptr ? bias[n + 1] : 0.f;
-    std::int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-      const float* x0 = x + r * k;
-      __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
-      __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-      for (std::int64_t i = 0; i < kv; i += 8) {
-        const __m256 u = _mm256_loadu_ps(w0 + i);
-        const __m256 v = _mm256_loadu_ps(w1 + i);
-        const __m256 p0 = _mm256_loadu_ps(x0 + i);
-        const __m256 p1 = _mm256_loadu_ps(x0 + k + i);
-        const __m256 p2 = _mm256_loadu_ps(x0 + 2 * k + i);
-        const __m256 p3 = _mm256_loadu_ps(x0 + 3 * k + i);
-        a00 = _mm256_fmadd_ps(u, p0, a00);
-        a01 = _mm256_fmadd_ps(u, p1, a01);
-        a02 = _mm256_fmadd_ps(u, p2, a02);
-        a03 = _mm256_fmadd_ps(u, p3, a03);
-        a10 = _mm256_fmadd_ps(v, p0, a10);
-        a11 = _mm256_fmadd_ps(v, p1, a11);
-        a12 = _mm256_fmadd_ps(v, p2, a12);
-        a13 = _mm256_fmadd_ps(v, p3, a13);
-      }
-      const __m256 first[4] = {a00, a01, a02, a03};
-      const __m256 second[4] = {a10, a11, a12, a13};
-      for (int j = 0; j < 4; ++j) {
-        const float* xr = x0 + j * k;
-        out[(r + j) * n_total + n] = tail(w0, xr, sum_lanes(first[j])) + b0;
-        out[(r + j) * n_total + n + 1] = tail(w1, xr, sum_lanes(second[j])) + b1;
-      }
-    }
-    for (; r < rows; ++r) {
-      const float* xr = x + r * k;
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-      for (std::int64_t i = 0; i < kv; i += 8) {
-        const __m256 row = _mm256_loadu_ps(xr + i);
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), row, a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), row, a1);
-      }
-      out[r * n_total + n] = tail(w0, xr, sum_lanes(a0)) + b0;
-      out[r * n_total + n + 1] = tail(w1, xr, sum_lanes(a1)) + b1;
-    }
-  }
-  for (; n < n_end; ++n) {  // an odd last weight row
-    const float* wn = w + n * k;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const float* xr = x + r * k;
-      __m256 a = _mm256_setzero_ps();
-      for (std::int64_t i = 0; i < kv; i += 8)
-        a = _mm256_fmadd_ps(_mm256_loadu_ps(wn + i), _mm256_loadu_ps(xr + i), a);
-      out[r * n_total + n] = tail(wn, xr, sum_lanes(a)) + (bias != nullptr ? bias[n] : 0.f);
-    }
-  }
-}
-
-// Chosen by what the CPU supports (GCC's target_clones "arch=" variants dispatch by CPU model
-// and gave an AMD EPYC the baseline: batch-1 answer 4.3 -> 10 ms).
-std::atomic<bool> portable_kernels{false};
-
-void few_rows_affine_kernel(const AffineRows& p, std::int64_t n_begin, std::int64_t n_end) {
-  static const bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  (avx2_fma && !portable_kernels.load(std::memory_order_relaxed)
-       ? few_rows_affine_avx2
-       : few_rows_affine_baseline)(p, n_begin, n_end);
-}
-
-/// x [rows, in] -> [rows, out] = x weight^T + bias, float32, each weight read once.
-torch::Tensor few_rows_affine(const torch::Tensor& x,
-                              const torch::Tensor& weight,
-                              const torch::Tensor& bias) {
-  const auto xc = x.contiguous();
-  const auto wc = weight.contiguous();
-  const auto bc = bias.defined() ? bias.contiguous() : torch::Tensor();
-  const auto rows = xc.size(0);
-  const auto k = wc.size(1);
-  const auto n = wc.size(0);
-  auto out = torch::empty({rows, n}, xc.options());
-  const float* xp = xc.data_ptr<float>();
-  const float* wp = wc.data_ptr<float>();
-  const float* bp = bc.defined() ? bc.data_ptr<float>() : nullptr;
-  float* op = out.data_ptr<float>();
-  // Split the outputs between threads in blocks of at least 64 weight rows.
-  at::parallel_for(0, n, 64, [&](std::int64_t begin, std::int64_t end) {
-    few_rows_affine_kernel({xp, rows, k, wp, bp, n, op}, begin, end);
-  });
-  return out;
-}
-
-/// x [..., in] -> [..., out], as torch::nn::Linear computes it.
+/// x [..., in] -> [..., out], as torch::nn::Linear computes it. A few rows (batch-1 answers) go
+/// through few_rows_linear; training batches and anything autograd must see keep F::linear.
 torch::Tensor affine(const torch::Tensor& x,
                      const torch::Tensor& weight,
                      const torch::Tensor& bias) {
@@ -189,7 +35,7 @@ torch::Tensor affine(const torch::Tensor& x,
     return F::linear(x, weight, bias);
   auto sizes = x.sizes().vec();
   sizes.back() = weight.size(0);
-  return few_rows_affine(x.reshape({rows, in}), weight, bias).view(sizes);
+  return few_rows_linear(x.reshape({rows, in}), weight, bias).view(sizes);
 }
 
 torch::Tensor affine(const torch::Tensor& x, const nn::Linear& layer) {
@@ -237,10 +83,7 @@ std::pair<torch::Tensor, torch::Tensor> lstm_final_state(const torch::Tensor& in
       if (t == 0) {  // h is zero: the gates are the input projection alone
         std::memcpy(gp, projected, static_cast<std::size_t>(width) * sizeof(float));
       } else {
-        at::parallel_for(0, width, 64, [&](std::int64_t begin, std::int64_t end) {
-          few_rows_affine_kernel({hp, 1, hidden, w.data_ptr<float>(), projected, width, gp}, begin,
-                                 end);
-        });
+        matrix_vector(hp, hidden, w.data_ptr<float>(), projected, width, gp);
       }
       torch::sigmoid_out(sigmoids, gates);  // gate order i, f, g, o
       torch::tanh_out(cell_input, gates.narrow(0, 2 * hidden, hidden));
@@ -467,10 +310,6 @@ StAvqaOutput StAvqaNetImpl::forward(const torch::Tensor& audio,
   fused = affine(torch::tanh(fused), fc_fusion_) * q;
   out.logits = affine(torch::tanh(fused), fc_ans_);
   return out;
-}
-
-void use_portable_kernels(bool portable) {
-  portable_kernels.store(portable);
 }
 
 }  // namespace avqa::net

@@ -111,9 +111,4 @@ class StAvqaNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(StAvqaNet);
 
-/// Inference on a few rows runs AVX2 + FMA kernels where the CPU has them and portable ones
-/// elsewhere; `true` forces the portable ones (tests compare the two; a user can rule them out
-/// when a result looks off).
-void use_portable_kernels(bool portable);
-
 }  // namespace avqa::net

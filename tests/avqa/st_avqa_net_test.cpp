@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "avqa/few_rows_linear.h"
 #include "tests/avqa/small_network.h"
 
 namespace avqa::net {
