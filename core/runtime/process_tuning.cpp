@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <climits>
 #include <dlfcn.h>
+#include <malloc.h>
 #include <unistd.h>
 
 namespace avqa::runtime {
@@ -13,6 +15,17 @@ namespace {
 constexpr const char* kTunedMarker = "AVQA_PROCESS_TUNED";
 constexpr const char* kBlasFallback = "AVQA_OPENBLAS_CHOSE";  // the core OpenBLAS picked itself
 constexpr const char* kWaitReason = "AVQA_WAIT_REASON";
+
+// What tune_process did about freed memory in this process, for describe_process_tuning.
+MemoryChoice applied_memory;
+
+bool user_set_malloc() {
+  for (const char* name :
+       {"MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"}) {
+    if (std::getenv(name) != nullptr) return true;
+  }
+  return false;
+}
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -83,7 +96,21 @@ WaitChoice choose_wait(Workload workload) {
           "before sleeping, so the short gaps between parallel regions cost no wake-up"};
 }
 
+MemoryChoice choose_memory(bool user_set) {
+  if (user_set) return {false, "glibc's malloc settings set by the user"};
+  return {true,
+          "freed blocks stay in the process for the next batch (no mmap for large blocks, no "
+          "heap trimming): training and answering allocate the same large tensors again and "
+          "again"};
+}
+
 void tune_process(char** argv, Workload workload) {
+  // Every process, the restarted one too: mallopt acts at once and is not inherited by execv.
+  applied_memory = choose_memory(user_set_malloc());
+  if (applied_memory.keep_freed) {
+    ::mallopt(M_MMAP_MAX, 0);
+    ::mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  }
   if (env(kTunedMarker) != nullptr) return;
   bool restart = false;
   const BlasCoreChoice blas = choose_blas_core(loaded_openblas_core(), detect_cpu_vector_support(),
@@ -127,6 +154,12 @@ std::string describe_process_tuning() {
     out += "OpenMP waiting: " + setting + ", set by avqa: " + reason + "\n";
   } else {
     out += "OpenMP waiting: " + setting + (policy || spin ? " (set by the user)" : "") + "\n";
+  }
+  if (!applied_memory.reason.empty()) {
+    out += std::string("Freed memory: ") + (applied_memory.keep_freed ? "kept" : "as glibc does") +
+           ", " + applied_memory.reason + "\n";
+  } else {
+    out += "Freed memory: as glibc does (the process was not tuned)\n";
   }
   return out;
 }

@@ -42,14 +42,27 @@ struct WaitChoice {
 };
 WaitChoice choose_wait(Workload workload);
 
+/// glibc's malloc serves blocks of 32 MB and more (one batch of 7x7 visual features is 64 MB)
+/// from fresh mmap pages and unmaps them on free, so every training step faulted in and zeroed
+/// its batches again: 2.4 million page faults per demo epoch, 15 % of its time. Keeping freed
+/// memory in the heap instead costs about 10 % more peak memory.
+struct MemoryChoice {
+  bool keep_freed = false;  ///< mallopt: no mmap for large blocks, no trimming of the heap
+  std::string reason;
+};
+/// Pure decision; `user_set`: the user set glibc's malloc variables (MALLOC_MMAP_MAX_,
+/// MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or GLIBC_TUNABLES), which are kept.
+MemoryChoice choose_memory(bool user_set);
+
 /// Called first in main() of every program of the project that computes. OpenBLAS and libgomp
 /// read their settings only while loading, before main, so when the kernels or the waiting
 /// should change the process restarts itself once (execv of /proc/self/exe with the same
-/// arguments) with the variables set. Variables the user set are never changed. Returns when
+/// arguments) with the variables set; the memory choice applies at once. Variables the user set
+/// are never changed. Returns when
 /// nothing needs to change, or after a failed exec (then it runs as it is).
 void tune_process(char** argv, Workload workload);
 
-/// For `avqa env`: which kernels and waiting this process runs with, and why.
+/// For `avqa env`: which kernels, waiting and memory reuse this process runs with, and why.
 std::string describe_process_tuning();
 
 }  // namespace avqa::runtime

@@ -34,7 +34,8 @@ struct Result {
 Result avqa(const std::string& args, const std::string& env = "") {
   const std::string command =
       "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OPENBLAS_CORETYPE -u AVQA_PROCESS_TUNED "
-      "-u AVQA_OPENBLAS_CHOSE -u AVQA_WAIT_REASON " +
+      "-u AVQA_OPENBLAS_CHOSE -u AVQA_WAIT_REASON -u MALLOC_MMAP_MAX_ -u MALLOC_MMAP_THRESHOLD_ "
+      "-u MALLOC_TRIM_THRESHOLD_ -u GLIBC_TUNABLES " +
       env + " " + std::string(AVQA_CLI) + " " + args + " 2>&1";
   Result result;
   FILE* pipe = ::popen(command.c_str(), "r");
@@ -380,18 +381,24 @@ TEST(AvqaCli, ImportedCheckpointAnswersAsTheOriginalCode) {
   fs::remove_all(dir);
 }
 
-// `avqa env` says which BLAS kernels and OpenMP waiting the tool runs with, and who chose them.
+// `avqa env` says which BLAS kernels, OpenMP waiting and memory reuse the tool runs with, and who
+// chose them.
 TEST(AvqaCli, EnvReportsKernelsAndWaitingAndRespectsTheUser) {
   const Result tuned = avqa("env");
   ASSERT_EQ(tuned.code, 0) << tuned.output;
   EXPECT_TRUE(contains(tuned.output, "BLAS kernels: OpenBLAS")) << tuned.output;
   EXPECT_TRUE(contains(tuned.output, "GOMP_SPINCOUNT=200000, set by avqa")) << tuned.output;
-  const Result user = avqa("env", "OMP_WAIT_POLICY=ACTIVE OPENBLAS_CORETYPE=Haswell");
+  EXPECT_TRUE(contains(tuned.output, "Freed memory: kept")) << tuned.output;
+  const Result user =
+      avqa("env", "OMP_WAIT_POLICY=ACTIVE OPENBLAS_CORETYPE=Haswell MALLOC_TRIM_THRESHOLD_=1000000");
   ASSERT_EQ(user.code, 0) << user.output;
   EXPECT_TRUE(contains(user.output, "OpenBLAS Haswell (OPENBLAS_CORETYPE=Haswell set by the user)"))
       << user.output;
   EXPECT_TRUE(
       contains(user.output, "OMP_WAIT_POLICY=ACTIVE GOMP_SPINCOUNT=(unset) (set by the user)"))
+      << user.output;
+  EXPECT_TRUE(contains(user.output, "Freed memory: as glibc does, glibc's malloc settings set by "
+                                    "the user"))
       << user.output;
 }
 

@@ -1,6 +1,7 @@
 #include "core/runtime/process_tuning.h"
 
 #include <cstdlib>
+#include <malloc.h>
 
 #include <gtest/gtest.h>
 
@@ -40,6 +41,13 @@ TEST(ProcessTuning, ExtractionSleepsAndTensorWorkSpinsAWhile) {
   EXPECT_GT(std::atol(compute.spin_count.c_str()), 0);
 }
 
+TEST(ProcessTuning, FreedMemoryIsKeptUnlessTheUserTunedMalloc) {
+  EXPECT_TRUE(choose_memory(false).keep_freed);
+  const MemoryChoice user = choose_memory(true);
+  EXPECT_FALSE(user.keep_freed);
+  EXPECT_NE(user.reason.find("user"), std::string::npos) << user.reason;
+}
+
 // This program's main() is the tuned one: the restart has happened and the settings are in force.
 TEST(ProcessTuning, TestProgramsRunWithTheChosenSettings) {
   const std::string described = describe_process_tuning();
@@ -47,6 +55,16 @@ TEST(ProcessTuning, TestProgramsRunWithTheChosenSettings) {
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   const char* spin = std::getenv("GOMP_SPINCOUNT");
   EXPECT_TRUE(policy != nullptr || spin != nullptr) << described;
+  EXPECT_NE(described.find("Freed memory: kept"), std::string::npos) << described;
+#ifndef __SANITIZE_ADDRESS__  // AddressSanitizer brings its own allocator
+  // A block as large as a training batch comes from the heap, not from a fresh mapping (the
+  // mappings made while the libraries loaded, before main, stay).
+  const std::size_t mapped_before = mallinfo2().hblks;
+  void* block = std::malloc(64 << 20);
+  ASSERT_NE(block, nullptr);
+  EXPECT_EQ(mallinfo2().hblks, mapped_before);
+  std::free(block);
+#endif
 }
 
 }  // namespace
