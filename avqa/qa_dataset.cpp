@@ -100,8 +100,13 @@ QaBatch QaDataset::load(const std::vector<std::size_t>& indices,
   batch.records = indices;
   std::vector<std::int64_t> visual_dims = {b, t};
   visual_dims.insert(visual_dims.end(), visual_shape_.begin(), visual_shape_.end());
-  batch.audio = torch::zeros({b, t, audio_dim_});
-  batch.visual = torch::zeros(visual_dims);
+  // Features from the cache fill every element; zeros only where nothing is read.
+  const bool filled = cache_ && !zero_media;
+  const auto make = [&](torch::IntArrayRef sizes) {
+    return filled ? torch::empty(sizes) : torch::zeros(sizes);
+  };
+  batch.audio = make({b, t, audio_dim_});
+  batch.visual = make(visual_dims);
   batch.question =
       torch::empty({b, static_cast<std::int64_t>(questions_.front().size())}, torch::kLong);
   batch.label = torch::empty({b}, torch::kLong);
@@ -118,7 +123,7 @@ QaBatch QaDataset::load(const std::vector<std::size_t>& indices,
   }
   if (negatives && !cache_) batch.visual_negative = torch::zeros(visual_dims);
   if (negatives && cache_) {
-    batch.visual_negative = torch::zeros(visual_dims);
+    batch.visual_negative = make(visual_dims);
     std::mt19937_64 rng(seed);
     const int cache_segments = cache_->layout().segments;
     for (std::int64_t i = 0; i < b; ++i) {
