@@ -60,7 +60,9 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        Range::Positive},
       {"heads", "Temporal attention heads", &O::heads, Range::Positive},
       {"seed", "Random seed", &O::seed},
-      {"question-only", "Zero audio and visual inputs: the question-only baseline",
+      {"question-only",
+       "Zero audio and visual inputs: the question-only baseline (one segment: all would be the "
+       "same zeros)",
        &O::question_only},
       {"resume", "Continue the run in --out where it stopped", &O::resume, Range::Any,
        /*in_config=*/false},

@@ -99,8 +99,12 @@ TrainReport train(const TrainOptions& o) {
     }
     data::save_vocabularies(vocab, vocab_file);
   }
-  const QaDataset train_data(train_set, vocab, cache, o.segments);
-  const QaDataset val_data(val_set, vocab, cache, o.segments);
+  // With zero inputs every segment is the same, and one segment answers as ten do (the temporal
+  // attention over identical segments is uniform, their mean is any one of them) at a third of
+  // the training time; only the dropout on the attention weights draws its noise differently.
+  const int segments = o.question_only ? 1 : o.segments;
+  const QaDataset train_data(train_set, vocab, cache, segments);
+  const QaDataset val_data(val_set, vocab, cache, segments);
 
   StAvqaOptions widths;
   widths.heads = o.heads;
@@ -118,7 +122,7 @@ TrainReport train(const TrainOptions& o) {
   }
   RunConfig run_config;
   run_config.widths = widths;
-  run_config.segments = o.segments;
+  run_config.segments = segments;
   run_config.question_only = o.question_only;
   if (!o.cache.empty()) {
     run_config.cache = o.cache;

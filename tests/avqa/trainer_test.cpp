@@ -252,6 +252,7 @@ TEST(Trainer, QuestionOnlyBaselineSeesNoMedia) {
   train(o);
   const auto config = nlohmann::json::parse(std::ifstream(dir / "qonly/config.json"));
   EXPECT_TRUE(config["question_only"].get<bool>());
+  EXPECT_EQ(config["segments"].get<int>(), 1);
 
   // Question-only runs train on 1x1 zero maps whatever the cache holds. That is only right if a
   // training step on the cache's zero maps is the same step: loss and every gradient.
@@ -283,6 +284,28 @@ TEST(Trainer, QuestionOnlyBaselineSeesNoMedia) {
     EXPECT_NEAR(small_loss, large_loss, 1e-6);
     for (std::size_t i = 0; i < large_grads.size(); ++i)
       EXPECT_TRUE(torch::allclose(small_grads[i], large_grads[i], 1e-5, 1e-6)) << i;
+
+    // ... and on one segment of zeros instead of two (what the run recorded above): the same
+    // answers, and without dropout the same loss and gradients.
+    const QaBatch one = QaDataset(set, words, answers, nullptr, 1).load({0, 1, 2}, true, 5, true);
+    ASSERT_EQ(one.visual.size(1), 1);
+    ASSERT_EQ(tiny.visual.size(1), 2);
+    {
+      torch::NoGradGuard no_grad;
+      net->eval();
+      EXPECT_TRUE(torch::allclose(net->forward(one.audio, one.visual, one.question).logits,
+                                  net->forward(tiny.audio, tiny.visual, tiny.question).logits,
+                                  1e-5, 1e-6));
+    }
+    w.dropout = 0;
+    torch::manual_seed(3);
+    net = StAvqaNet(w);
+    net->train();
+    const auto [two_loss, two_grads] = step(tiny);
+    const auto [one_loss, one_grads] = step(one);
+    EXPECT_NEAR(one_loss, two_loss, 1e-6);
+    for (std::size_t i = 0; i < two_grads.size(); ++i)
+      EXPECT_TRUE(torch::allclose(one_grads[i], two_grads[i], 1e-5, 1e-6)) << i;
   }
 
   // Without any feature cache (annotations whose videos are not at hand) a question-only run
