@@ -170,12 +170,8 @@ torch::Tensor few_rows_linear(const torch::Tensor& x,
   return out;
 }
 
-void matrix_vector(const float* x,
-                   std::int64_t k,
-                   const float* w,
-                   const float* bias,
-                   std::int64_t n,
-                   float* out) {
+void matrix_vector(
+    const float* x, std::int64_t k, const float* w, const float* bias, std::int64_t n, float* out) {
   few_rows({x, 1, k, w, bias, n, out});
 }
 

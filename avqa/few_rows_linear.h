@@ -22,12 +22,8 @@ torch::Tensor few_rows_linear(const torch::Tensor& x,
 
 /// out [n] = bias [n] + w [n, k] x [k] on contiguous float32 arrays (bias may be null), split over
 /// torch's threads: the LSTM step, which has no tensors to spare.
-void matrix_vector(const float* x,
-                   std::int64_t k,
-                   const float* w,
-                   const float* bias,
-                   std::int64_t n,
-                   float* out);
+void matrix_vector(
+    const float* x, std::int64_t k, const float* w, const float* bias, std::int64_t n, float* out);
 
 /// The kernels run AVX2 + FMA where the CPU has them and portable code elsewhere; `true` forces
 /// the portable code (tests compare the two; a user can rule them out when a result looks off).

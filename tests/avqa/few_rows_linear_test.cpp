@@ -56,8 +56,8 @@ TEST(FewRowsLinear, MatrixVectorIsOneRowAndNonContiguousInputsAreTaken) {
   matrix_vector(x.data_ptr<float>(), 517, w.data_ptr<float>(), b.data_ptr<float>(), 2051,
                 out.data_ptr<float>());
   EXPECT_TRUE(torch::equal(out, few_rows_linear(x, w, b).view({2051})));
-  EXPECT_TRUE(torch::allclose(out, torch::nn::functional::linear(x, w, b).view({2051}), 1e-4,
-                              1e-4));
+  EXPECT_TRUE(
+      torch::allclose(out, torch::nn::functional::linear(x, w, b).view({2051}), 1e-4, 1e-4));
   const auto wt = torch::randn({64, 30}).t();  // [30, 64], not contiguous
   const auto xs = torch::randn({4, 128}).narrow(1, 0, 64);
   EXPECT_TRUE(torch::allclose(few_rows_linear(xs, wt, {}), torch::nn::functional::linear(xs, wt),

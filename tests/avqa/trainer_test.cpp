@@ -294,8 +294,8 @@ TEST(Trainer, QuestionOnlyBaselineSeesNoMedia) {
       torch::NoGradGuard no_grad;
       net->eval();
       EXPECT_TRUE(torch::allclose(net->forward(one.audio, one.visual, one.question).logits,
-                                  net->forward(tiny.audio, tiny.visual, tiny.question).logits,
-                                  1e-5, 1e-6));
+                                  net->forward(tiny.audio, tiny.visual, tiny.question).logits, 1e-5,
+                                  1e-6));
     }
     w.dropout = 0;
     torch::manual_seed(3);

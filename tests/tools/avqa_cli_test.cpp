@@ -389,16 +389,17 @@ TEST(AvqaCli, EnvReportsKernelsAndWaitingAndRespectsTheUser) {
   EXPECT_TRUE(contains(tuned.output, "BLAS kernels: OpenBLAS")) << tuned.output;
   EXPECT_TRUE(contains(tuned.output, "GOMP_SPINCOUNT=200000, set by avqa")) << tuned.output;
   EXPECT_TRUE(contains(tuned.output, "Freed memory: kept")) << tuned.output;
-  const Result user =
-      avqa("env", "OMP_WAIT_POLICY=ACTIVE OPENBLAS_CORETYPE=Haswell MALLOC_TRIM_THRESHOLD_=1000000");
+  const Result user = avqa(
+      "env", "OMP_WAIT_POLICY=ACTIVE OPENBLAS_CORETYPE=Haswell MALLOC_TRIM_THRESHOLD_=1000000");
   ASSERT_EQ(user.code, 0) << user.output;
   EXPECT_TRUE(contains(user.output, "OpenBLAS Haswell (OPENBLAS_CORETYPE=Haswell set by the user)"))
       << user.output;
   EXPECT_TRUE(
       contains(user.output, "OMP_WAIT_POLICY=ACTIVE GOMP_SPINCOUNT=(unset) (set by the user)"))
       << user.output;
-  EXPECT_TRUE(contains(user.output, "Freed memory: as glibc does, glibc's malloc settings set by "
-                                    "the user"))
+  EXPECT_TRUE(contains(user.output,
+                       "Freed memory: as glibc does, glibc's malloc settings set by "
+                       "the user"))
       << user.output;
 }
 
