@@ -1,9 +1,11 @@
 #include "avqa/question_answering.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <random>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -24,7 +26,7 @@ namespace fs = std::filesystem;
 
 // The weights to extract `b` with: the user's, else the run's kept copy, else none (a backbone
 // recorded as randomly initialised is rebuilt from the recorded seed).
-fs::path weights_for(const AskOptions& o, const FeatureRecipe::Backbone& b) {
+fs::path weights_for(const VideoAnswerer::Options& o, const FeatureRecipe::Backbone& b) {
   const fs::path& given = b.modality == "visual" ? o.visual_weights : o.audio_weights;
   if (!given.empty()) return given;
   if (const auto kept = kept_backbone_weights(o.run, b)) return *kept;
@@ -35,27 +37,163 @@ fs::path weights_for(const AskOptions& o, const FeatureRecipe::Backbone& b) {
                              "-weights (or keep it in the run: avqa train --keep-weights)");
 }
 
+// The clip as `edit` changes it.
+media::SampledClip edited_clip(media::SampledClip clip, const ModalityEdit& edit) {
+  if (edit.blank_video) std::fill(clip.frames.begin(), clip.frames.end(), std::uint8_t{0});
+  if (edit.mute_audio) {
+    std::fill(clip.audio.begin(), clip.audio.end(), 0.f);
+  } else if (edit.noise_snr_db && !clip.audio.empty()) {
+    // White noise of the power the SNR asks for, relative to the clip's own mean power (a
+    // silent clip stays silent: it has no signal to compare against).
+    double power = 0;
+    for (const float v : clip.audio)
+      power += static_cast<double>(v) * v;
+    power /= static_cast<double>(clip.audio.size());
+    const double sigma = std::sqrt(power / std::pow(10.0, *edit.noise_snr_db / 10.0));
+    std::mt19937_64 rng(edit.noise_seed);
+    std::normal_distribution<double> noise(0.0, sigma);
+    for (float& v : clip.audio)
+      v = static_cast<float>(std::clamp(v + noise(rng), -1.0, 1.0));
+  }
+  return clip;
+}
+
 }  // namespace
 
-AskResult ask(const AskOptions& o) {
-  const RunConfig config = load_run_config(o.run);
-  const data::Vocabularies vocab = data::load_vocabularies(o.run / "vocab.json");
+struct VideoAnswerer::Impl {
+  Options options;
+  RunConfig config;
+  data::Vocabularies vocab;
+  mutable StAvqaNet model{
+      nullptr};  // torch modules have no const forward; answering changes nothing
+  std::unique_ptr<features::ClipFeatureExtractor> extractor;  // null for question-only runs
+  features::ExtractOptions extract_options;
+  std::vector<std::string> notes;
 
-  AskResult result;
+  // Rows `segments` of the extracted `name` features, shaped [1, T, shape...].
+  torch::Tensor pick(const features::VideoFeatures& features,
+                     const std::string& name,
+                     const std::vector<int>& segments,
+                     std::vector<std::int64_t> shape) const {
+    const FeatureRecipe& recipe = *config.features;
+    const auto& all = features.modalities.at(name);
+    const auto per_segment = static_cast<std::int64_t>(all.size()) / recipe.segments;
+    auto full = torch::from_blob(const_cast<float*>(all.data()), {recipe.segments, per_segment},
+                                 torch::kFloat32);
+    auto chosen = full.index_select(
+        0, torch::tensor(std::vector<std::int64_t>(segments.begin(), segments.end())));
+    shape.insert(shape.begin(), {1, config.segments});
+    return chosen.reshape(shape).clone();
+  }
+
+  // Extracts `only` (empty: every modality) of `clip` into `video`'s inputs.
+  void extract_into(PreparedVideo& video,
+                    const media::SampledClip& clip,
+                    const std::vector<std::string>& only) const {
+    const features::VideoFeatures features = extractor->extract(clip, only);
+    const auto wants = [&](const char* name) {
+      return only.empty() || std::find(only.begin(), only.end(), name) != only.end();
+    };
+    // A question-only run shows the frames but answers from zeros.
+    const auto seen = [&](torch::Tensor t) { return config.question_only ? t.zero_() : t; };
+    const auto& shape = config.features->find("visual")->segment_shape;
+    if (wants("audio"))
+      video.audio = seen(pick(features, "audio", video.segments, {config.widths.audio_dim}));
+    if (wants("visual")) {
+      video.visual =
+          seen(pick(features, "visual", video.segments,
+                    {static_cast<std::int64_t>(shape[0]), static_cast<std::int64_t>(shape[1]),
+                     static_cast<std::int64_t>(shape[2])}));
+    }
+  }
+};
+
+VideoAnswerer::VideoAnswerer(const Options& o) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.options = o;
+  m.config = load_run_config(o.run);
+  m.vocab = data::load_vocabularies(o.run / "vocab.json");
+  m.model = load_run_model(o.run, m.config);
+  m.model->eval();
+  if (!m.config.features) {
+    if (!m.config.question_only) {
+      throw core::InputError({(o.run / "config.json").string(), std::nullopt, "features"},
+                             "is missing: the run does not say how its features were extracted");
+    }
+    return;
+  }
+  const FeatureRecipe& recipe = *m.config.features;
+  const auto* visual_backbone = recipe.find("visual");
+  const auto* audio_backbone = recipe.find("audio");
+  if (visual_backbone == nullptr || audio_backbone == nullptr ||
+      visual_backbone->segment_shape.size() != 3) {
+    throw core::InputError({(o.run / "config.json").string(), std::nullopt, "features.backbones"},
+                           "must name an audio backbone and a visual one of [C, H, W] maps");
+  }
+  // The same sampling, backbones and weights as the features the run learnt from.
+  features::ExtractOptions& x = m.extract_options;
+  x.visual = visual_backbone->backbone;
+  x.audio = audio_backbone->backbone;
+  x.visual_weights = weights_for(o, *visual_backbone);
+  x.audio_weights = weights_for(o, *audio_backbone);
+  x.normalization = features::parse_normalization(recipe.normalization);
+  x.seed = recipe.seed;
+  x.sampling.segments = recipe.segments;
+  x.sampling.fps = recipe.fps;
+  x.sampling.sample_rate = recipe.sample_rate;
+  x.sampling.frame_size = recipe.frame_size;
+  m.extractor = std::make_unique<features::ClipFeatureExtractor>(x);
+  for (const auto& made : m.extractor->modalities()) {
+    const auto* recorded = recipe.find(made.name);
+    if (recorded == nullptr) continue;
+    if (recorded->weights == FeatureRecipe::kUnknownWeights) {
+      m.notes.push_back("the run's " + made.name +
+                        " features recorded no weights; unchecked: " + made.weights);
+    } else if (FeatureRecipe::sha256_of(recorded->weights) !=
+                   FeatureRecipe::sha256_of(made.weights) ||
+               (FeatureRecipe::sha256_of(made.weights).empty() &&
+                recorded->weights != made.weights)) {
+      const fs::path& given = made.name == "visual" ? o.visual_weights : o.audio_weights;
+      throw core::InputError({given.empty() ? (o.run / "weights").string() : given.string(),
+                              std::nullopt, made.name + "_weights"},
+                             "the run was trained on " + made.name + " features of " +
+                                 recorded->weights + ", not " + made.weights +
+                                 "; pass the same weights (--" + made.name + "-weights)");
+    }
+  }
+}
+
+VideoAnswerer::~VideoAnswerer() = default;
+
+const RunConfig& VideoAnswerer::config() const {
+  return impl_->config;
+}
+
+const data::Vocabularies& VideoAnswerer::vocabulary() const {
+  return impl_->vocab;
+}
+
+const std::vector<std::string>& VideoAnswerer::notes() const {
+  return impl_->notes;
+}
+
+EncodedQuestion VideoAnswerer::encode(const std::string& question,
+                                      const std::vector<std::string>& values) const {
+  const data::Vocabularies& vocab = impl_->vocab;
+  EncodedQuestion q;
   // The question as the original reads it: placeholders filled, last character dropped.
   try {
-    result.words = data::question_words(o.question, o.values);
+    q.words = data::question_words(question, values);
   } catch (const std::invalid_argument& e) {
     throw core::InputError({"--question", std::nullopt, ""}, e.what());
   }
-  std::vector<std::int64_t> ids;
   try {
     if (vocab.pieces) {  // show the user how the question falls apart into pieces
-      result.pieces = data::SentencePieceModel(vocab.pieces->model, vocab.pieces->size)
-                          .pieces({data::question_sentence(result.words)})
-                          .front();
+      q.pieces = data::SentencePieceModel(vocab.pieces->model, vocab.pieces->size)
+                     .pieces({data::question_sentence(q.words)})
+                     .front();
     }
-    ids = data::encode_question(result.words, vocab);
+    q.ids = data::encode_question(q.words, vocab);
   } catch (const std::invalid_argument& e) {
     throw core::InputError(
         {"--question", std::nullopt, ""},
@@ -65,94 +203,82 @@ AskResult ask(const AskOptions& o) {
                  : "; the run knows the words of its training questions (a run trained with "
                    "--tokenizer, see avqa data spm-train, reads any wording)"));
   }
+  return q;
+}
 
-  StAvqaNet model = load_run_model(o.run, config);
-  const StAvqaOptions& widths = model->options();
-  const auto question = torch::tensor(ids).unsqueeze(0);
-  torch::Tensor audio, visual;
-  if (!config.features) {
-    if (!config.question_only) {
-      throw core::InputError({(o.run / "config.json").string(), std::nullopt, "features"},
-                             "is missing: the run does not say how its features were extracted");
+PreparedVideo VideoAnswerer::prepare(const fs::path& path,
+                                     const ModalityEdit& edit,
+                                     const PrepareProgress& progress) const {
+  const Impl& m = *impl_;
+  const auto report = [&](double fraction, const std::string& stage) {
+    if (progress && !progress(fraction, stage)) throw PreparationCancelled();
+  };
+  PreparedVideo video;
+  video.path = path;
+  video.edit = edit;
+  const StAvqaOptions& widths = m.config.widths;
+  if (!m.extractor) {  // question-only, no recipe: zeros stand for the media
+    video.grid = 1;
+    for (int k = 0; k < m.config.segments; ++k) {
+      video.segments.push_back(k);
+      video.segment_seconds.push_back(k);
     }
-    result.grid = 1;
-    for (int k = 0; k < config.segments; ++k) {
-      result.segments.push_back(k);
-      result.segment_seconds.push_back(k);
-    }
-    audio = torch::zeros({1, config.segments, widths.audio_dim});
-    visual = torch::zeros({1, config.segments, widths.visual_channels, 1, 1});
-  } else {
-    const FeatureRecipe& recipe = *config.features;
-    const auto* visual_backbone = recipe.find("visual");
-    const auto* audio_backbone = recipe.find("audio");
-    if (visual_backbone == nullptr || audio_backbone == nullptr ||
-        visual_backbone->segment_shape.size() != 3) {
-      throw core::InputError({(o.run / "config.json").string(), std::nullopt, "features.backbones"},
-                             "must name an audio backbone and a visual one of [C, H, W] maps");
-    }
-    // The same sampling, backbones and weights as the features the run learnt from.
-    features::ExtractOptions x;
-    x.visual = visual_backbone->backbone;
-    x.audio = audio_backbone->backbone;
-    x.visual_weights = weights_for(o, *visual_backbone);
-    x.audio_weights = weights_for(o, *audio_backbone);
-    x.normalization = features::parse_normalization(recipe.normalization);
-    x.seed = recipe.seed;
-    x.sampling.segments = recipe.segments;
-    x.sampling.fps = recipe.fps;
-    x.sampling.sample_rate = recipe.sample_rate;
-    x.sampling.frame_size = recipe.frame_size;
-    features::ClipFeatureExtractor extractor(x);
-    for (const auto& made : extractor.modalities()) {
-      const auto* recorded = recipe.find(made.name);
-      if (recorded == nullptr) continue;
-      if (recorded->weights == FeatureRecipe::kUnknownWeights) {
-        result.notes.push_back("the run's " + made.name +
-                               " features recorded no weights; unchecked: " + made.weights);
-      } else if (FeatureRecipe::sha256_of(recorded->weights) !=
-                     FeatureRecipe::sha256_of(made.weights) ||
-                 (FeatureRecipe::sha256_of(made.weights).empty() &&
-                  recorded->weights != made.weights)) {
-        throw core::InputError({o.video.string(), std::nullopt, made.name + "_weights"},
-                               "the run was trained on " + made.name + " features of " +
-                                   recorded->weights + ", not " + made.weights +
-                                   "; pass the same weights (--" + made.name + "-weights)");
-      }
-    }
-    result.clip = media::sample_clip(o.video, x.sampling);
-    const features::VideoFeatures features = extractor.extract(result.clip);
-    result.segments = model_segment_rows(recipe.segments, config.segments);
-    for (const int row : result.segments)
-      result.segment_seconds.push_back(recipe.seconds_of(row));
-    const auto pick = [&](const std::string& name, std::vector<std::int64_t> shape) {
-      const auto& all = features.modalities.at(name);
-      const auto per_segment = static_cast<std::int64_t>(all.size()) / recipe.segments;
-      auto full = torch::from_blob(const_cast<float*>(all.data()), {recipe.segments, per_segment},
-                                   torch::kFloat32);
-      auto chosen = full.index_select(0, torch::tensor(std::vector<std::int64_t>(
-                                             result.segments.begin(), result.segments.end())));
-      shape.insert(shape.begin(), {1, config.segments});
-      return chosen.reshape(shape).clone();
-    };
-    const auto& shape = visual_backbone->segment_shape;
-    result.grid = static_cast<int>(shape[1]);
-    audio = pick("audio", {widths.audio_dim});
-    visual =
-        pick("visual", {static_cast<std::int64_t>(shape[0]), static_cast<std::int64_t>(shape[1]),
-                        static_cast<std::int64_t>(shape[2])});
-    if (config.question_only) {
-      audio = torch::zeros_like(audio);
-      visual = torch::zeros_like(visual);
-    }
+    video.audio = torch::zeros({1, m.config.segments, widths.audio_dim});
+    video.visual = torch::zeros({1, m.config.segments, widths.visual_channels, 1, 1});
+    report(1.0, "done");
+    return video;
   }
+  const FeatureRecipe& recipe = *m.config.features;
+  report(0.0, "decoding");
+  video.clip = media::sample_clip(path, m.extract_options.sampling);
+  video.segments = model_segment_rows(recipe.segments, m.config.segments);
+  for (const int row : video.segments)
+    video.segment_seconds.push_back(recipe.seconds_of(row));
+  video.grid = static_cast<int>(recipe.find("visual")->segment_shape[1]);
+  const bool edited = edit.audio_changed() || edit.visual_changed();
+  const media::SampledClip changed = edited ? edited_clip(video.clip, edit) : media::SampledClip{};
+  const media::SampledClip& seen = edited ? changed : video.clip;
+  report(0.3, "visual backbone");
+  m.extract_into(video, seen, {"visual"});
+  report(0.7, "audio backbone");
+  m.extract_into(video, seen, {"audio"});
+  report(1.0, "done");
+  return video;
+}
 
+PreparedVideo VideoAnswerer::edited(const PreparedVideo& video, const ModalityEdit& edit) const {
+  const Impl& m = *impl_;
+  PreparedVideo out = video;
+  out.edit = edit;
+  if (!m.extractor) return out;
+  std::vector<std::string> redo;
+  const ModalityEdit& was = video.edit;
+  if (edit.visual_changed() != was.visual_changed()) redo.push_back("visual");
+  if (edit.mute_audio != was.mute_audio || edit.noise_snr_db != was.noise_snr_db ||
+      (edit.noise_snr_db && edit.noise_seed != was.noise_seed))
+    redo.push_back("audio");
+  if (redo.empty()) return out;
+  m.extract_into(out, edited_clip(video.clip, edit), redo);
+  return out;
+}
+
+AskResult VideoAnswerer::answer(const PreparedVideo& video, const EncodedQuestion& q) const {
+  const Impl& m = *impl_;
+  AskResult result;
+  result.words = q.words;
+  result.pieces = q.pieces;
+  result.grid = video.grid;
+  result.segments = video.segments;
+  result.segment_seconds = video.segment_seconds;
+  result.clip = video.clip;
+  result.notes = m.notes;
   torch::NoGradGuard no_grad;
-  const StAvqaOutput out = model->forward(audio, visual, question);
+  const StAvqaOutput out =
+      m.model->forward(video.audio, video.visual, torch::tensor(q.ids).unsqueeze(0));
   const auto probabilities = torch::softmax(out.logits[0], 0);
   const auto [values, top] = probabilities.topk(std::min<std::int64_t>(5, probabilities.size(0)));
   for (std::int64_t j = 0; j < top.size(0); ++j) {
-    result.top5.emplace_back(vocab.answers.answer(top[j].item<std::int64_t>()),
+    result.top5.emplace_back(m.vocab.answers.answer(top[j].item<std::int64_t>()),
                              values[j].item<float>());
   }
   result.answer = result.top5.front().first;
@@ -160,6 +286,12 @@ AskResult ask(const AskOptions& o) {
   result.temporal_visual = out.temporal_visual[0];
   result.temporal_audio = out.temporal_audio[0];
   return result;
+}
+
+AskResult ask(const AskOptions& o) {
+  const VideoAnswerer answerer({o.run, o.visual_weights, o.audio_weights});
+  const EncodedQuestion question = answerer.encode(o.question, o.values);  // before the work
+  return answerer.answer(answerer.prepare(o.video), question);
 }
 
 std::vector<fs::path> write_overlays(const AskResult& r, const fs::path& folder) {

@@ -1,6 +1,11 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,7 +14,13 @@
 
 #include "datasets/media/media_reader.h"
 
+namespace avqa::data {
+struct Vocabularies;
+}
+
 namespace avqa::net {
+
+struct RunConfig;
 
 /// `avqa ask`: a question about a new video, answered by a trained run.
 struct AskOptions {
@@ -37,6 +48,82 @@ struct AskResult {
   std::vector<double> segment_seconds;  ///< the second of the video each of those shows
   media::SampledClip clip;              ///< the frames and audio it saw (empty: question-only)
   std::vector<std::string> notes;       ///< what the user should know (unchecked weights)
+};
+
+/// What changes in a video before the model sees it: the studio's modality controls. Each edit
+/// changes the clip (silence, black frames, white noise) and runs that modality's backbone
+/// again, so the model sees what a muted or blank video gives, not zeros it never trained on.
+struct ModalityEdit {
+  bool mute_audio = false;
+  bool blank_video = false;
+  std::optional<double> noise_snr_db;  ///< white noise added to the audio at this SNR (dB)
+  std::uint64_t noise_seed = 0;
+  bool audio_changed() const { return mute_audio || noise_snr_db.has_value(); }
+  bool visual_changed() const { return blank_video; }
+};
+
+/// A video made ready for questions: its clip and the run's inputs for it.
+struct PreparedVideo {
+  std::filesystem::path path;
+  media::SampledClip clip;              ///< empty for a question-only run
+  at::Tensor audio;                     ///< [1, T, audio_dim] model inputs
+  at::Tensor visual;                    ///< [1, T, C, H, W]
+  int grid = 0;                         ///< H = W
+  std::vector<int> segments;            ///< the clip's sampled segments the model sees
+  std::vector<double> segment_seconds;  ///< the second of the video each shows
+  ModalityEdit edit;                    ///< what was changed before extraction
+};
+
+/// A question as a run reads it.
+struct EncodedQuestion {
+  std::vector<std::string> words;   ///< placeholders filled, the last character dropped
+  std::vector<std::string> pieces;  ///< SentencePiece pieces, for a run trained with a tokenizer
+  std::vector<std::int64_t> ids;    ///< [max_length] model input
+};
+
+/// Preparation reports its progress (0..1) and stage; returning false cancels it (then
+/// `prepare` throws PreparationCancelled).
+using PrepareProgress = std::function<bool(double fraction, const std::string& stage)>;
+struct PreparationCancelled : std::runtime_error {
+  PreparationCancelled() : std::runtime_error("cancelled") {}
+};
+
+/// A run opened once to answer many questions about many videos (the studio; `ask` is one use).
+/// Thread-compatible: one thread at a time, or one answerer per thread.
+class VideoAnswerer {
+ public:
+  struct Options {
+    std::filesystem::path run;
+    std::filesystem::path visual_weights;  ///< default: the run's kept copies
+    std::filesystem::path audio_weights;
+  };
+  /// Reads the run (config, vocabulary, weights) and builds its backbones. Throws
+  /// core::InputError for a broken run or weights that are not the ones its features came from.
+  explicit VideoAnswerer(const Options& options);
+  ~VideoAnswerer();
+  VideoAnswerer(const VideoAnswerer&) = delete;
+  VideoAnswerer& operator=(const VideoAnswerer&) = delete;
+
+  const RunConfig& config() const;
+  const data::Vocabularies& vocabulary() const;
+  /// What the user should know about the run's weights (unchecked ones).
+  const std::vector<std::string>& notes() const;
+
+  /// Throws core::InputError (field "question") for words the run does not know.
+  EncodedQuestion encode(const std::string& question,
+                         const std::vector<std::string>& values = {}) const;
+  /// Samples the video and extracts its features as the run's recipe says.
+  PreparedVideo prepare(const std::filesystem::path& video,
+                        const ModalityEdit& edit = {},
+                        const PrepareProgress& progress = {}) const;
+  /// `video` with another edit: only the modalities whose edit differs are extracted again.
+  PreparedVideo edited(const PreparedVideo& video, const ModalityEdit& edit) const;
+  /// The answer, its top 5 and where and when the model looked (fast: no extraction).
+  AskResult answer(const PreparedVideo& video, const EncodedQuestion& question) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 /// Extracts the video's features as the run's recorded recipe says (config.json "features":

@@ -240,20 +240,26 @@ const std::vector<ModalityLayout>& ClipFeatureExtractor::modalities() const {
   return impl_->modalities;
 }
 
-VideoFeatures ClipFeatureExtractor::extract(const media::SampledClip& clip) {
+VideoFeatures ClipFeatureExtractor::extract(const media::SampledClip& clip,
+                                            const std::vector<std::string>& only) {
   torch::NoGradGuard no_grad;
   const ExtractOptions& o = impl_->options;
   VideoFeatures features;
   features.real_seconds = static_cast<float>(clip.real_seconds);
   features.has_audio = clip.has_audio;
-  const ClipInputs inputs = clip_inputs(clip, o, impl_->visual != nullptr, impl_->audio != nullptr);
+  const auto wanted = [&](const char* name) {
+    return only.empty() || std::find(only.begin(), only.end(), name) != only.end();
+  };
+  const bool visual = impl_->visual != nullptr && wanted("visual");
+  const bool audio = impl_->audio != nullptr && wanted("audio");
+  const ClipInputs inputs = clip_inputs(clip, o, visual, audio);
   auto store = [&](const char* name, Backbone& backbone, const torch::Tensor& input, int batch) {
     const auto out = run_batched(backbone, input, batch).contiguous().to(torch::kFloat32);
     features.modalities[name] =
         std::vector<float>(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
   };
-  if (impl_->visual) store("visual", *impl_->visual, inputs.frames, o.batch);
-  if (impl_->audio) store("audio", *impl_->audio, inputs.examples, o.audio_batch);
+  if (visual) store("visual", *impl_->visual, inputs.frames, o.batch);
+  if (audio) store("audio", *impl_->audio, inputs.examples, o.audio_batch);
   return features;
 }
 

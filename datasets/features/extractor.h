@@ -61,8 +61,9 @@ class ClipFeatureExtractor {
 
   /// What each backbone produces per segment and which weights made it.
   const std::vector<ModalityLayout>& modalities() const;
-  /// [segments x segment_size] per modality.
-  VideoFeatures extract(const media::SampledClip& clip);
+  /// [segments x segment_size] per modality; with `only`, just those modalities (the others'
+  /// backbones do not run).
+  VideoFeatures extract(const media::SampledClip& clip, const std::vector<std::string>& only = {});
 
  private:
   struct Impl;

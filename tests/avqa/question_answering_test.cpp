@@ -1,6 +1,8 @@
 // avqa ask: a trained run answers a question about a video and shows where and when it looked.
 #include "avqa/question_answering.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -106,6 +108,52 @@ TEST(Ask, AnswersWithAttentionAndOverlays) {
     EXPECT_NEAR(again.top5[j].second, r.top5[j].second, 1e-6);
   }
   o.run = moved.run;
+
+  // The studio's way: the run opened once, the video prepared once, then questions and modality
+  // edits without extracting what did not change.
+  {
+    const VideoAnswerer answerer({o.run, {}, {}});
+    std::vector<double> fractions;
+    const PreparedVideo video =
+        answerer.prepare(o.video, {}, [&](double fraction, const std::string&) {
+          fractions.push_back(fraction);
+          return true;
+        });
+    ASSERT_GE(fractions.size(), 3u);
+    EXPECT_EQ(fractions.front(), 0.0);
+    EXPECT_EQ(fractions.back(), 1.0);
+    EXPECT_TRUE(std::is_sorted(fractions.begin(), fractions.end()));
+    const AskResult same = answerer.answer(video, answerer.encode(o.question, o.values));
+    ASSERT_EQ(same.top5.size(), r.top5.size());
+    for (std::size_t j = 0; j < r.top5.size(); ++j) {
+      EXPECT_EQ(same.top5[j].first, r.top5[j].first);
+      EXPECT_NEAR(same.top5[j].second, r.top5[j].second, 1e-6);
+    }
+    ModalityEdit mute;
+    mute.mute_audio = true;
+    const PreparedVideo muted = answerer.edited(video, mute);
+    EXPECT_TRUE(torch::equal(muted.visual, video.visual));
+    EXPECT_FALSE(torch::allclose(muted.audio, video.audio));
+    EXPECT_TRUE(torch::allclose(muted.audio, answerer.prepare(o.video, mute).audio, 1e-5, 1e-6));
+    EXPECT_TRUE(torch::allclose(answerer.edited(muted, {}).audio, video.audio, 1e-5, 1e-6));
+    ModalityEdit blank;
+    blank.blank_video = true;
+    const PreparedVideo blanked = answerer.edited(video, blank);
+    EXPECT_TRUE(torch::equal(blanked.audio, video.audio));
+    EXPECT_FALSE(torch::allclose(blanked.visual, video.visual));
+    // The lower the SNR, the further the audio features move.
+    const auto moved_by = [&](double snr) {
+      ModalityEdit noisy;
+      noisy.noise_snr_db = snr;
+      return (answerer.edited(video, noisy).audio - video.audio).norm().item<double>();
+    };
+    EXPECT_GT(moved_by(0), moved_by(30));
+    EXPECT_GT(moved_by(30), 0);
+    EXPECT_THROW(
+        answerer.prepare(o.video, {},
+                         [](double fraction, const std::string&) { return fraction < 0.5; }),
+        PreparationCancelled);
+  }
 
   o.question = "Where is the banjoist?";
   o.values.clear();
