@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/input_error.h"
+#include "datasets/annotations.h"
+
 namespace avqa::synthetic {
 
 StemAnalysis analyse_stem(const std::vector<float>& samples,
@@ -154,6 +157,46 @@ std::string to_json(const SceneTruth& truth) {
                 {"loudness_db", "mean RMS dBFS over its sounding 20 ms frames"},
                 {"onset_rate", "onsets per sounding second"}}}};
   return doc.dump(1) + "\n";
+}
+
+SceneTruth load_truth(const std::filesystem::path& file) {
+  using json = nlohmann::json;
+  const std::string source = file.string();
+  std::string field;  // what is being read, for the error
+  try {
+    const json doc = json::parse(data::read_text_file(file));
+    SceneTruth t;
+    const auto box = [](const json& b) {
+      return Box{b.at(0).get<int>(), b.at(1).get<int>(), b.at(2).get<int>(), b.at(3).get<int>()};
+    };
+    field = "video_id";
+    t.video_id = doc.at("video_id").get<std::string>();
+    field = "seconds";
+    t.seconds = doc.at("seconds").get<int>();
+    field = "width";
+    t.width = doc.at("width").get<int>();
+    field = "height";
+    t.height = doc.at("height").get<int>();
+    field = "instruments";
+    for (const json& item : doc.at("instruments")) {
+      InstrumentTruth inst;
+      inst.name = item.at("class").get<std::string>();
+      inst.visible = item.at("visible").get<bool>();
+      if (inst.visible) {
+        inst.box = box(item.at("box"));
+        for (const json& b : item.at("box_per_second"))
+          inst.boxes_per_second.push_back(box(b));
+      }
+      for (const json& interval : item.at("sounding_intervals"))
+        inst.sounding_intervals.push_back({interval.at(0).get<int>(), interval.at(1).get<int>()});
+      for (const json& b : item.at("sounding_per_second"))
+        inst.sounding_per_second.push_back(b.get<int>() != 0);
+      t.instruments.push_back(std::move(inst));
+    }
+    return t;
+  } catch (const json::exception& e) {
+    throw core::InputError({source, std::nullopt, field}, std::string("unreadable: ") + e.what());
+  }
 }
 
 }  // namespace avqa::synthetic

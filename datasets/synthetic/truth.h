@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,5 +76,8 @@ struct SceneTruth {
 };
 
 std::string to_json(const SceneTruth& truth);
+/// Reads what to_json wrote: who is where and who sounds when (loudness, onsets and the mix
+/// settings are left at their defaults). Throws core::InputError naming the file and field.
+SceneTruth load_truth(const std::filesystem::path& file);
 
 }  // namespace avqa::synthetic

@@ -1,8 +1,12 @@
 #include "datasets/synthetic/truth.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include <gtest/gtest.h>
+
+#include "core/atomic_file.h"
+#include "core/input_error.h"
 
 namespace avqa::synthetic {
 namespace {
@@ -88,6 +92,29 @@ TEST(SceneTruth, JsonCarriesTheMeasuredFacts) {
         "\"position\": \"left\"", "\"class\": \"piano\""}) {
     EXPECT_NE(json.find(part), std::string::npos) << part << "\n" << json;
   }
+
+  // What the studio reads back: who is where and who sounds when.
+  const auto file = std::filesystem::temp_directory_path() / "avqa-truth-test.json";
+  truth.instruments[0].boxes_per_second = {{10, 20, 60, 70}, {12, 20, 62, 70}};
+  core::write_file_atomically(file, to_json(truth));
+  const SceneTruth back = load_truth(file);
+  EXPECT_EQ(back.video_id, "syn00042");
+  ASSERT_EQ(back.instruments.size(), 2u);
+  EXPECT_EQ(back.instruments[0].name, "violin");
+  EXPECT_EQ(back.instruments[0].boxes_per_second.size(), 2u);
+  EXPECT_EQ(back.instruments[0].boxes_per_second[1].x0, 12);
+  EXPECT_EQ(back.instruments[0].sounding_per_second, (std::vector<bool>{true, false}));
+  EXPECT_FALSE(back.instruments[1].visible);
+  EXPECT_EQ(back.instruments[1].sounding_per_second, (std::vector<bool>{true, true}));
+  core::write_file_atomically(file, R"({"video_id": "x", "seconds": "ten"})");
+  try {
+    load_truth(file);
+    FAIL() << "read a truth file with text for seconds";
+  } catch (const core::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("seconds"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("avqa-truth-test.json"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(file);
 }
 
 }  // namespace
