@@ -1,13 +1,18 @@
-# avqa_add_test(NAME <name> SOURCES <files...> LIBS <targets...> [LABELS <labels...>] [TENSORS])
+# avqa_add_test(NAME <name> SOURCES <files...> LIBS <targets...> [LABELS <labels...>] [TENSORS]
+#               [MAIN <file>])
 # One GoogleTest executable per unit; each test case becomes a ctest test carrying LABELS
 # (default "unit") so CI can run `ctest -L unit` first and slow suites separately. TENSORS: the
-# program runs LibTorch, so its main() tunes BLAS kernels and OpenMP waiting as avqa does.
+# program runs LibTorch, so its main() tunes BLAS kernels and OpenMP waiting as avqa does. MAIN:
+# a main() of its own (the studio's tests start a QApplication).
 function(avqa_add_test)
-  cmake_parse_arguments(ARG "TENSORS" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "TENSORS" "NAME;MAIN" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
-  if(ARG_TENSORS)
+  if(ARG_MAIN)
+    add_executable(${ARG_NAME} ${ARG_SOURCES} ${ARG_MAIN})
+    target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} avqa_runtime avqa_warnings GTest::gtest)
+  elseif(ARG_TENSORS)
     add_executable(${ARG_NAME} ${ARG_SOURCES} ${PROJECT_SOURCE_DIR}/tests/tuned_main.cpp)
     target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} avqa_runtime avqa_warnings GTest::gtest)
   else()

@@ -26,6 +26,9 @@ PACKAGES=(
   libfluidsynth-dev fluid-soundfont-gm
   # SentencePiece (the free-form question tokenizer), linked only by the torch-free avqa-spm
   libsentencepiece-dev
+  # AVQA Studio (gui/): Qt 6 widgets; the qpa plugins hold the offscreen platform its tests
+  # and screenshots run on (no display needed)
+  qt6-base-dev qt6-qpa-plugins
   # tests
   libgtest-dev
   # interop tests and bench/original.sh: Debian's Python torch runs the original ST-AVQA code
