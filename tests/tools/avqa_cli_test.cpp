@@ -31,12 +31,15 @@ struct Result {
 
 // Runs avqa with `args`, under `env` (VAR=value ...) and otherwise without the settings avqa
 // chooses itself, so each call tunes its own process as a user's would.
+// The tool as a user starts it: without the tuning this test process (or the user's shell) put
+// in the environment, so the tool makes its own choices (kernels, waiting, malloc) every time.
+constexpr const char* kPlainEnv =
+    "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OPENBLAS_CORETYPE -u AVQA_PROCESS_TUNED "
+    "-u AVQA_OPENBLAS_CHOSE -u AVQA_WAIT_REASON -u MALLOC_MMAP_MAX_ -u MALLOC_MMAP_THRESHOLD_ "
+    "-u MALLOC_TRIM_THRESHOLD_ -u GLIBC_TUNABLES ";
+
 Result avqa(const std::string& args, const std::string& env = "") {
-  const std::string command =
-      "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OPENBLAS_CORETYPE -u AVQA_PROCESS_TUNED "
-      "-u AVQA_OPENBLAS_CHOSE -u AVQA_WAIT_REASON -u MALLOC_MMAP_MAX_ -u MALLOC_MMAP_THRESHOLD_ "
-      "-u MALLOC_TRIM_THRESHOLD_ -u GLIBC_TUNABLES " +
-      env + " " + std::string(AVQA_CLI) + " " + args + " 2>&1";
+  const std::string command = kPlainEnv + env + " " + std::string(AVQA_CLI) + " " + args + " 2>&1";
   Result result;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -221,9 +224,11 @@ TEST(AvqaCli, ExtractSurvivesKillNineAndResumes) {
       " --videos " + quoted(dir / "data/videos") + " --seconds 3 --jobs 1 --threads 1";
   const std::string log = (dir / "log.txt").string();
   const std::string killer =
-      "sh -c '" + std::string(AVQA_CLI) + " extract --out " + (dir / "killed.h5").string() + args +
-      " 2> " + log + " & pid=$!; while kill -0 $pid 2>/dev/null && ! grep -q \"extract: [1-9]\" " +
-      log + "; do sleep 0.02; done; kill -9 $pid; wait $pid; exit 0'";
+      // The same environment as the runs it is compared with: other BLAS kernels round otherwise.
+      "sh -c '" + std::string(kPlainEnv) + AVQA_CLI + " extract --out " +
+      (dir / "killed.h5").string() + args + " 2> " + log +
+      " & pid=$!; while kill -0 $pid 2>/dev/null && ! grep -q \"extract: [1-9]\" " + log +
+      "; do sleep 0.02; done; kill -9 $pid; wait $pid; exit 0'";
   ASSERT_EQ(std::system(killer.c_str()), 0);
   std::size_t done_before = 0;
   {
