@@ -6,6 +6,7 @@
 #include <QCommandLineParser>
 #include <QElapsedTimer>
 #include <QEventLoop>
+#include <QSettings>
 #include <QTimer>
 #include <algorithm>
 #include <cstdio>
@@ -81,7 +82,8 @@ int main(int argc, char** argv) {
   const QCommandLineOption video({"v", "video"}, "Video to open", "VIDEO");
   const QCommandLineOption dataset("dataset", "Annotation file for the browser", "JSON");
   const QCommandLineOption predictions("predictions", "Predictions from avqa eval", "JSON");
-  const QCommandLineOption threads("threads", "Torch threads (0: all cores)", "N", "0");
+  const QCommandLineOption threads(
+      "threads", "Torch threads (0: all cores); default: Settings > Torch threads, else 0", "N");
   const QCommandLineOption bench_option("bench", "Print the speed figures for --run and --video");
   const QCommandLineOption question("question", "Ask this once the video is ready", "TEXT");
   const QCommandLineOption segment("segment", "Show this model segment", "K", "0");
@@ -91,7 +93,8 @@ int main(int argc, char** argv) {
   parser.addOptions({run, video, dataset, predictions, threads, bench_option, question, segment,
                      mute, screenshot});
   parser.process(app);
-  avqa::runtime::configure_torch({parser.value(threads).toInt()});
+  avqa::runtime::configure_torch({parser.isSet(threads) ? parser.value(threads).toInt()
+                                                        : QSettings().value("threads", 0).toInt()});
 
   avqa::gui::StudioWindow window;
   if (parser.isSet(bench_option)) {

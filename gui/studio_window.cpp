@@ -2,6 +2,8 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QAudioDevice>
+#include <QAudioOutput>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QCompleter>
@@ -13,11 +15,14 @@
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QInputDialog>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMediaDevices>
+#include <QMediaPlayer>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -44,6 +49,7 @@
 
 #include "avqa/run_folder.h"
 #include "datasets/synthetic/truth.h"
+#include "gui/runs_view.h"
 #include "gui/studio_views.h"
 
 namespace avqa::gui {
@@ -73,10 +79,16 @@ AnswerBars::Answers answers_of(const net::AskResult& r) {
 StudioWindow::StudioWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowTitle(tr("AVQA Studio"));
   setAcceptDrops(true);
-  auto* tabs = new QTabWidget(this);
-  tabs->addTab(buildAskTab(), tr("Ask"));
-  tabs->addTab(buildBrowserTab(), tr("Dataset"));
-  setCentralWidget(tabs);
+  tabs_ = new QTabWidget(this);
+  tabs_->addTab(buildAskTab(), tr("Ask"));
+  tabs_->addTab(buildBrowserTab(), tr("Dataset"));
+  runs_ = new RunsView(this);
+  tabs_->addTab(runs_, tr("Runs"));
+  setCentralWidget(tabs_);
+  connect(runs_, &RunsView::useRun, this, [this](const QString& run) {
+    openRun(run);
+    tabs_->setCurrentIndex(0);
+  });
   buildMenus();
   status_ = new QLabel(this);
   statusBar()->addWidget(status_, 1);
@@ -93,6 +105,8 @@ StudioWindow::StudioWindow(QWidget* parent) : QMainWindow(parent) {
   connect(&session_, &StudioSession::runOpened, this, [this](const QString& run) {
     status_->setText(tr("Run %1").arg(run));
     rememberRecent("recent/run", run);
+    if (!runs_->run().running()) runs_->openFolder(run);
+    updateCompletion();
   });
   connect(&session_, &StudioSession::progress, this, [this](double f, const QString& stage) {
     progress_->setValue(static_cast<int>(100 * f));
@@ -106,6 +120,10 @@ StudioWindow::StudioWindow(QWidget* parent) : QMainWindow(parent) {
   connect(&session_, &StudioSession::videoReady, this, [this](const QString& video) {
     status_->setText(tr("Video %1").arg(video));
     rememberRecent("recent/video", video);
+    if (media_ != nullptr) {
+      media_->stop();
+      media_->setSource(QUrl::fromLocalFile(video));
+    }
     loadTruth();
     refreshVideo();
   });
@@ -156,6 +174,15 @@ void StudioWindow::buildMenus() {
       exportView(QFileInfo(stem).path() + "/" + QFileInfo(stem).completeBaseName());
   });
   file->addSeparator();
+  file->addAction(tr("Torch &threads..."), this, [this] {
+    bool ok = false;
+    const int n = QInputDialog::getInt(
+        this, tr("Torch threads"),
+        tr("Threads for answering and extraction (0: one per core); used from the next start"),
+        QSettings().value("threads", 0).toInt(), 0, 256, 1, &ok);
+    if (ok) QSettings().setValue("threads", n);
+  });
+  file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
 }
 
@@ -189,6 +216,16 @@ QWidget* StudioWindow::buildAskTab() {
   ask_row->addWidget(question_, 1);
   ask_row->addWidget(ask_button);
   right->addLayout(ask_row);
+  templates_ = new QComboBox(page);
+  templates_->addItem(tr("MUSIC-AVQA templates..."));
+  for (const auto& t : composer_.templates()) {
+    const auto label = data::short_label(t.type);
+    templates_->addItem(QString("[%1] %2").arg(
+        QString::fromUtf8(label.data(), static_cast<int>(label.size())), text(t.text)));
+  }
+  right->addWidget(templates_);
+  slots_ = new QHBoxLayout;
+  right->addLayout(slots_);
   answer_ = new QLabel(page);
   answer_->setStyleSheet("font-size: 20px; font-weight: bold;");
   right->addWidget(answer_);
@@ -221,14 +258,16 @@ QWidget* StudioWindow::buildAskTab() {
     if (v == nullptr || v->segments.empty()) return;
     showSegment((currentSegment() + 1) % static_cast<int>(v->segments.size()));
   });
-  connect(play, &QPushButton::clicked, this,
-          [this] { player_->isActive() ? player_->stop() : player_->start(); });
+  connect(play, &QPushButton::clicked, this, &StudioWindow::togglePlayback);
+  connect(templates_, &QComboBox::activated, this,
+          [this](int index) { chooseTemplate(index - 1); });
   connect(previous, &QPushButton::clicked, this, [this] { showSegment(currentSegment() - 1); });
   connect(next, &QPushButton::clicked, this, [this] { showSegment(currentSegment() + 1); });
-  connect(timeline_, &TimelineView::segmentClicked, this, &StudioWindow::showSegment);
+  connect(timeline_, &TimelineView::segmentClicked, this, [this](int k) { showSegment(k); });
   connect(show_heat_, &QCheckBox::toggled, frame_, &FrameView::setShowAttention);
   connect(ask_button, &QPushButton::clicked, this, [this] { ask(question_->text()); });
   connect(question_, &QLineEdit::returnPressed, this, [this] { ask(question_->text()); });
+  updateCompletion();
   for (QCheckBox* box : {mute_, blank_, noise_})
     connect(box, &QCheckBox::toggled, this, &StudioWindow::applyEdit);
   connect(snr_, &QSlider::valueChanged, this,
@@ -313,15 +352,10 @@ void StudioWindow::openDataset(const QString& annotations, const QString& predic
     showError(tr("Open dataset"), text(e.what()));
     return;
   }
-  // Completion from the dataset's questions.
-  QStringList questions;
+  dataset_questions_.clear();
   for (const QuestionRow& r : table_data_->rows())
-    questions << text(r.question);
-  questions.removeDuplicates();
-  auto* completer = new QCompleter(questions, question_);
-  completer->setCaseSensitivity(Qt::CaseInsensitive);
-  completer->setFilterMode(Qt::MatchContains);
-  question_->setCompleter(completer);
+    dataset_questions_ << text(r.question);
+  updateCompletion();
   refreshBrowser();
 }
 
@@ -380,6 +414,7 @@ void StudioWindow::ask(const QString& question) {
 void StudioWindow::applyEdit() {
   net::ModalityEdit edit;
   edit.mute_audio = mute_->isChecked();
+  if (audio_out_ != nullptr) audio_out_->setMuted(edit.mute_audio);
   edit.blank_video = blank_->isChecked();
   if (noise_->isChecked() && !edit.mute_audio) edit.noise_snr_db = snr_->value();
   session_.setEdit(edit);
@@ -449,10 +484,13 @@ int StudioWindow::currentSegment() const {
   return timeline_->current();
 }
 
-void StudioWindow::showSegment(int segment) {
+void StudioWindow::showSegment(int segment, bool seek) {
   const net::PreparedVideo* v = session_.video();
   if (v == nullptr || v->segments.empty()) return;
   segment = std::clamp(segment, 0, static_cast<int>(v->segments.size()) - 1);
+  if (seek && media_playing_ && segment != timeline_->current())
+    media_->setPosition(
+        static_cast<qint64>(1000 * v->segment_seconds[static_cast<std::size_t>(segment)]));
   timeline_->setCurrent(segment);
   frame_->setFrame(session_.frame(segment));
   const net::AskResult* r = session_.answer();
@@ -542,6 +580,121 @@ void StudioWindow::rememberRecent(const QString& key, const QString& path) {
   while (list.size() > 8)
     list.removeLast();
   settings.setValue(key, list);
+}
+
+}  // namespace avqa::gui
+
+namespace avqa::gui {
+
+void StudioWindow::ensureMediaPlayer() {
+  if (media_ != nullptr) return;
+  media_ = new QMediaPlayer(this);
+  audio_out_ = new QAudioOutput(this);
+  audio_out_->setMuted(mute_->isChecked());
+  media_->setAudioOutput(audio_out_);
+  // Playback leads: the segment on screen is the last one whose second has begun.
+  connect(media_, &QMediaPlayer::positionChanged, this, [this](qint64 ms) {
+    const net::PreparedVideo* v = session_.video();
+    if (v == nullptr || v->segment_seconds.empty() || !media_playing_) return;
+    const auto after = std::upper_bound(v->segment_seconds.begin(), v->segment_seconds.end(),
+                                        static_cast<double>(ms) / 1000.0 + 1e-6);
+    showSegment(std::max(0, static_cast<int>(after - v->segment_seconds.begin()) - 1), false);
+  });
+  connect(media_, &QMediaPlayer::playbackStateChanged, this, [this](QMediaPlayer::PlaybackState s) {
+    if (s == QMediaPlayer::StoppedState) media_playing_ = false;
+  });
+  connect(media_, &QMediaPlayer::errorOccurred, this,
+          [this](QMediaPlayer::Error, const QString& m) {
+            // No sound then, but playback goes on segment by segment.
+            status_->setText(tr("Sound unavailable (%1): playing without it").arg(m));
+            media_playing_ = false;
+            if (!player_->isActive()) player_->start();
+          });
+  if (!session_.videoFile().isEmpty()) media_->setSource(QUrl::fromLocalFile(session_.videoFile()));
+}
+
+void StudioWindow::togglePlayback() {
+  if (playing()) {
+    player_->stop();
+    if (media_ != nullptr) media_->pause();
+    media_playing_ = false;
+    return;
+  }
+  if (session_.video() == nullptr) return;
+  // With sound only where there is a device to hear it on; otherwise (a server, the offscreen
+  // tests) the timer steps one segment per second.
+  if (!QMediaDevices::audioOutputs().isEmpty()) {
+    ensureMediaPlayer();
+    const net::PreparedVideo* v = session_.video();
+    media_->setPosition(static_cast<qint64>(
+        1000 * v->segment_seconds[static_cast<std::size_t>(std::max(0, currentSegment()))]));
+    media_->play();
+    media_playing_ = media_->error() == QMediaPlayer::NoError;
+  }
+  if (!media_playing_) player_->start();
+}
+
+bool StudioWindow::playing() const {
+  return player_->isActive() || media_playing_;
+}
+
+void StudioWindow::chooseTemplate(int index) {
+  while (QLayoutItem* item = slots_->takeAt(0)) {
+    delete item->widget();
+    delete item;
+  }
+  slot_values_.clear();
+  template_ = index;
+  if (index < 0 || index >= static_cast<int>(composer_.templates().size())) {
+    template_ = -1;
+    templates_->setCurrentIndex(0);
+    return;
+  }
+  templates_->setCurrentIndex(index + 1);
+  const std::string& tmpl = composer_.templates()[static_cast<std::size_t>(index)].text;
+  const auto placeholders = composer_.placeholders(tmpl);
+  slot_values_.resize(placeholders.size());
+  for (std::size_t k = 0; k < placeholders.size(); ++k) {
+    auto* menu = new QComboBox(this);
+    menu->addItem(text(placeholders[k].name));
+    for (const std::string& value : placeholders[k].values)
+      menu->addItem(text(value));
+    menu->setObjectName(QString("placeholder%1").arg(k));
+    connect(menu, &QComboBox::activated, this, [this, k, menu](int i) {
+      fillPlaceholder(static_cast<int>(k), i == 0 ? QString() : menu->itemText(i));
+    });
+    slots_->addWidget(menu);
+  }
+  slots_->addStretch();
+  question_->setText(text(tmpl));
+  question_->setFocus();
+}
+
+void StudioWindow::fillPlaceholder(int slot, const QString& value) {
+  if (template_ < 0 || slot < 0 || slot >= static_cast<int>(slot_values_.size())) return;
+  slot_values_[static_cast<std::size_t>(slot)] = value;
+  if (auto* menu = findChild<QComboBox*>(QString("placeholder%1").arg(slot)))
+    menu->setCurrentIndex(std::max(0, menu->findText(value)));
+  std::vector<std::string> values;
+  for (const QString& v : slot_values_)
+    values.push_back(v.toStdString());
+  question_->setText(text(QuestionComposer::fill(
+      composer_.templates()[static_cast<std::size_t>(template_)].text, values)));
+}
+
+// Completion: the templates (filled and not), then the open dataset's questions.
+void StudioWindow::updateCompletion() {
+  QStringList candidates;
+  for (const std::string& c : composer_.completions())
+    candidates << text(c);
+  candidates << dataset_questions_;
+  candidates.removeDuplicates();
+  auto* completer = new QCompleter(candidates, question_);
+  completer->setCaseSensitivity(Qt::CaseInsensitive);
+  completer->setFilterMode(Qt::MatchContains);
+  completer->setMaxVisibleItems(12);
+  if (QCompleter* old = question_->completer()) old->deleteLater();
+  question_->setCompleter(completer);
 }
 
 }  // namespace avqa::gui

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include "gui/question_composer.h"
 #include "gui/question_table.h"
 #include "gui/studio_session.h"
 
@@ -16,17 +17,23 @@ class QPushButton;
 class QSlider;
 class QStandardItemModel;
 class QTableView;
+class QTabWidget;
 class QTimer;
+class QHBoxLayout;
+class QMediaPlayer;
+class QAudioOutput;
 
 namespace avqa::gui {
 
 class AnswerBars;
 class FrameView;
+class RunsView;
 class TimelineView;
 
 /// AVQA Studio's main window: a video with the model's attention, the timeline panes, the
-/// question box and the modality controls on one tab, the dataset browser on the other. It binds
-/// a StudioSession and a QuestionTable; the work is theirs.
+/// question box and the modality controls on the Ask tab, the dataset browser and the training
+/// runs on their own tabs. It binds a StudioSession, a QuestionTable, a QuestionComposer and a
+/// TrainingRun; the work is theirs.
 class StudioWindow : public QMainWindow {
   Q_OBJECT
  public:
@@ -39,8 +46,18 @@ class StudioWindow : public QMainWindow {
   /// Annotations (+ optional predictions from `avqa eval --predictions`) into the browser.
   void openDataset(const QString& annotations, const QString& predictions = {});
   void ask(const QString& question);
-  void showSegment(int segment);
+  /// Shows a segment; `seek` also moves playback there (false when playback itself moved).
+  void showSegment(int segment, bool seek = true);
   int currentSegment() const;
+  /// Starts or pauses playback: with sound where an audio output exists, else segment by
+  /// segment on a timer.
+  void togglePlayback();
+  bool playing() const;
+  /// Picks a MUSIC-AVQA template (index into QuestionComposer::templates()) for the ask box;
+  /// its placeholders get menus of their values.
+  void chooseTemplate(int index);
+  /// Sets placeholder `slot` of the chosen template to `value` and writes the question.
+  void fillPlaceholder(int slot, const QString& value);
   /// Writes <stem>.png (frame + heat map) and <stem>.json (answer, attention).
   void exportView(const QString& stem);
 
@@ -53,6 +70,9 @@ class StudioWindow : public QMainWindow {
   QComboBox* browserTypeFilter() const { return filter_type_; }
   QComboBox* browserCorrectnessFilter() const { return filter_correct_; }
   QCheckBox* muteAudio() const { return mute_; }
+  QLineEdit* questionBox() const { return question_; }
+  RunsView* runsView() const { return runs_; }
+  QTabWidget* tabs() const { return tabs_; }
   /// The last error shown (dialogs are skipped when AVQA_STUDIO_NO_DIALOGS is set: tests).
   QString lastError() const { return last_error_; }
 
@@ -71,8 +91,14 @@ class StudioWindow : public QMainWindow {
   void showError(const QString& what, const QString& message);
   void loadTruth();
   void rememberRecent(const QString& key, const QString& path);
+  void ensureMediaPlayer();
+  void updateCompletion();
 
   StudioSession session_;
+  QuestionComposer composer_;
+  int template_ = -1;  // chosen in the template menu, -1 for free text
+  std::vector<QString> slot_values_;
+  QStringList dataset_questions_;
   std::optional<QuestionTable> table_data_;
   std::vector<std::size_t> shown_rows_;
   struct Placed {
@@ -98,6 +124,13 @@ class StudioWindow : public QMainWindow {
   QSlider* snr_ = nullptr;
   QCheckBox* show_heat_ = nullptr;
   QTimer* player_ = nullptr;
+  QMediaPlayer* media_ = nullptr;  // made on first play: tests and quick looks need no audio
+  QAudioOutput* audio_out_ = nullptr;
+  bool media_playing_ = false;
+  QComboBox* templates_ = nullptr;
+  QHBoxLayout* slots_ = nullptr;
+  RunsView* runs_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
   QTableView* table_ = nullptr;
   QStandardItemModel* model_ = nullptr;
   QLineEdit* filter_text_ = nullptr;

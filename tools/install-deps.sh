@@ -27,8 +27,10 @@ PACKAGES=(
   # SentencePiece (the free-form question tokenizer), linked only by the torch-free avqa-spm
   libsentencepiece-dev
   # AVQA Studio (gui/): Qt 6 widgets; the qpa plugins hold the offscreen platform its tests
-  # and screenshots run on (no display needed)
-  qt6-base-dev qt6-qpa-plugins
+  # and screenshots run on (no display needed); Qt Charts draws a training run's curves and
+  # Qt Multimedia plays a video's sound. qt6-charts-dev needs Qt6OpenGL's CMake files but does
+  # not depend on the package that has them (Debian 12): named here.
+  qt6-base-dev qt6-qpa-plugins qt6-charts-dev libqt6opengl6-dev qt6-multimedia-dev
   # tests
   libgtest-dev
   # interop tests and bench/original.sh: Debian's Python torch runs the original ST-AVQA code

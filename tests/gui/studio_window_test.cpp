@@ -2,9 +2,14 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QElapsedTimer>
 #include <QLineEdit>
+#include <QPushButton>
 #include <QSignalSpy>
+#include <QTabWidget>
 #include <QTableView>
+#include <QTest>
+#include <algorithm>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -14,6 +19,7 @@
 #include "core/atomic_file.h"
 #include "datasets/annotations.h"
 #include "datasets/question_text.h"
+#include "gui/runs_view.h"
 #include "gui/studio_views.h"
 #include "tests/test_paths.h"
 #include "tests/tiny_dataset.h"
@@ -28,11 +34,13 @@ using avqa::testing::TempDir;
 struct TinyRun {
   TempDir dir{"studio"};
   fs::path run = dir / "run";
+  fs::path cache;
   fs::path val = dir / "data/annotations/avqa-val.json";  // its words are in the vocabulary
   std::string question;                                   // words the run knows
   TinyRun() {
     avqa::testing::generate_tiny_dataset(dir.path(), 8, 3, 21);
     const features::ExtractOptions x = avqa::testing::extract_tiny_features(dir.path(), 3);
+    cache = x.out;
     net::TrainOptions t;
     t.train = dir / "data/annotations/avqa-train.json";
     t.val = dir / "data/annotations/avqa-val.json";
@@ -129,6 +137,97 @@ TEST(StudioWindow, OpensAsksShowsAttentionReanswersAndBrowses) {
   window.browserFilterText()->clear();
   window.grab().save(QString::fromStdString((shots / "studio-browser.png").string()));
   EXPECT_EQ(failed.count(), 0) << window.lastError().toStdString();
+}
+
+TEST(StudioWindow, TemplatesFillFromMenusAndPlaybackFollowsTheTimeline) {
+  TinyRun tiny;
+  StudioWindow window;
+  StudioSession& session = window.session();
+  QSignalSpy opened(&session, &StudioSession::runOpened);
+  QSignalSpy ready(&session, &StudioSession::videoReady);
+  window.openRun(QString::fromStdString(tiny.run.string()));
+  ASSERT_TRUE(wait_for(opened)) << window.lastError().toStdString();
+  window.openVideo(QString::fromStdString((tiny.dir / "data/videos/syn00001.mp4").string()));
+  ASSERT_TRUE(wait_for(ready)) << window.lastError().toStdString();
+
+  // "Is the <Object> louder than the <Object>?": two menus, each filling its own placeholder.
+  const QuestionComposer composer;
+  const auto& templates = composer.templates();
+  const auto louder = std::find_if(templates.begin(), templates.end(), [](const auto& t) {
+    return t.text == "Is the <Object> louder than the <Object>?";
+  });
+  ASSERT_NE(louder, templates.end());
+  window.chooseTemplate(static_cast<int>(louder - templates.begin()));
+  EXPECT_EQ(window.questionBox()->text(), "Is the <Object> louder than the <Object>?");
+  window.fillPlaceholder(1, "piano");
+  EXPECT_EQ(window.questionBox()->text(), "Is the <Object> louder than the piano?");
+  window.fillPlaceholder(0, "violin");
+  EXPECT_EQ(window.questionBox()->text(), "Is the violin louder than the piano?");
+  EXPECT_NE(window.questionBox()->completer(), nullptr);
+
+  // Playback moves the segment on its own and stops when asked.
+  window.showSegment(0);
+  window.togglePlayback();
+  EXPECT_TRUE(window.playing());
+  QElapsedTimer clock;
+  clock.start();
+  while (window.currentSegment() == 0 && clock.elapsed() < 5000)
+    QTest::qWait(50);
+  EXPECT_GT(window.currentSegment(), 0);
+  window.togglePlayback();
+  EXPECT_FALSE(window.playing());
+}
+
+// The Runs tab: `avqa train` as a child process, its curves growing, cancelled and resumed to the
+// end with every epoch once.
+TEST(StudioWindow, RunsTabTrainsCancelsAndResumes) {
+  TinyRun tiny;
+  const fs::path options = tiny.dir / "train.json";
+  core::write_file_atomically(
+      options, "{\"train\": \"" + (tiny.dir / "data/annotations/avqa-train.json").string() +
+                   "\", \"val\": \"" + tiny.val.string() + "\", \"cache\": \"" +
+                   tiny.cache.string() +
+                   "\", \"epochs\": 12, \"batch\": 8, \"segments\": 3, \"seed\": 5}\n");
+  StudioWindow window;
+  RunsView* view = window.runsView();
+  TrainingRun& run = view->run();
+  run.setProgram(AVQA_CLI);
+  QSignalSpy metrics(&run, &TrainingRun::metricsChanged);
+  QSignalSpy finished(&run, &TrainingRun::finished);
+  const fs::path folder = tiny.dir / "new-run";
+  run.start(QString::fromStdString(options.string()), QString::fromStdString(folder.string()));
+  ASSERT_TRUE(run.running());
+  ASSERT_TRUE(metrics.wait(120000)) << run.log().toStdString();
+  run.cancel();
+  ASSERT_TRUE(finished.wait(60000));
+  EXPECT_TRUE(finished.at(0).at(1).toBool()) << "ended by cancel()";
+  ASSERT_FALSE(run.metrics().empty());
+  const int done = run.metrics().back().epoch;
+  EXPECT_LT(done, 12);
+  EXPECT_EQ(view->plottedEpochs(), static_cast<int>(run.metrics().size()));
+  EXPECT_TRUE(view->resumeButton()->isEnabled());
+  EXPECT_EQ(run.plannedEpochs(), 12);
+  window.tabs()->setCurrentWidget(view);
+  window.resize(1280, 800);
+  window.grab().save(
+      QString::fromStdString((fs::path(AVQA_TEST_OUTPUT_DIR) / "studio-runs.png").string()));
+
+  run.resume();
+  ASSERT_TRUE(finished.wait(300000)) << run.log().toStdString();
+  EXPECT_EQ(finished.at(1).at(0).toInt(), 0) << run.log().toStdString();
+  EXPECT_FALSE(finished.at(1).at(1).toBool());
+  ASSERT_EQ(run.metrics().size(), 12u);
+  for (std::size_t k = 0; k < run.metrics().size(); ++k)
+    EXPECT_EQ(run.metrics()[k].epoch, static_cast<int>(k) + 1);
+  EXPECT_EQ(view->plottedEpochs(), 12);
+  EXPECT_FALSE(view->resumeButton()->isEnabled());  // nothing left to resume
+  EXPECT_TRUE(fs::exists(folder / "best.pt"));
+
+  // "Answer with this run" opens it in the Ask tab.
+  QSignalSpy opened(&window.session(), &StudioSession::runOpened);
+  Q_EMIT view->useRun(run.folder());
+  ASSERT_TRUE(wait_for(opened)) << window.lastError().toStdString();
+  EXPECT_EQ(window.session().runFolder(), run.folder());
 }
 
 TEST(StudioWindow, BadFilesGiveErrorsAndCancelStopsPreparation) {
