@@ -37,27 +37,6 @@ fs::path weights_for(const VideoAnswerer::Options& o, const FeatureRecipe::Backb
                              "-weights (or keep it in the run: avqa train --keep-weights)");
 }
 
-// The clip as `edit` changes it.
-media::SampledClip edited_clip(media::SampledClip clip, const ModalityEdit& edit) {
-  if (edit.blank_video) std::fill(clip.frames.begin(), clip.frames.end(), std::uint8_t{0});
-  if (edit.mute_audio) {
-    std::fill(clip.audio.begin(), clip.audio.end(), 0.f);
-  } else if (edit.noise_snr_db && !clip.audio.empty()) {
-    // White noise of the power the SNR asks for, relative to the clip's own mean power (a
-    // silent clip stays silent: it has no signal to compare against).
-    double power = 0;
-    for (const float v : clip.audio)
-      power += static_cast<double>(v) * v;
-    power /= static_cast<double>(clip.audio.size());
-    const double sigma = std::sqrt(power / std::pow(10.0, *edit.noise_snr_db / 10.0));
-    std::mt19937_64 rng(edit.noise_seed);
-    std::normal_distribution<double> noise(0.0, sigma);
-    for (float& v : clip.audio)
-      v = static_cast<float>(std::clamp(v + noise(rng), -1.0, 1.0));
-  }
-  return clip;
-}
-
 }  // namespace
 
 struct VideoAnswerer::Impl {
@@ -244,6 +223,26 @@ PreparedVideo VideoAnswerer::prepare(const fs::path& path,
   m.extract_into(video, seen, {"audio"});
   report(1.0, "done");
   return video;
+}
+
+media::SampledClip edited_clip(media::SampledClip clip, const ModalityEdit& edit) {
+  if (edit.blank_video) std::fill(clip.frames.begin(), clip.frames.end(), std::uint8_t{0});
+  if (edit.mute_audio) {
+    std::fill(clip.audio.begin(), clip.audio.end(), 0.f);
+  } else if (edit.noise_snr_db && !clip.audio.empty()) {
+    // White noise of the power the SNR asks for, relative to the clip's own mean power (a
+    // silent clip stays silent: it has no signal to compare against).
+    double power = 0;
+    for (const float v : clip.audio)
+      power += static_cast<double>(v) * v;
+    power /= static_cast<double>(clip.audio.size());
+    const double sigma = std::sqrt(power / std::pow(10.0, *edit.noise_snr_db / 10.0));
+    std::mt19937_64 rng(edit.noise_seed);
+    std::normal_distribution<double> noise(0.0, sigma);
+    for (float& v : clip.audio)
+      v = static_cast<float>(std::clamp(v + noise(rng), -1.0, 1.0));
+  }
+  return clip;
 }
 
 PreparedVideo VideoAnswerer::edited(const PreparedVideo& video, const ModalityEdit& edit) const {

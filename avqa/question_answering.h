@@ -62,6 +62,11 @@ struct ModalityEdit {
   bool visual_changed() const { return blank_video; }
 };
 
+/// The clip as `edit` changes it: black frames, silence, or white noise at the SNR (relative to
+/// the clip's own mean power; the same seed gives the same noise). What the model is given, and
+/// what the studio draws and plays for an edited video.
+media::SampledClip edited_clip(media::SampledClip clip, const ModalityEdit& edit);
+
 /// A video made ready for questions: its clip and the run's inputs for it.
 struct PreparedVideo {
   std::filesystem::path path;

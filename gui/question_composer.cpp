@@ -1,6 +1,7 @@
 #include "gui/question_composer.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "datasets/synthetic/instrument_table.h"
 #include "datasets/synthetic/question_templates.h"
@@ -93,6 +94,27 @@ std::vector<std::string> QuestionComposer::completions() const {
       values.push_back(p.values.empty() ? std::string() : p.values[pick % p.values.size()]);
     }
     out.push_back(fill(t.text, values));
+  }
+  return out;
+}
+
+std::vector<std::string> QuestionComposer::complete_last_word(std::string_view text,
+                                                              const std::vector<std::string>& words,
+                                                              std::size_t limit) {
+  std::vector<std::string> out;
+  const std::size_t space = text.find_last_of(' ');
+  const std::string_view head = space == std::string_view::npos ? "" : text.substr(0, space + 1);
+  const std::string_view typed = text.substr(head.size());
+  if (typed.empty()) return out;
+  auto lower = [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  };
+  for (const std::string& w : words) {
+    if (out.size() >= limit) break;
+    if (w.size() <= typed.size() || w.front() == '<') continue;  // shorter, whole, or special
+    if (std::equal(typed.begin(), typed.end(), w.begin(),
+                   [&](char a, char b) { return lower(a) == lower(b); }))
+      out.push_back(std::string(head) + w);
   }
   return out;
 }

@@ -36,6 +36,13 @@ class QuestionComposer {
   /// Completion candidates: every template, and each template filled with the first values of
   /// its placeholders, so that typing "violin" or "louder" finds a whole question.
   std::vector<std::string> completions() const;
+  /// Completions of the word being typed (what follows the last space) from a run's
+  /// vocabulary: the whole text with that word completed, at most `limit`, in the vocabulary's
+  /// order, case-insensitive. Empty when the text ends in a space or nothing matches; `words`
+  /// entries like "<pad>" are never offered.
+  static std::vector<std::string> complete_last_word(std::string_view text,
+                                                     const std::vector<std::string>& words,
+                                                     std::size_t limit = 20);
   /// The values a placeholder takes in MUSIC-AVQA ("<LR>": left, right, middle), most common
   /// first; empty for an unknown name.
   const std::vector<std::string>& values_of(std::string_view placeholder) const;

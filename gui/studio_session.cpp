@@ -120,7 +120,9 @@ void StudioSession::openVideo(const QString& video) {
       std::optional<net::PreparedVideo> changed;
       if (edit.audio_changed() || edit.visual_changed()) changed = answerer->edited(prepared, edit);
       const auto& recipe = answerer->config().features;
-      QImage picture = spectrogram_image(prepared.clip, recipe ? recipe->sample_rate : 16000);
+      QImage picture = spectrogram_image(
+          edit.audio_changed() ? net::edited_clip(prepared.clip, edit) : prepared.clip,
+          recipe ? recipe->sample_rate : 16000);
       QMetaObject::invokeMethod(this, [this, video, prepared = std::move(prepared),
                                        changed = std::move(changed), picture]() mutable {
         video_ = std::move(prepared);
@@ -184,8 +186,14 @@ void StudioSession::setEdit(const net::ModalityEdit& edit) {
     try {
       std::optional<net::PreparedVideo> changed;
       if (edit.audio_changed() || edit.visual_changed()) changed = answerer->edited(original, edit);
-      QMetaObject::invokeMethod(this, [this, changed = std::move(changed)]() mutable {
+      // The spectrogram pane shows the sound the model is given now.
+      const auto& recipe = answerer->config().features;
+      QImage picture = spectrogram_image(
+          edit.audio_changed() ? net::edited_clip(original.clip, edit) : original.clip,
+          recipe ? recipe->sample_rate : 16000);
+      QMetaObject::invokeMethod(this, [this, changed = std::move(changed), picture]() mutable {
         edited_ = std::move(changed);
+        spectrogram_ = picture;
         if (!question_.isEmpty()) answerNow();
       });
     } catch (const std::exception& e) {

@@ -155,7 +155,12 @@ void TimelineView::paintEvent(QPaintEvent*) {
   y += kSpec + 6;
   // Temporal attention pane: a pair of bars per model segment.
   constexpr int kAttention = 64;
-  label(tr("attention"), y, kAttention);
+  // Its label is the legend: which colour is which modality's attention.
+  label(tr("attention"), y, kAttention / 2);
+  p.setPen(kVisualColor);
+  p.drawText(QRect(4, y + kAttention / 2 - 4, 84, 16), Qt::AlignLeft, tr("visual"));
+  p.setPen(kAudioColor);
+  p.drawText(QRect(4, y + kAttention / 2 + 12, 84, 16), Qt::AlignLeft, tr("audio"));
   const float top =
       std::max(visual_.empty() ? 0.f : *std::max_element(visual_.begin(), visual_.end()),
                audio_.empty() ? 0.f : *std::max_element(audio_.begin(), audio_.end()));

@@ -48,6 +48,7 @@
 #include <torch/torch.h>
 
 #include "avqa/run_folder.h"
+#include "datasets/vocabulary.h"
 #include "datasets/synthetic/truth.h"
 #include "gui/runs_view.h"
 #include "gui/studio_views.h"
@@ -476,6 +477,7 @@ void StudioWindow::refreshAnswer() {
   if (const net::AskResult* b = session_.answerBefore()) before = answers_of(*b);
   bars_->setAnswers(answers_of(*r), before);
   timeline_->setAttention(to_floats(r->temporal_visual), to_floats(r->temporal_audio));
+  timeline_->setSpectrogram(session_.spectrogram());  // of the edited sound after an edit
   status_->setText(tr("Answered in %1 ms").arg(session_.lastAskMilliseconds(), 0, 'f', 1));
   showSegment(currentSegment());
 }
@@ -682,19 +684,33 @@ void StudioWindow::fillPlaceholder(int slot, const QString& value) {
       composer_.templates()[static_cast<std::size_t>(template_)].text, values)));
 }
 
-// Completion: the templates (filled and not), then the open dataset's questions.
+// Completion: the word being typed from the run's vocabulary, then the templates (filled and
+// not) and the open dataset's questions that contain the text.
 void StudioWindow::updateCompletion() {
+  if (completion_model_ == nullptr) {
+    completion_model_ = new QStringListModel(this);
+    auto* completer = new QCompleter(completion_model_, question_);
+    completer->setCaseSensitivity(Qt::CaseInsensitive);
+    completer->setFilterMode(Qt::MatchContains);
+    completer->setMaxVisibleItems(12);
+    question_->setCompleter(completer);
+    connect(question_, &QLineEdit::textEdited, this, &StudioWindow::updateCompletion);
+  }
   QStringList candidates;
+  if (const net::VideoAnswerer* a = session_.answerer()) {
+    for (const std::string& c : QuestionComposer::complete_last_word(
+             question_->text().toStdString(), a->vocabulary().words.words()))
+      candidates << text(c);
+  }
   for (const std::string& c : composer_.completions())
     candidates << text(c);
   candidates << dataset_questions_;
   candidates.removeDuplicates();
-  auto* completer = new QCompleter(candidates, question_);
-  completer->setCaseSensitivity(Qt::CaseInsensitive);
-  completer->setFilterMode(Qt::MatchContains);
-  completer->setMaxVisibleItems(12);
-  if (QCompleter* old = question_->completer()) old->deleteLater();
-  question_->setCompleter(completer);
+  completion_model_->setStringList(candidates);
+}
+
+QStringList StudioWindow::completions() const {
+  return completion_model_ != nullptr ? completion_model_->stringList() : QStringList();
 }
 
 }  // namespace avqa::gui

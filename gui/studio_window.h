@@ -16,6 +16,7 @@ class QProgressBar;
 class QPushButton;
 class QSlider;
 class QStandardItemModel;
+class QStringListModel;
 class QTableView;
 class QTabWidget;
 class QTimer;
@@ -71,6 +72,8 @@ class StudioWindow : public QMainWindow {
   QComboBox* browserCorrectnessFilter() const { return filter_correct_; }
   QCheckBox* muteAudio() const { return mute_; }
   QLineEdit* questionBox() const { return question_; }
+  /// What the question box offers for the text in it now.
+  QStringList completions() const;
   RunsView* runsView() const { return runs_; }
   QTabWidget* tabs() const { return tabs_; }
   /// The last error shown (dialogs are skipped when AVQA_STUDIO_NO_DIALOGS is set: tests).
@@ -128,6 +131,7 @@ class StudioWindow : public QMainWindow {
   QAudioOutput* audio_out_ = nullptr;
   bool media_playing_ = false;
   QComboBox* templates_ = nullptr;
+  QStringListModel* completion_model_ = nullptr;
   QHBoxLayout* slots_ = nullptr;
   RunsView* runs_ = nullptr;
   QTabWidget* tabs_ = nullptr;

@@ -58,6 +58,22 @@ TEST(QuestionComposer, CompletionsOfferTemplatesAndFilledQuestionsWithTwoInstrum
   EXPECT_GT(all.size(), 33u);
 }
 
+TEST(QuestionComposer, CompletesTheWordBeingTypedFromTheRunsVocabulary) {
+  const std::vector<std::string> words = {"<pad>", "<unk>",  "Is",   "the",  "violin",
+                                          "viola", "louder", "than", "video"};
+  EXPECT_EQ(QuestionComposer::complete_last_word("Is the vi", words),
+            (std::vector<std::string>{"Is the violin", "Is the viola", "Is the video"}));
+  EXPECT_EQ(QuestionComposer::complete_last_word("Is the vi", words, 1),
+            (std::vector<std::string>{"Is the violin"}));
+  EXPECT_EQ(QuestionComposer::complete_last_word("is", words), (std::vector<std::string>{}))
+      << "the typed word is already whole";
+  EXPECT_EQ(QuestionComposer::complete_last_word("i", words),
+            (std::vector<std::string>{"Is"}));  // case-insensitive
+  EXPECT_TRUE(QuestionComposer::complete_last_word("Is the ", words).empty());
+  EXPECT_TRUE(QuestionComposer::complete_last_word("Is the <", words).empty());
+  EXPECT_TRUE(QuestionComposer::complete_last_word("Is the xyz", words).empty());
+}
+
 // Every template and placeholder value of the real val/test annotations is one the composer
 // offers: a question written with it reads like a real one.
 TEST(QuestionComposer, CoversTheRealAnnotations) {

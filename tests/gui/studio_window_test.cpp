@@ -97,9 +97,14 @@ TEST(StudioWindow, OpensAsksShowsAttentionReanswersAndBrowses) {
   const auto shots = fs::path(AVQA_TEST_OUTPUT_DIR);
   window.grab().save(QString::fromStdString((shots / "studio-ask.png").string()));
 
-  // Muting re-extracts the audio and re-answers; the unedited answer stays beside it.
+  // Muting re-extracts the audio and re-answers; the unedited answer stays beside it, and the
+  // spectrogram pane shows the silence the model is given.
+  const QImage heard = session.spectrogram();
+  ASSERT_FALSE(heard.isNull());
   window.muteAudio()->setChecked(true);
   ASSERT_TRUE(answered.wait(60000)) << window.lastError().toStdString();
+  EXPECT_NE(session.spectrogram(), heard);
+  EXPECT_EQ(session.spectrogram().size(), heard.size());
   ASSERT_NE(session.answerBefore(), nullptr);
   EXPECT_EQ(session.answerBefore()->top5, unedited);
   EXPECT_TRUE(session.video()->edit.mute_audio);
@@ -164,6 +169,18 @@ TEST(StudioWindow, TemplatesFillFromMenusAndPlaybackFollowsTheTimeline) {
   window.fillPlaceholder(0, "violin");
   EXPECT_EQ(window.questionBox()->text(), "Is the violin louder than the piano?");
   EXPECT_NE(window.questionBox()->completer(), nullptr);
+  // Typing completes the word from the run's vocabulary.
+  const auto& words = window.session().answerer()->vocabulary().words.words();
+  const std::string longest =
+      *std::max_element(words.begin(), words.end(), [](const std::string& a, const std::string& b) {
+        return (a[0] == '<' ? 0 : a.size()) < (b[0] == '<' ? 0 : b.size());  // not <pad>, <unk>
+      });
+  ASSERT_GT(longest.size(), 3u);
+  const QString typed = "Is the " + QString::fromStdString(longest.substr(0, longest.size() - 1));
+  window.questionBox()->setText(typed);
+  Q_EMIT window.questionBox()->textEdited(typed);
+  EXPECT_TRUE(window.completions().contains("Is the " + QString::fromStdString(longest)))
+      << longest << ": " << window.completions().join(" | ").left(300).toStdString();
 
   // Playback moves the segment on its own and stops when asked.
   window.showSegment(0);
