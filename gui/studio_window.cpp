@@ -48,8 +48,8 @@
 #include <torch/torch.h>
 
 #include "avqa/run_folder.h"
-#include "datasets/vocabulary.h"
 #include "datasets/synthetic/truth.h"
+#include "datasets/vocabulary.h"
 #include "gui/runs_view.h"
 #include "gui/studio_views.h"
 

@@ -6,7 +6,7 @@
 # real MUSIC-AVQA annotations when ../shared is present; then trains ST-AVQA on the features
 # (and the question-only baseline beside it), evaluates both on the test split and answers one
 # question about a test video with its attention overlays. The numbers are computed by the run,
-# never made up; at this scale (200 videos, 112-pixel frames) expect ST-AVQA about ten points
+# never made up; at this scale (200 videos, 112-pixel frames) expect ST-AVQA eight to ten points
 # above the question-only baseline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,7 @@ echo "== avqa data vocab + check: the generated questions use ST-AVQA's vocabula
 echo
 echo "== avqa pretrain-backbones: ResNet-18 and VGGish learn which instruments are seen and heard"
 # 112-pixel frames for training and extraction alike: the demo's small configuration (7x7 maps).
-"$avqa" pretrain-backbones --data "$data" --out "$out/weights" --epochs 3 --size 112 --lr 3e-4
+"$avqa" pretrain-backbones --data "$data" --out "$out/weights" --epochs 2 --size 112 --lr 3e-4
 
 echo
 echo "== avqa extract: audio and visual features of every video, with those weights"
@@ -95,6 +95,10 @@ echo
 echo "demo: dataset in $data: videos/ (open $data/videos/$first in any player), annotations/,"
 echo "      truth/ (who is where, who sounds when), manifest.json (seed, balance, blind baseline);"
 echo "      run in $out/run (metrics.jsonl, best.pt), attention overlays in $out/overlay/"
+echo "demo: to see it in AVQA Studio (answers, heat maps, timeline, muting, the test split's predictions):"
+echo "      cmake --build --preset release --target avqa-studio"
+echo "      build/release/gui/avqa-studio --run $out/run --video $data/videos/$video.mp4 \\"
+echo "        --dataset $data/annotations/avqa-test.json --predictions $out/predictions.json"
 
 if [ ! -d "$shared" ]; then
   echo "demo: $shared not found; skipping the real MUSIC-AVQA annotations."
