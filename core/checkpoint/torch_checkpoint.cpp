@@ -14,6 +14,7 @@
 
 #include "core/atomic_file.h"
 #include "core/input_error.h"
+#include "core/sha256.h"
 
 namespace avqa::checkpoint {
 namespace {
@@ -632,10 +633,17 @@ void pickle_ints(std::string& o, const c10::IntArrayRef values) {
   o += 't';
 }
 
+// One read of the whole file: weights run to hundreds of MB (VGGish's are 290 MB), and a stream
+// iterator's byte-by-byte copy made reading them most of the time a run took to open.
 std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) bad(path, "cannot open the file");
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::streamoff size = in.tellg();
+  if (size < 0) bad(path, "cannot tell the file's size");
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  in.seekg(0);
+  if (!in.read(bytes.data(), size)) bad(path, "cannot read the file");
+  return bytes;
 }
 
 bool has_torchscript_records(const std::map<std::string, ZipEntry>& zip) {
@@ -744,8 +752,9 @@ NamedTensors read_legacy_state_dict(const fs::path& path, const std::string& byt
 
 }  // namespace
 
-NamedTensors read_torch_state_dict(const fs::path& path) {
-  const std::string bytes = read_bytes(path);
+namespace {
+
+NamedTensors state_dict_of(const fs::path& path, const std::string& bytes) {
   if (is_legacy_file(bytes)) return read_legacy_state_dict(path, bytes);
   const auto zip = read_zip_directory(path, bytes);
   std::string pickle_name;
@@ -764,6 +773,12 @@ NamedTensors read_torch_state_dict(const fs::path& path) {
   const ZipEntry pickle = zip.at(pickle_name);
   Unpickler unpickler(path, bytes, pickle.offset, pickle.offset + pickle.size, storages);
   return named_tensors(path, unpickler.run());
+}
+
+}  // namespace
+
+NamedTensors read_torch_state_dict(const fs::path& path) {
+  return state_dict_of(path, read_bytes(path));
 }
 
 void write_torch_state_dict(const fs::path& path, const NamedTensors& tensors) {
@@ -811,8 +826,14 @@ bool is_torchscript_archive(const fs::path& path) {
       read_zip_directory(path, read_bytes(path), /*allow_compressed=*/true));
 }
 
-NamedTensors read_weights(const fs::path& path) {
-  if (!is_torchscript_archive(path)) return read_torch_state_dict(path);
+NamedTensors read_weights(const fs::path& path, std::string* sha256) {
+  // One read serves the archive check, the parse and the hash: weights files are large.
+  const std::string bytes = read_bytes(path);
+  if (sha256 != nullptr) *sha256 = core::sha256_hex(bytes);
+  const bool scripted_archive =
+      !is_legacy_file(bytes) &&
+      has_torchscript_records(read_zip_directory(path, bytes, /*allow_compressed=*/true));
+  if (!scripted_archive) return state_dict_of(path, bytes);
   torch::jit::script::Module scripted;
   try {
     scripted = torch::jit::load(path.string());

@@ -39,6 +39,7 @@ bool is_torchscript_archive(const std::filesystem::path& path);
 /// model.state_dict() OrderedDict, e.g. torchvision's resnet18-*.pth) read by
 /// `read_torch_state_dict`, or a TorchScript archive (validated first), whose parameters and
 /// buffers are taken by name. Throws core::InputError naming the file for anything else.
-NamedTensors read_weights(const std::filesystem::path& path);
+/// `sha256`, when given, receives the file's SHA-256 (lower-case hex) from the same read.
+NamedTensors read_weights(const std::filesystem::path& path, std::string* sha256 = nullptr);
 
 }  // namespace avqa::checkpoint

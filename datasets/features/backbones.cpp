@@ -156,10 +156,11 @@ WeightsReport load_weights(torch::nn::Module& module, const std::filesystem::pat
   // a parser that reads out of bounds. It also takes model.state_dict() OrderedDicts as
   // torchvision saves them (resnet18-*.pth), which torch::pickle_load refuses.
   std::map<std::string, torch::Tensor> tensors;
-  for (auto& [name, tensor] : checkpoint::read_weights(path))
+  std::string sha256;
+  for (auto& [name, tensor] : checkpoint::read_weights(path, &sha256))
     tensors[name] = tensor;
   WeightsReport report;
-  report.description = path.filename().string() + " sha256:" + core::sha256_file(path);
+  report.description = path.filename().string() + " sha256:" + sha256;
   torch::NoGradGuard no_grad;
   std::map<std::string, bool> used;
   auto copy = [&](const std::string& name, torch::Tensor& target) {
