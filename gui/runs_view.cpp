@@ -167,8 +167,11 @@ void RunsView::redraw() {
   train_accuracy_->replace(train);
   val_accuracy_->replace(val);
   const int epochs = std::max({run_.plannedEpochs(), m.empty() ? 1 : m.back().epoch, 1});
-  epochs_axis_->setRange(m.empty() ? 0 : std::min(1, m.front().epoch), epochs);
-  epochs_axis_->setTickCount(std::min(epochs, 10) + 1);
+  // Whole epochs on the axis, at most about ten labels.
+  epochs_axis_->setRange(1, std::max(epochs, 2));
+  epochs_axis_->setTickType(QValueAxis::TicksDynamic);
+  epochs_axis_->setTickAnchor(0);
+  epochs_axis_->setTickInterval(std::max(1, (epochs + 9) / 10));
   loss_axis_->setRange(0, top_loss > 0 ? top_loss * 1.1 : 1.0);
   description_->setPlainText(run_.description());
   if (!m.empty() && run_.running())

@@ -7,6 +7,7 @@
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QSettings>
+#include <QTabWidget>
 #include <QTimer>
 #include <algorithm>
 #include <cstdio>
@@ -107,10 +108,11 @@ int main(int argc, char** argv) {
   const QCommandLineOption question("question", "Ask this once the video is ready", "TEXT");
   const QCommandLineOption segment("segment", "Show this model segment", "K", "0");
   const QCommandLineOption mute("mute", "Mute the audio (answers before and after side by side)");
+  const QCommandLineOption tab("tab", "Show this tab: ask, dataset or runs", "NAME", "ask");
   const QCommandLineOption screenshot(
       "screenshot", "Save the window to FILE once answered, then quit (works offscreen)", "FILE");
   parser.addOptions({run, video, dataset, predictions, threads, bench_option, question, segment,
-                     mute, screenshot});
+                     mute, tab, screenshot});
   parser.process(app);
   // Unattended: an error is printed and ends the program instead of waiting in a dialog.
   if (parser.isSet(bench_option) || parser.isSet(screenshot))
@@ -119,6 +121,12 @@ int main(int argc, char** argv) {
                                                         : QSettings().value("threads", 0).toInt()});
 
   avqa::gui::StudioWindow window;
+  const QStringList tabs = {"ask", "dataset", "runs"};
+  if (!tabs.contains(parser.value(tab))) {
+    std::fprintf(stderr, "avqa-studio: --tab is one of ask, dataset, runs\n");
+    return 2;
+  }
+  window.tabs()->setCurrentIndex(static_cast<int>(tabs.indexOf(parser.value(tab))));
   if (parser.isSet(bench_option)) {
     if (!parser.isSet(run) || !parser.isSet(video)) {
       std::fprintf(stderr, "avqa-studio --bench needs --run and --video\n");
