@@ -91,6 +91,7 @@ int bench(avqa::gui::StudioWindow& window, const QString& run, const QString& vi
 
 int main(int argc, char** argv) {
   avqa::runtime::tune_process(argv, avqa::runtime::Workload::Compute);
+  avqa::gui::choose_media_backend();
   QApplication app(argc, argv);
   QApplication::setOrganizationName("avqa");
   QApplication::setApplicationName("AVQA Studio");

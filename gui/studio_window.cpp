@@ -77,6 +77,10 @@ AnswerBars::Answers answers_of(const net::AskResult& r) {
 
 }  // namespace
 
+void choose_media_backend() {
+  if (qEnvironmentVariableIsEmpty("QT_MEDIA_BACKEND")) qputenv("QT_MEDIA_BACKEND", "ffmpeg");
+}
+
 StudioWindow::StudioWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowTitle(tr("AVQA Studio"));
   setAcceptDrops(true);
@@ -634,6 +638,11 @@ void StudioWindow::togglePlayback() {
     media_playing_ = media_->error() == QMediaPlayer::NoError;
   }
   if (!media_playing_) player_->start();
+}
+
+QMediaPlayer* StudioWindow::mediaPlayer() {
+  ensureMediaPlayer();
+  return media_;
 }
 
 bool StudioWindow::playing() const {

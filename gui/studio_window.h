@@ -31,6 +31,11 @@ class FrameView;
 class RunsView;
 class TimelineView;
 
+/// Chooses Qt Multimedia's FFmpeg backend unless QT_MEDIA_BACKEND says otherwise: the project
+/// decodes with the same FFmpeg, while Debian's default GStreamer backend lacks the elements for
+/// these files without further packages (and then stalls). Call before the QApplication exists.
+void choose_media_backend();
+
 /// AVQA Studio's main window: a video with the model's attention, the timeline panes, the
 /// question box and the modality controls on the Ask tab, the dataset browser and the training
 /// runs on their own tabs. It binds a StudioSession, a QuestionTable, a QuestionComposer and a
@@ -54,6 +59,9 @@ class StudioWindow : public QMainWindow {
   /// segment on a timer.
   void togglePlayback();
   bool playing() const;
+  /// The player of the open video's sound, made on first use (playback makes it only where an
+  /// audio output exists).
+  QMediaPlayer* mediaPlayer();
   /// Picks a MUSIC-AVQA template (index into QuestionComposer::templates()) for the ask box;
   /// its placeholders get menus of their values.
   void chooseTemplate(int index);

@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include "core/runtime/process_tuning.h"
+#include "gui/studio_window.h"
 
 int main(int argc, char** argv) {
   avqa::runtime::tune_process(argv, avqa::runtime::Workload::Compute);
   ::setenv("QT_QPA_PLATFORM", "offscreen", 0);
   ::setenv("AVQA_STUDIO_NO_DIALOGS", "1", 1);
+  avqa::gui::choose_media_backend();
   QApplication app(argc, argv);
   QApplication::setOrganizationName("avqa-tests");
   ::testing::InitGoogleTest(&argc, argv);

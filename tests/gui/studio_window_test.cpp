@@ -4,6 +4,7 @@
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QLineEdit>
+#include <QMediaPlayer>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -193,6 +194,28 @@ TEST(StudioWindow, TemplatesFillFromMenusAndPlaybackFollowsTheTimeline) {
   EXPECT_GT(window.currentSegment(), 0);
   window.togglePlayback();
   EXPECT_FALSE(window.playing());
+}
+
+// Playback's player reads the generated MP4 (H.264 + AAC) with its sound track; whether the
+// machine has a loudspeaker does not matter for that.
+TEST(StudioWindow, TheMediaPlayerReadsAGeneratedVideoWithItsSound) {
+  TempDir dir("studio_media");
+  avqa::testing::generate_tiny_dataset(dir.path(), 1, 3, 4);
+  StudioWindow window;
+  QMediaPlayer* player = window.mediaPlayer();
+  ASSERT_NE(player, nullptr);
+  QSignalSpy status(player, &QMediaPlayer::mediaStatusChanged);
+  player->setSource(
+      QUrl::fromLocalFile(QString::fromStdString((dir / "data/videos/syn00000.mp4").string())));
+  QElapsedTimer clock;
+  clock.start();
+  while (player->mediaStatus() != QMediaPlayer::LoadedMedia &&
+         player->mediaStatus() != QMediaPlayer::InvalidMedia && clock.elapsed() < 20000)
+    QTest::qWait(50);
+  ASSERT_EQ(player->mediaStatus(), QMediaPlayer::LoadedMedia)
+      << player->errorString().toStdString();
+  EXPECT_TRUE(player->hasAudio());
+  EXPECT_NEAR(static_cast<double>(player->duration()), 3000.0, 250.0);
 }
 
 // The Runs tab: `avqa train` as a child process, its curves growing, cancelled and resumed to the
