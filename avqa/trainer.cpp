@@ -7,6 +7,7 @@
 #include <future>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -151,12 +152,9 @@ TrainReport train(const TrainOptions& o) {
     torch::load(adam, optim.string());
     report.best_val_accuracy = state.at("best_val_accuracy").get<double>();
     report.best_epoch = state.at("best_epoch").get<int>();
-    for (const json& m : state.at("metrics")) {
-      report.epochs.push_back({m.at("epoch").get<int>(), m.at("lr").get<double>(),
-                               m.at("train_loss").get<double>(),
-                               m.at("train_accuracy").get<double>(),
-                               m.at("val_accuracy").get<double>(), m.at("seconds").get<double>()});
-    }
+    const json& metrics = state.at("metrics");
+    for (std::size_t i = 0; i < metrics.size(); ++i)
+      report.epochs.push_back(epoch_metrics_from_json(metrics[i], state_file, i));
     start_epoch = done + 1;
   }
 
@@ -233,12 +231,7 @@ TrainReport train(const TrainOptions& o) {
     json metrics = json::array();
     std::string lines;
     for (const auto& e : report.epochs) {
-      const json line = {{"epoch", e.epoch},
-                         {"lr", e.learning_rate},
-                         {"train_loss", e.train_loss},
-                         {"train_accuracy", e.train_accuracy},
-                         {"val_accuracy", e.val_accuracy},
-                         {"seconds", e.seconds}};
+      const json line = to_json(e);
       metrics.push_back(line);
       lines += line.dump() + "\n";
     }

@@ -9,17 +9,9 @@
 #include "avqa/qa_dataset.h"
 #include "avqa/st_avqa_net.h"
 #include "avqa/train_options.h"
+#include "avqa/training_metrics.h"
 
 namespace avqa::net {
-
-struct EpochMetrics {
-  int epoch = 0;  ///< 1-based
-  double learning_rate = 0;
-  double train_loss = 0;
-  double train_accuracy = 0;
-  double val_accuracy = 0;
-  double seconds = 0;
-};
 
 struct TrainReport {
   std::vector<EpochMetrics> epochs;  ///< all epochs of the run, resumed ones included

@@ -588,10 +588,6 @@ void StudioWindow::rememberRecent(const QString& key, const QString& path) {
   settings.setValue(key, list);
 }
 
-}  // namespace avqa::gui
-
-namespace avqa::gui {
-
 void StudioWindow::ensureMediaPlayer() {
   if (media_ != nullptr) return;
   media_ = new QMediaPlayer(this);
@@ -694,8 +690,18 @@ void StudioWindow::fillPlaceholder(int slot, const QString& value) {
 }
 
 // Completion: the word being typed from the run's vocabulary, then the templates (filled and
-// not) and the open dataset's questions that contain the text.
+// not) and the open dataset's questions that contain the text. Only the first part changes as
+// one types; the rest is made when a run or dataset opens.
 void StudioWindow::updateCompletion() {
+  whole_questions_.clear();
+  for (const std::string& c : composer_.completions())
+    whole_questions_ << text(c);
+  whole_questions_ << dataset_questions_;
+  whole_questions_.removeDuplicates();
+  completeTypedWord();
+}
+
+void StudioWindow::completeTypedWord() {
   if (completion_model_ == nullptr) {
     completion_model_ = new QStringListModel(this);
     auto* completer = new QCompleter(completion_model_, question_);
@@ -703,7 +709,7 @@ void StudioWindow::updateCompletion() {
     completer->setFilterMode(Qt::MatchContains);
     completer->setMaxVisibleItems(12);
     question_->setCompleter(completer);
-    connect(question_, &QLineEdit::textEdited, this, &StudioWindow::updateCompletion);
+    connect(question_, &QLineEdit::textEdited, this, &StudioWindow::completeTypedWord);
   }
   QStringList candidates;
   if (const net::VideoAnswerer* a = session_.answerer()) {
@@ -711,11 +717,7 @@ void StudioWindow::updateCompletion() {
              question_->text().toStdString(), a->vocabulary().words.words()))
       candidates << text(c);
   }
-  for (const std::string& c : composer_.completions())
-    candidates << text(c);
-  candidates << dataset_questions_;
-  candidates.removeDuplicates();
-  completion_model_->setStringList(candidates);
+  completion_model_->setStringList(candidates + whole_questions_);
 }
 
 QStringList StudioWindow::completions() const {

@@ -104,12 +104,14 @@ class StudioWindow : public QMainWindow {
   void rememberRecent(const QString& key, const QString& path);
   void ensureMediaPlayer();
   void updateCompletion();
+  void completeTypedWord();
 
   StudioSession session_;
   QuestionComposer composer_;
   int template_ = -1;  // chosen in the template menu, -1 for free text
   std::vector<QString> slot_values_;
   QStringList dataset_questions_;
+  QStringList whole_questions_;  // templates and dataset questions, made once per change
   std::optional<QuestionTable> table_data_;
   std::vector<std::size_t> shown_rows_;
   struct Placed {

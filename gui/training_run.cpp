@@ -10,40 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/input_error.h"
-
 namespace avqa::gui {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-std::vector<EpochPoint> read_metrics(const fs::path& file) {
-  std::vector<EpochPoint> out;
-  std::ifstream in(file);
-  if (!in) return out;
-  std::string line;
-  for (std::size_t number = 1; std::getline(in, line); ++number) {  // records: lines
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (!doc.is_object())
-      throw core::InputError({file.string(), number - 1, ""}, "not a JSON object");
-    auto number_at = [&](const char* key) {
-      const auto it = doc.find(key);
-      if (it == doc.end() || !it->is_number())
-        throw core::InputError({file.string(), number - 1, key}, "missing or not a number");
-      return it->get<double>();
-    };
-    EpochPoint p;
-    p.epoch = static_cast<int>(number_at("epoch"));
-    p.learning_rate = number_at("lr");
-    p.train_loss = number_at("train_loss");
-    p.train_accuracy = number_at("train_accuracy");
-    p.val_accuracy = number_at("val_accuracy");
-    p.seconds = number_at("seconds");
-    out.push_back(p);
-  }
-  return out;
-}
 
 TrainingRun::TrainingRun(QObject* parent) : QObject(parent), program_(findProgram()) {
   poll_ = new QTimer(this);
@@ -84,34 +54,42 @@ void TrainingRun::open(const QString& folder) {
   folder_ = QDir(folder).absolutePath();
   log_.clear();
   metrics_.clear();
+  description_.clear();
   reload();
 }
 
 void TrainingRun::reload() {
   const fs::path dir = folder_.toStdString();
   try {
-    auto metrics = read_metrics(dir / "metrics.jsonl");
+    auto metrics = net::read_metrics(dir / "metrics.jsonl");
     const bool changed = metrics.size() != metrics_.size() ||
                          (!metrics.empty() && metrics.back().seconds != metrics_.back().seconds);
     metrics_ = std::move(metrics);
-    QString text;
-    planned_epochs_ = 0;
-    for (const char* name : {"run.json", "config.json"}) {
-      std::ifstream in(dir / name);
-      if (!in) continue;
-      const json doc = json::parse(in, nullptr, false);
-      if (doc.is_discarded()) continue;
-      if (std::string(name) == "run.json" && doc.contains("epochs") &&
-          doc["epochs"].is_number_integer())
-        planned_epochs_ = doc["epochs"].get<int>();
-      text += QString("%1\n%2\n\n").arg(name, QString::fromStdString(doc.dump(2)));
-    }
-    description_ = text;
+    // run.json and config.json are written when training starts: read again only while they
+    // are not shown yet or an epoch ended, not on every poll.
+    if (changed || description_.isEmpty()) describe();
     if (changed) Q_EMIT metricsChanged();
   } catch (const std::exception& e) {
     poll_->stop();
     Q_EMIT failed(tr("Metrics"), QString::fromStdString(e.what()));
   }
+}
+
+void TrainingRun::describe() {
+  const fs::path dir = folder_.toStdString();
+  QString text;
+  planned_epochs_ = 0;
+  for (const char* name : {"run.json", "config.json"}) {
+    std::ifstream in(dir / name);
+    if (!in) continue;
+    const json doc = json::parse(in, nullptr, false);
+    if (doc.is_discarded()) continue;
+    if (std::string(name) == "run.json" && doc.contains("epochs") &&
+        doc["epochs"].is_number_integer())
+      planned_epochs_ = doc["epochs"].get<int>();
+    text += QString("%1\n%2\n\n").arg(name, QString::fromStdString(doc.dump(2)));
+  }
+  description_ = text;
 }
 
 void TrainingRun::start(const QString& config, const QString& folder) {
@@ -121,6 +99,7 @@ void TrainingRun::start(const QString& config, const QString& folder) {
   }
   folder_ = QDir(folder).absolutePath();
   metrics_.clear();
+  description_.clear();
   launch({"train", "--config", QFileInfo(config).absoluteFilePath(), "--out", folder_});
 }
 

@@ -6,26 +6,14 @@
 #include <filesystem>
 #include <vector>
 
+#include "avqa/training_metrics.h"
+
 class QTimer;
 
 // The studio's Runs tab without its window: a run folder's options and metrics, and `avqa train`
 // started, followed, cancelled and resumed as a child process (never linked in: a training run
 // survives the studio, and a crash of one never takes the other down).
 namespace avqa::gui {
-
-/// One line of <run>/metrics.jsonl.
-struct EpochPoint {
-  int epoch = 0;
-  double learning_rate = 0;
-  double train_loss = 0;
-  double train_accuracy = 0;  ///< 0..1
-  double val_accuracy = 0;    ///< 0..1
-  double seconds = 0;
-};
-
-/// Reads a metrics.jsonl; a missing file is no epochs yet. Throws core::InputError naming the
-/// file, the line and the field of a bad line.
-std::vector<EpochPoint> read_metrics(const std::filesystem::path& file);
 
 class TrainingRun : public QObject {
   Q_OBJECT
@@ -51,7 +39,7 @@ class TrainingRun : public QObject {
 
   bool running() const;
   QString folder() const { return folder_; }
-  const std::vector<EpochPoint>& metrics() const { return metrics_; }
+  const std::vector<net::EpochMetrics>& metrics() const { return metrics_; }
   /// Epochs the run's options ask for (0 when unknown).
   int plannedEpochs() const { return planned_epochs_; }
   /// The run's options (run.json) and model config (config.json), as text to show.
@@ -70,11 +58,12 @@ class TrainingRun : public QObject {
  private:
   void launch(const QStringList& arguments);
   void reload();
+  void describe();
   void readOutput();
 
   QString program_;
   QString folder_;
-  std::vector<EpochPoint> metrics_;
+  std::vector<net::EpochMetrics> metrics_;
   int planned_epochs_ = 0;
   QString description_;
   QString log_;

@@ -1,4 +1,4 @@
-#include "gui/training_run.h"
+#include "avqa/training_metrics.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include "core/input_error.h"
 #include "tests/test_paths.h"
 
-namespace avqa::gui {
+namespace avqa::net {
 namespace {
 
 using avqa::testing::TempDir;
@@ -48,4 +48,4 @@ TEST(ReadMetrics, NamesTheFileLineAndFieldOfABadLine) {
 }
 
 }  // namespace
-}  // namespace avqa::gui
+}  // namespace avqa::net
