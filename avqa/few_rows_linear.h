@@ -25,8 +25,10 @@ torch::Tensor few_rows_linear(const torch::Tensor& x,
 void matrix_vector(
     const float* x, std::int64_t k, const float* w, const float* bias, std::int64_t n, float* out);
 
-/// The kernels run AVX2 + FMA where the CPU has them and portable code elsewhere; `true` forces
-/// the portable code (tests compare the two; a user can rule them out when a result looks off).
-void use_portable_kernels(bool portable);
+/// Which kernels run: the fastest the CPU has (AVX-512 where present and the width is a multiple
+/// of 16, else AVX2 + FMA, else portable code), at most AVX2, or the portable code (tests compare
+/// them; a user can rule them out when a result looks off).
+enum class Kernel { Fastest, Avx2, Portable };
+void use_kernels(Kernel kernel);
 
 }  // namespace avqa::net

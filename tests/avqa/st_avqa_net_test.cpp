@@ -273,9 +273,9 @@ TEST(StAvqaNet, PortableKernelsAgreeWithTheVectorisedOnes) {
   const auto negative = torch::randn({1, 10, 512, 7, 7}).abs();
   const auto question = torch::randint(0, 93, {1, 14});
   const StAvqaOutput fast = net->forward(audio, visual, question, negative);
-  use_portable_kernels(true);
+  use_kernels(Kernel::Portable);
   const StAvqaOutput portable = net->forward(audio, visual, question, negative);
-  use_portable_kernels(false);
+  use_kernels(Kernel::Fastest);
   EXPECT_TRUE(torch::allclose(fast.logits, portable.logits, 1e-4, 1e-5));
   EXPECT_TRUE(torch::allclose(fast.match_negative, portable.match_negative, 1e-4, 1e-5));
   EXPECT_TRUE(torch::allclose(fast.temporal_visual, portable.temporal_visual, 1e-4, 1e-6));
