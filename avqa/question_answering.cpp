@@ -284,6 +284,22 @@ AskResult VideoAnswerer::answer(const PreparedVideo& video, const EncodedQuestio
   result.spatial_attention = out.spatial_attention[0];
   result.temporal_visual = out.temporal_visual[0];
   result.temporal_audio = out.temporal_audio[0];
+  // Each branch's share of this answer: the answer's probability with a branch's fused features
+  // zeroed (the training core's uni-modal answers), as a two-player Shapley value.
+  const auto answer_index = top[0].item<std::int64_t>();
+  const auto probability = [&](bool audio, bool visual) {
+    const auto a = audio ? out.audio_features : torch::zeros_like(out.audio_features);
+    const auto v = visual ? out.visual_features : torch::zeros_like(out.visual_features);
+    return torch::softmax(m.model->answer(a, v, out.question_features)[0], 0)[answer_index]
+        .item<double>();
+  };
+  ModalityContribution& c = result.contribution;
+  c.both = probabilities[answer_index].item<double>();
+  c.audio_only = probability(true, false);
+  c.visual_only = probability(false, true);
+  c.neither = probability(false, false);
+  c.audio = 0.5 * ((c.audio_only - c.neither) + (c.both - c.visual_only));
+  c.visual = 0.5 * ((c.visual_only - c.neither) + (c.both - c.audio_only));
   return result;
 }
 

@@ -34,6 +34,18 @@ struct AskOptions {
   std::filesystem::path audio_weights;
 };
 
+/// How much each branch gives one answer: the probability of the chosen answer from both branches,
+/// from each alone (the other's fused features zeroed) and from neither (the question alone),
+/// and each branch's Shapley value of that probability (audio + visual = both - neither).
+struct ModalityContribution {
+  double both = 0;
+  double audio_only = 0;
+  double visual_only = 0;
+  double neither = 0;
+  double audio = 0;
+  double visual = 0;
+};
+
 struct AskResult {
   std::string answer;
   std::vector<std::pair<std::string, float>> top5;  ///< answer, probability
@@ -48,6 +60,7 @@ struct AskResult {
   std::vector<double> segment_seconds;  ///< the second of the video each of those shows
   media::SampledClip clip;              ///< the frames and audio it saw (empty: question-only)
   std::vector<std::string> notes;       ///< what the user should know (unchecked weights)
+  ModalityContribution contribution;
 };
 
 /// What changes in a video before the model sees it: the studio's modality controls. Each edit

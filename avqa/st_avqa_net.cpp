@@ -276,6 +276,23 @@ StAvqaOutput StAvqaNetImpl::forward(const torch::Tensor& audio,
                                     const torch::Tensor& visual,
                                     const torch::Tensor& question,
                                     const torch::Tensor& visual_negative) {
+  StAvqaOutput out = encode(audio, visual, question, visual_negative);
+  out.logits = answer(out.audio_features, out.visual_features, out.question_features);
+  return out;
+}
+
+torch::Tensor StAvqaNetImpl::answer(const torch::Tensor& audio_features,
+                                    const torch::Tensor& visual_features,
+                                    const torch::Tensor& question_features) {
+  auto fused = torch::cat({audio_features, visual_features}, 1);  // [B, 2d]
+  fused = affine(torch::tanh(fused), fc_fusion_) * question_features;
+  return affine(torch::tanh(fused), fc_ans_);
+}
+
+StAvqaOutput StAvqaNetImpl::encode(const torch::Tensor& audio,
+                                   const torch::Tensor& visual,
+                                   const torch::Tensor& question,
+                                   const torch::Tensor& visual_negative) {
   TORCH_CHECK(audio.dim() == 3 && audio.size(2) == options_.audio_dim, "audio must be [B, T, ",
               options_.audio_dim, "], got ", audio.sizes());
   TORCH_CHECK(visual.dim() == 5 && visual.size(0) == audio.size(0) &&
@@ -306,9 +323,9 @@ StAvqaOutput StAvqaNetImpl::forward(const torch::Tensor& audio,
                               v.transpose(0, 1), out.temporal_visual);
   const auto a_att = temporal(attn_a_, linear21_, linear22_, dropout3_, dropout4_, norm2_, q,
                               a.transpose(0, 1), out.temporal_audio);
-  auto fused = torch::cat({a_att + a.mean(1), v_att + v.mean(1)}, 1);  // [B, 2d]
-  fused = affine(torch::tanh(fused), fc_fusion_) * q;
-  out.logits = affine(torch::tanh(fused), fc_ans_);
+  out.audio_features = a_att + a.mean(1);
+  out.visual_features = v_att + v.mean(1);
+  out.question_features = q;
   return out;
 }
 

@@ -60,6 +60,11 @@ struct StAvqaOutput {
       spatial_attention;  ///< [B, T, H*W]: softmax over patches, per segment (positive frames)
   torch::Tensor temporal_visual;  ///< [B, T]: visual temporal attention (mean over heads)
   torch::Tensor temporal_audio;   ///< [B, T]: audio temporal attention (mean over heads)
+  /// What the fusion reads: the audio branch's and the visual branch's answer features
+  /// (temporally attended + mean over segments) [B, hidden] each, and the question [B, hidden].
+  torch::Tensor audio_features;
+  torch::Tensor visual_features;
+  torch::Tensor question_features;
 };
 
 /// The spatio-temporal grounded audio-visual network of MUSIC-AVQA (CVPR 2022), exactly as
@@ -76,6 +81,19 @@ class StAvqaNetImpl : public torch::nn::Module {
                        const torch::Tensor& visual,
                        const torch::Tensor& question,
                        const torch::Tensor& visual_negative = {});
+
+  /// Everything forward computes but the answer (logits stay undefined): where the training
+  /// core's balance methods act on the two branches' features before the fusion.
+  StAvqaOutput encode(const torch::Tensor& audio,
+                      const torch::Tensor& visual,
+                      const torch::Tensor& question,
+                      const torch::Tensor& visual_negative = {});
+  /// The fusion and answer head: logits [B, answers] from audio_features, visual_features and
+  /// question_features [B, hidden]. Zeroing one branch's features gives that of the other alone
+  /// (tanh(0) = 0 removes its half from the fusion layer; the bias stays).
+  torch::Tensor answer(const torch::Tensor& audio_features,
+                       const torch::Tensor& visual_features,
+                       const torch::Tensor& question_features);
 
   const StAvqaOptions& options() const { return options_; }
 

@@ -19,6 +19,46 @@ using Member = T TrainOptions::*;
 
 }  // namespace
 
+template <>
+std::vector<std::string> Choice<data::DuplicatePolicy>::names() {
+  return {"error", "keep-first", "keep-last", "keep-all"};
+}
+template <>
+data::DuplicatePolicy Choice<data::DuplicatePolicy>::parse(const std::string& name) {
+  return data::parse_duplicate_policy(name);
+}
+template <>
+std::string Choice<data::DuplicatePolicy>::name(data::DuplicatePolicy value) {
+  return std::string(data::to_string(value));
+}
+template <>
+std::vector<std::string> Choice<train::OptimizerKind>::names() {
+  return {"adam", "adamw", "sgd"};
+}
+template <>
+train::OptimizerKind Choice<train::OptimizerKind>::parse(const std::string& name) {
+  return train::parse_optimizer_kind(name);
+}
+template <>
+std::string Choice<train::OptimizerKind>::name(train::OptimizerKind value) {
+  return train::to_string(value);
+}
+template <>
+std::vector<std::string> Choice<train::BalanceMethod>::names() {
+  std::vector<std::string> out;
+  for (const auto m : train::balance_methods())
+    out.push_back(train::to_string(m));
+  return out;
+}
+template <>
+train::BalanceMethod Choice<train::BalanceMethod>::parse(const std::string& name) {
+  return train::parse_balance_method(name);
+}
+template <>
+std::string Choice<train::BalanceMethod>::name(train::BalanceMethod value) {
+  return train::to_string(value);
+}
+
 std::string TrainOptionSpec::key() const {
   std::string k = name;
   for (char& c : k) {
@@ -51,7 +91,10 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        &O::keep_weights},
       {"epochs", "Epochs", &O::epochs, Range::Positive},
       {"batch", "Batch size", &O::batch, Range::Positive},
-      {"lr", "Adam learning rate", &O::learning_rate, Range::Positive},
+      {"optimizer", "adam (the original's), adamw or sgd (the balance papers')", &O::optimizer},
+      {"lr", "Learning rate", &O::learning_rate, Range::Positive},
+      {"momentum", "SGD momentum", &O::momentum, Range::NonNegative},
+      {"weight-decay", "Weight decay (every optimiser)", &O::weight_decay, Range::NonNegative},
       {"lr-step", "StepLR step in epochs", &O::lr_step, Range::Positive},
       {"lr-gamma", "StepLR factor", &O::lr_gamma, Range::Positive},
       {"match-weight", "Weight of the audio-visual match loss", &O::match_weight,
@@ -64,6 +107,34 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        "Zero audio and visual inputs: the question-only baseline (one segment: all would be the "
        "same zeros)",
        &O::question_only},
+      {"balance",
+       "Balanced multimodal learning: none, ogm, ogm-ge, opm, tpami-ogm, mmpareto, relearn, "
+       "valuation-sample, valuation-modality (each method's settings below)",
+       &O::method},
+      {"ogm-alpha", "OGM/OGM-GE/TPAMI-OGM: alpha of k = 1 - tanh(alpha rho)", &O::ogm_alpha,
+       Range::NonNegative},
+      {"ogm-first-epoch", "OGM: first modulated epoch (1-based)", &O::ogm_first_epoch,
+       Range::Positive},
+      {"ogm-last-epoch", "OGM: last modulated epoch", &O::ogm_last_epoch, Range::Positive},
+      {"warmup-epochs", "OPM, TPAMI-OGM: epochs before acting; valuation: first valued epoch",
+       &O::warmup_epochs, Range::NonNegative},
+      {"opm-q-base", "OPM: base drop probability", &O::opm_q_base, Range::NonNegative},
+      {"opm-lambda", "OPM: drop probability growth", &O::opm_lambda, Range::NonNegative},
+      {"opm-p-exe", "OPM: probability that a step drops", &O::opm_p_exe, Range::NonNegative},
+      {"pareto-scale", "MMPareto: gradient magnitude factor", &O::pareto_scale, Range::Positive},
+      {"relearn-lambda", "Re-learning: alpha = tanh(lambda x purity gap)", &O::relearn_lambda,
+       Range::NonNegative},
+      {"relearn-every", "Re-learning: re-initialise after every this many epochs",
+       &O::relearn_every, Range::Positive},
+      {"relearn-times", "Re-learning: at most this many times", &O::relearn_times,
+       Range::NonNegative},
+      {"valuation-part-ratio", "Modality valuation: share of samples valued",
+       &O::valuation_part_ratio, Range::Positive},
+      {"valuation-alpha", "Modality valuation: strength", &O::valuation_alpha, Range::NonNegative},
+      {"diagnostics",
+       "Per-modality accuracy, linear probes and Shapley contributions each epoch (off: "
+       "--diagnostics=false)",
+       &O::diagnostics},
       {"resume", "Continue the run in --out where it stopped", &O::resume, Range::Any,
        /*in_config=*/false},
       {"threads", "LibTorch threads (the command line's avqa --threads wins)", &O::threads,
@@ -111,9 +182,9 @@ TrainConfig load_train_config(const fs::path& file) {
           } else if constexpr (std::is_same_v<T, bool>) {
             if (!v.is_boolean()) fail("must be true or false");
             o.*member = v.get<bool>();
-          } else if constexpr (std::is_same_v<T, data::DuplicatePolicy>) {
+          } else if constexpr (is_choice_v<T>) {
             try {
-              o.*member = data::parse_duplicate_policy(v.is_string() ? v.get<std::string>() : "");
+              o.*member = Choice<T>::parse(v.is_string() ? v.get<std::string>() : "");
             } catch (const std::invalid_argument& e) {
               fail(e.what());
             }
@@ -158,8 +229,8 @@ std::string train_config_json(const TrainOptions& o) {
             for (const auto& p : o.*member)
               list.push_back(absolute(p));
             document[spec.key()] = list;
-          } else if constexpr (std::is_same_v<T, data::DuplicatePolicy>) {
-            document[spec.key()] = std::string(data::to_string(o.*member));
+          } else if constexpr (is_choice_v<T>) {
+            document[spec.key()] = Choice<T>::name(o.*member);
           } else {
             if (spec.range == Range::Positive && o.*member <= 0) return;  // threads unset
             document[spec.key()] = o.*member;

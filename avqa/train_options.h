@@ -5,15 +5,19 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
+#include "core/train/balance.h"
+#include "core/train/trainer.h"
 #include "datasets/annotations.h"
 
 namespace avqa::net {
 
-/// `avqa train`: the original recipe by default (st-avqa.md section 6).
-struct TrainOptions {
+/// `avqa train`: the original recipe by default (st-avqa.md section 6). The balance method's
+/// settings are train options too (the base), so flags and run.json keys come from one table.
+struct TrainOptions : train::BalanceOptions {
   std::filesystem::path train;  ///< training annotations
   std::filesystem::path val;    ///< validation annotations (best model by val accuracy)
   /// HDF5 feature cache holding both splits' videos; may be empty with question_only
@@ -30,8 +34,11 @@ struct TrainOptions {
   std::vector<std::filesystem::path> keep_weights;
   int epochs = 30;
   int batch = 64;
-  double learning_rate = 1e-4;  ///< Adam
-  int lr_step = 8;              ///< StepLR step (epochs)
+  train::OptimizerKind optimizer = train::OptimizerKind::Adam;
+  double learning_rate = 1e-4;
+  double momentum = 0.9;  ///< SGD
+  double weight_decay = 0;
+  int lr_step = 8;  ///< StepLR step (epochs)
   double lr_gamma = 0.1;
   double match_weight = 0.5;  ///< weight of the audio-visual match loss
   int segments = 10;          ///< segments the model sees
@@ -39,6 +46,8 @@ struct TrainOptions {
   std::uint64_t seed = 1;
   bool question_only = false;  ///< zero audio and visual: the question-only baseline
   bool resume = false;         ///< continue the run in `out` exactly where it stopped
+  /// per-modality accuracy, probes and contributions in metrics.jsonl each epoch
+  bool diagnostics = true;
   bool progress = true;
   int threads = 0;  ///< torch threads recorded in a config; 0 = not set
 };
@@ -54,7 +63,9 @@ struct TrainOptionSpec {
                              std::uint64_t TrainOptions::*,
                              double TrainOptions::*,
                              bool TrainOptions::*,
-                             data::DuplicatePolicy TrainOptions::*>;
+                             data::DuplicatePolicy TrainOptions::*,
+                             train::OptimizerKind TrainOptions::*,
+                             train::BalanceMethod TrainOptions::*>;
   enum class Range { Any, Positive, NonNegative };
   std::string name;  ///< flag name without "--", e.g. "lr-step"
   std::string help;
@@ -65,6 +76,19 @@ struct TrainOptionSpec {
 
   std::string key() const;  ///< the configuration file's key, e.g. "lr_step"
 };
+
+/// The names an option of a named-choice type accepts (DuplicatePolicy, OptimizerKind,
+/// BalanceMethod), its parser and its name for a value.
+template <typename T>
+struct Choice {
+  static std::vector<std::string> names();
+  static T parse(const std::string& name);  ///< throws std::invalid_argument
+  static std::string name(T value);
+};
+template <typename T>
+inline constexpr bool is_choice_v =
+    std::is_same_v<T, data::DuplicatePolicy> || std::is_same_v<T, train::OptimizerKind> ||
+    std::is_same_v<T, train::BalanceMethod>;
 
 /// Every option, in the order `avqa train --help` and run.json list them.
 const std::vector<TrainOptionSpec>& train_option_specs();

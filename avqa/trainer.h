@@ -9,9 +9,11 @@
 #include "avqa/qa_dataset.h"
 #include "avqa/st_avqa_net.h"
 #include "avqa/train_options.h"
-#include "avqa/training_metrics.h"
+#include "core/train/epoch_metrics.h"
 
 namespace avqa::net {
+
+using train::EpochMetrics;
 
 struct TrainReport {
   std::vector<EpochMetrics> epochs;  ///< all epochs of the run, resumed ones included

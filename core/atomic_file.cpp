@@ -3,10 +3,14 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/input_error.h"
 
 namespace avqa::core {
 namespace {
@@ -56,6 +60,19 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
     ::unlink(temp.c_str());
     fail(path, "rename the temporary file onto", err);
   }
+}
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw InputError({path.string(), std::nullopt, ""}, "is a folder, not a file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError({path.string(), std::nullopt, ""}, "cannot open file for reading");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) throw InputError({path.string(), std::nullopt, ""}, "read error");
+  return buffer.str();
 }
 
 }  // namespace avqa::core

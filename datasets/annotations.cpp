@@ -328,20 +328,6 @@ std::string_view to_string(DuplicatePolicy policy) {
   return "?";
 }
 
-std::string read_text_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw core::InputError({path.string(), std::nullopt, ""}, "is a folder, not a file");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw core::InputError({path.string(), std::nullopt, ""}, "cannot open file for reading");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw core::InputError({path.string(), std::nullopt, ""}, "read error");
-  return buffer.str();
-}
-
 AnnotationSet parse_annotations(std::string_view json_text,
                                 const std::string& source,
                                 const LoadOptions& options) {

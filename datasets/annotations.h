@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/input_error.h"
 #include "datasets/question_type.h"
 
@@ -75,6 +76,6 @@ std::vector<core::InputError> find_annotation_errors(const std::filesystem::path
                                                      std::size_t max_errors);
 
 /// Reads a whole file; throws core::InputError naming the path when it cannot be read.
-std::string read_text_file(const std::filesystem::path& path);
+using core::read_text_file;
 
 }  // namespace avqa::data

@@ -157,7 +157,7 @@ void RunsView::redraw() {
   const auto& m = run_.metrics();
   QList<QPointF> loss, train, val;
   double top_loss = 0.0;
-  for (const net::EpochMetrics& p : m) {
+  for (const train::EpochMetrics& p : m) {
     loss << QPointF(p.epoch, p.train_loss);
     train << QPointF(p.epoch, 100 * p.train_accuracy);
     val << QPointF(p.epoch, 100 * p.val_accuracy);

@@ -239,6 +239,13 @@ QWidget* StudioWindow::buildAskTab() {
   right->addWidget(tokens_);
   bars_ = new AnswerBars(page);
   right->addWidget(bars_);
+  contribution_ = new QLabel(page);
+  contribution_->setWordWrap(true);
+  contribution_->setToolTip(
+      tr("Each branch's Shapley share of the answer's probability: the answer from both, from "
+         "the audio or the visual branch alone (the other's fused features zeroed) and from the "
+         "question alone"));
+  right->addWidget(contribution_);
   auto* modality = new QGroupBox(tr("Modalities"), page);
   auto* form = new QFormLayout(modality);
   mute_ = new QCheckBox(tr("mute the audio"), modality);
@@ -480,6 +487,16 @@ void StudioWindow::refreshAnswer() {
   std::optional<AnswerBars::Answers> before;
   if (const net::AskResult* b = session_.answerBefore()) before = answers_of(*b);
   bars_->setAnswers(answers_of(*r), before);
+  const net::ModalityContribution& c = r->contribution;
+  contribution_->setText(
+      tr("contribution: audio %1, visual %2 (p = %3 with both, %4 audio alone, %5 visual alone, "
+         "%6 question alone)")
+          .arg(c.audio, 0, 'f', 2)
+          .arg(c.visual, 0, 'f', 2)
+          .arg(c.both, 0, 'f', 2)
+          .arg(c.audio_only, 0, 'f', 2)
+          .arg(c.visual_only, 0, 'f', 2)
+          .arg(c.neither, 0, 'f', 2));
   timeline_->setAttention(to_floats(r->temporal_visual), to_floats(r->temporal_audio));
   timeline_->setSpectrogram(session_.spectrogram());  // of the edited sound after an edit
   status_->setText(tr("Answered in %1 ms").arg(session_.lastAskMilliseconds(), 0, 'f', 1));
@@ -535,6 +552,8 @@ void StudioWindow::exportView(const QString& stem) {
     for (const auto& [answer, probability] : r->top5)
       top.append(QJsonObject{{"answer", text(answer)}, {"probability", probability}});
     doc["top5"] = top;
+    doc["contribution"] =
+        QJsonObject{{"audio", r->contribution.audio}, {"visual", r->contribution.visual}};
     QJsonArray visual, audio, spatial;
     for (const float v : to_floats(r->temporal_visual))
       visual.append(v);

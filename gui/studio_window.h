@@ -127,6 +127,7 @@ class StudioWindow : public QMainWindow {
   AnswerBars* bars_ = nullptr;
   QLabel* answer_ = nullptr;
   QLabel* tokens_ = nullptr;
+  QLabel* contribution_ = nullptr;  ///< each branch's share of the answer
   QLabel* status_ = nullptr;
   QLineEdit* question_ = nullptr;
   QProgressBar* progress_ = nullptr;

@@ -61,7 +61,7 @@ void TrainingRun::open(const QString& folder) {
 void TrainingRun::reload() {
   const fs::path dir = folder_.toStdString();
   try {
-    auto metrics = net::read_metrics(dir / "metrics.jsonl");
+    auto metrics = train::read_metrics(dir / "metrics.jsonl");
     const bool changed = metrics.size() != metrics_.size() ||
                          (!metrics.empty() && metrics.back().seconds != metrics_.back().seconds);
     metrics_ = std::move(metrics);

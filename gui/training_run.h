@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "avqa/training_metrics.h"
+#include "core/train/epoch_metrics.h"
 
 class QTimer;
 
@@ -39,7 +39,7 @@ class TrainingRun : public QObject {
 
   bool running() const;
   QString folder() const { return folder_; }
-  const std::vector<net::EpochMetrics>& metrics() const { return metrics_; }
+  const std::vector<train::EpochMetrics>& metrics() const { return metrics_; }
   /// Epochs the run's options ask for (0 when unknown).
   int plannedEpochs() const { return planned_epochs_; }
   /// The run's options (run.json) and model config (config.json), as text to show.
@@ -63,7 +63,7 @@ class TrainingRun : public QObject {
 
   QString program_;
   QString folder_;
-  std::vector<net::EpochMetrics> metrics_;
+  std::vector<train::EpochMetrics> metrics_;
   int planned_epochs_ = 0;
   QString description_;
   QString log_;

@@ -34,16 +34,14 @@ void add_train_flags(CLI::App& train, net::TrainOptions& o) {
           using T = std::decay_t<decltype(o.*member)>;
           if constexpr (std::is_same_v<T, bool>) {
             train.add_flag(flag, o.*member, spec.help);
-          } else if constexpr (std::is_same_v<T, data::DuplicatePolicy>) {
+          } else if constexpr (net::is_choice_v<T>) {
             train
                 .add_option_function<std::string>(
                     flag,
-                    [&o, member](const std::string& v) {
-                      o.*member = data::parse_duplicate_policy(v);
-                    },
+                    [&o, member](const std::string& v) { o.*member = net::Choice<T>::parse(v); },
                     spec.help)
-                ->check(CLI::IsMember({"error", "keep-first", "keep-last", "keep-all"}))
-                ->default_str(std::string(data::to_string(o.*member)));
+                ->check(CLI::IsMember(net::Choice<T>::names()))
+                ->default_str(net::Choice<T>::name(o.*member));
           } else if constexpr (std::is_same_v<T, std::vector<std::filesystem::path>>) {
             train
                 .add_option_function<std::vector<std::string>>(
@@ -190,6 +188,14 @@ void run_ask(AskArgs& a, const GlobalOptions& global) {
     if (!r.notes.empty()) out["notes"] = r.notes;
     out["temporal_visual"] = tv;
     out["temporal_audio"] = ta;
+    const net::ModalityContribution& c = r.contribution;
+    out["contribution"] = {{"audio", c.audio},
+                           {"visual", c.visual},
+                           {"probability",
+                            {{"both", c.both},
+                             {"audio_only", c.audio_only},
+                             {"visual_only", c.visual_only},
+                             {"question_only", c.neither}}}};
     std::vector<std::string> paths;
     for (const auto& f : files)
       paths.push_back(f.string());
@@ -214,6 +220,11 @@ void run_ask(AskArgs& a, const GlobalOptions& global) {
   std::printf("looked most at second %g (visual attention %.2f)\n",
               r.segment_seconds[static_cast<std::size_t>(peak)],
               r.temporal_visual[peak].item<float>());
+  const net::ModalityContribution& c = r.contribution;
+  std::printf(
+      "contribution to this answer: audio %+.2f, visual %+.2f (its probability %.2f with both, "
+      "%.2f audio alone, %.2f visual alone, %.2f from the question alone)\n",
+      c.audio, c.visual, c.both, c.audio_only, c.visual_only, c.neither);
   for (const auto& note : r.notes)
     std::printf("note: %s\n", note.c_str());
   if (!files.empty())

@@ -89,6 +89,29 @@ TEST(Ask, AnswersWithAttentionAndOverlays) {
                   1e-4);
     }
     EXPECT_EQ(r.answer, r.top5[0].first);
+
+    // Each branch's contribution: the answer's probability with the other branch's fused
+    // features zeroed, recomputed here from the network's own pieces.
+    const StAvqaOutput parts = model->encode(
+        torch::tensor(audio).reshape({1, 3, -1}), torch::tensor(visual).reshape({1, 3, -1, 4, 4}),
+        torch::tensor(data::encode_question(r.words, vocab)).unsqueeze(0));
+    const auto answer = std::get<1>(top)[0].item<std::int64_t>();
+    const auto p = [&](bool a, bool v) {
+      return torch::softmax(
+                 model->answer(a ? parts.audio_features : torch::zeros_like(parts.audio_features),
+                               v ? parts.visual_features : torch::zeros_like(parts.visual_features),
+                               parts.question_features)[0],
+                 0)[answer]
+          .item<double>();
+    };
+    const ModalityContribution& c = r.contribution;
+    EXPECT_NEAR(c.both, r.top5[0].second, 1e-5);
+    EXPECT_NEAR(c.audio_only, p(true, false), 1e-5);
+    EXPECT_NEAR(c.visual_only, p(false, true), 1e-5);
+    EXPECT_NEAR(c.neither, p(false, false), 1e-5);
+    EXPECT_NEAR(c.audio, 0.5 * (p(true, false) - p(false, false) + p(true, true) - p(false, true)),
+                1e-5);
+    EXPECT_NEAR(c.audio + c.visual, c.both - c.neither, 1e-9);
   }
   const auto files = write_overlays(r, dir / "overlay");
   EXPECT_EQ(files.size(), 4u);

@@ -1,7 +1,10 @@
 // avqa::net::train on a tiny generated dataset: files of a run, exact resumption, evaluation.
 #include "avqa/trainer.h"
 
+#include <cmath>
 #include <fstream>
+#include <numeric>
+#include <random>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -84,6 +87,73 @@ TEST(Trainer, WritesTheRunAndResumesExactly) {
     EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
   }
   EXPECT_DOUBLE_EQ(resumed.epochs[1].val_accuracy, straight.epochs[1].val_accuracy);
+}
+
+// The loop train() ran before the training core existed (avqa/trainer.cpp until the core moved
+// it to core/train), written out here: the same seed must give the same metrics and weights.
+TEST(Trainer, TheTrainingCoreRepeatsTheLoopItReplaced) {
+  TempDir dir("trainer_core");
+  make_data(dir.path());
+  const TrainOptions o = options(dir.path(), "core", 2);
+  const TrainReport report = train(o);
+
+  const auto vocab = data::load_vocabularies(dir / "core/vocab.json");
+  auto cache = std::make_shared<const features::FeatureCacheReader>(o.cache);
+  const QaDataset train_data(data::load_annotations(o.train), vocab, cache, o.segments);
+  const QaDataset val_data(data::load_annotations(o.val), vocab, cache, o.segments);
+  StAvqaOptions widths;
+  widths.vocab_size = data::question_vocabulary_size(vocab);
+  widths.answers = static_cast<std::int64_t>(vocab.answers.size());
+  const QaBatch probe = train_data.load({0}, false, 0);
+  widths.audio_dim = probe.audio.size(2);
+  widths.visual_channels = widths.hidden = probe.visual.size(2);
+  torch::manual_seed(static_cast<std::int64_t>(o.seed));
+  StAvqaNet model(widths);
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(o.learning_rate));
+  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    torch::manual_seed(static_cast<std::int64_t>(o.seed * 1000003 + epoch));
+    const double lr = o.learning_rate * std::pow(o.lr_gamma, (epoch - 1) / o.lr_step);
+    for (auto& group : adam.param_groups())
+      static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+    std::vector<std::size_t> order(train_data.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(o.seed * 7919 + static_cast<std::uint64_t>(epoch));
+    for (std::size_t i = order.size(); i > 1; --i)
+      std::swap(order[i - 1], order[rng() % i]);
+    model->train();
+    double loss_sum = 0;
+    std::size_t correct = 0;
+    const auto batch = static_cast<std::size_t>(o.batch);
+    for (std::size_t step = 0; step * batch < order.size(); ++step) {
+      const std::vector<std::size_t> indices(
+          order.begin() + static_cast<std::ptrdiff_t>(step * batch),
+          order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), (step + 1) * batch)));
+      const QaBatch b = train_data.load(
+          indices, true, o.seed * 31 + static_cast<std::uint64_t>(epoch) * 100003 + step);
+      adam.zero_grad();
+      const StAvqaOutput out = model->forward(b.audio, b.visual, b.question, b.visual_negative);
+      const auto loss = training_loss(out, b.label, o.match_weight);
+      loss.backward();
+      adam.step();
+      loss_sum += loss.item<double>() * static_cast<double>(indices.size());
+      correct +=
+          static_cast<std::size_t>((out.logits.argmax(1) == b.label).sum().item<std::int64_t>());
+    }
+    const Evaluation val = evaluate(model, val_data, o.batch);
+    const auto& m = report.epochs.at(static_cast<std::size_t>(epoch - 1));
+    const auto n = static_cast<double>(order.size());
+    EXPECT_DOUBLE_EQ(m.train_loss, loss_sum / n) << "epoch " << epoch;
+    EXPECT_DOUBLE_EQ(m.train_accuracy, static_cast<double>(correct) / n) << "epoch " << epoch;
+    EXPECT_DOUBLE_EQ(m.val_accuracy, val.accuracy.accuracy().value_or(0.0)) << "epoch " << epoch;
+  }
+  StAvqaNet saved(widths);
+  load_model_weights(saved, dir / "core/epoch-2.pt");
+  const auto expected = model->named_parameters();
+  for (const auto& p : saved->named_parameters())
+    EXPECT_TRUE(torch::equal(p.value(), expected[p.key()])) << p.key();
+  // The core's diagnostics were recorded for both branches.
+  ASSERT_EQ(report.epochs[1].modalities.size(), 2u);
+  EXPECT_EQ(report.epochs[1].modalities[1].modality, "visual");
 }
 
 TEST(Trainer, ConfigFileSetsOptionsAndNamesBadKeys) {

@@ -1,4 +1,4 @@
-#include "avqa/training_metrics.h"
+#include "core/train/epoch_metrics.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include "core/input_error.h"
 #include "tests/test_paths.h"
 
-namespace avqa::net {
+namespace avqa::train {
 namespace {
 
 using avqa::testing::TempDir;
@@ -48,4 +48,4 @@ TEST(ReadMetrics, NamesTheFileLineAndFieldOfABadLine) {
 }
 
 }  // namespace
-}  // namespace avqa::net
+}  // namespace avqa::train
