@@ -1,6 +1,8 @@
 #include "avqa/few_rows_linear.h"
 
 #include <atomic>
+#include <cstdlib>
+#include <string>
 #include <cstdint>
 #include <immintrin.h>
 
@@ -214,12 +216,22 @@ __attribute__((target("avx512f"))) void few_rows_avx512(const AffineRows& p,
 
 // Chosen by what the CPU supports (GCC's target_clones "arch=" variants dispatch by CPU model
 // and gave an AMD EPYC the baseline: batch-1 answer 4.3 -> 10 ms).
-std::atomic<Kernel> portable_kernels{Kernel::Fastest};
+// AVQA_KERNELS=avx2|portable rules the faster kernels out for a whole process (a result that
+// looks off, a side-by-side timing); use_kernels() overrides it.
+Kernel kernel_from_environment() {
+  const char* v = std::getenv("AVQA_KERNELS");
+  const std::string name = v != nullptr ? v : "";
+  if (name == "avx2") return Kernel::Avx2;
+  if (name == "portable") return Kernel::Portable;
+  return Kernel::Fastest;
+}
+
+std::atomic<Kernel> kernel_choice{kernel_from_environment()};
 
 void few_rows(const AffineRows& p) {
   static const bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   static const bool avx512 = __builtin_cpu_supports("avx512f");
-  const Kernel choice = portable_kernels.load(std::memory_order_relaxed);
+  const Kernel choice = kernel_choice.load(std::memory_order_relaxed);
   const auto kernel = choice == Kernel::Portable || !avx2_fma                ? few_rows_baseline
                       : choice == Kernel::Fastest && avx512 && p.k % 16 == 0 ? few_rows_avx512
                                                                              : few_rows_avx2;
@@ -258,7 +270,7 @@ void matrix_vector(
 }
 
 void use_kernels(Kernel kernel) {
-  portable_kernels.store(kernel);
+  kernel_choice.store(kernel);
 }
 
 }  // namespace avqa::net

@@ -27,7 +27,7 @@ void matrix_vector(
 
 /// Which kernels run: the fastest the CPU has (AVX-512 where present and the width is a multiple
 /// of 16, else AVX2 + FMA, else portable code), at most AVX2, or the portable code (tests compare
-/// them; a user can rule them out when a result looks off).
+/// them; a user can rule them out when a result looks off, also with AVQA_KERNELS=avx2|portable).
 enum class Kernel { Fastest, Avx2, Portable };
 void use_kernels(Kernel kernel);
 
