@@ -119,6 +119,12 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--instrument-table", args->table,
                   "Instrument table JSON (default: built-in resources/instruments.json)");
   cmd->add_option("--prefix", o.video_prefix, "Video id prefix")->capture_default_str();
+  cmd->add_option("--classes", o.classes,
+                  "Classification mode with this many classes (the first instruments of the "
+                  "table): one sounding instrument per video, its label in "
+                  "annotations/class-{train,val,test}.csv; --imbalance > 0 makes that share of "
+                  "videos visually ambiguous, < 0 acoustically")
+      ->capture_default_str();
   cmd->add_flag("--quiet", args->quiet, "No progress line");
   auto* knobs = cmd->add_option_group("difficulty", "Difficulty knobs");
   knobs

@@ -6,6 +6,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -78,7 +79,9 @@ SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
   const GeneratorOptions& o = ctx.options;
   const SceneParams& p = o.scene;
   Rng rng(derive_seed(o.seed, static_cast<std::uint64_t>(index)));
-  const Scene scene = sample_scene(ctx.table, p, rng);
+  std::optional<ClassificationScene> classified;
+  if (o.classes > 0) classified = sample_classification_scene(ctx.table, p, o.classes, rng);
+  const Scene scene = classified ? classified->scene : sample_scene(ctx.table, p, rng);
 
   // Audio: one stem per instrument, mixed in float; the stems are the ground truth.
   std::vector<std::vector<float>> stems;
@@ -120,6 +123,12 @@ SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
   truth.motion_suppressed = scene.motion_suppressed;
   truth.snr_db = scene.snr_db;
   truth.mix_gain = mix_gain;
+  if (classified) {
+    truth.label = ctx.table.at(classified->label).name;
+    truth.ambiguous = classified->visual_ambiguous  ? "visual"
+                      : classified->audio_ambiguous ? "audio"
+                                                    : "none";
+  }
 
   const StemAnalysisParams analysis;
   std::vector<StemAnalysis> measured;
@@ -355,7 +364,8 @@ ordered_json parameters_json(const GeneratorOptions& o) {
                       {"blur", s.blur_sigma},
                       {"snr_db", s.snr_db ? ordered_json(*s.snr_db) : ordered_json(nullptr)},
                       {"imbalance", s.imbalance},
-                      {"video_prefix", o.video_prefix}};
+                      {"video_prefix", o.video_prefix},
+                      {"classes", o.classes}};
 }
 
 void prepare_output(const GeneratorOptions& o) {
@@ -401,6 +411,8 @@ void validate(const GeneratorOptions& o) {
   require(o.questions_per_video >= 1 && o.questions_per_video <= 64,
           "--questions-per-video must be in 1..64");
   require(o.jobs >= 0, "--jobs must be >= 0");
+  require(o.classes >= 0 && o.classes <= 22,
+          "--classes must be in 0..22 (0: no classification labels)");
   for (const auto& [value, name] :
        {std::pair{s.silent_rate, "--silent-rate"}, std::pair{s.offscreen_rate, "--offscreen-rate"},
         std::pair{s.duplicate_rate, "--duplicate-rate"},
@@ -457,6 +469,19 @@ GenerationSummary generate_dataset(const GeneratorOptions& options) {
     core::write_file_atomically(
         options.out / "annotations" / (std::string("avqa-") + kSplitNames[s] + ".json"),
         records[s].dump(2) + "\n");
+  }
+  if (options.classes > 0) {
+    std::array<std::string, 3> rows = {"video_id,label\n", "video_id,label\n", "video_id,label\n"};
+    for (std::size_t v = 0; v < truths.size(); ++v)
+      rows[static_cast<std::size_t>(split[v])] += truths[v].video_id + "," + truths[v].label + "\n";
+    for (std::size_t s = 0; s < 3; ++s) {
+      core::write_file_atomically(
+          options.out / "annotations" / (std::string("class-") + kSplitNames[s] + ".csv"), rows[s]);
+    }
+    std::string names;
+    for (int c = 0; c < options.classes; ++c)
+      names += ctx.table.at(static_cast<std::size_t>(c)).name + "\n";
+    core::write_file_atomically(options.out / "annotations" / "classes.txt", names);
   }
 
   // Manifest: how the dataset was made and how balanced it came out.

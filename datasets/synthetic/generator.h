@@ -30,6 +30,11 @@ struct GeneratorOptions {
   std::filesystem::path soundfont;  ///< empty = Debian's FluidR3_GM
   std::filesystem::path instrument_table;  ///< empty = the built-in resources/instruments.json
   std::string video_prefix = "syn";
+  /// > 0: classification mode with this many classes (the table's first instruments): each clip
+  /// has one sounding instrument, its label, and annotations/class-{train,val,test}.csv
+  /// (video_id,label) plus classes.txt are written beside the question files.
+  /// scene.imbalance chooses the ambiguous modality (sample_classification_scene).
+  int classes = 0;
   bool progress = true;  ///< print a progress line on stderr
 };
 
@@ -48,6 +53,7 @@ void validate(const GeneratorOptions& options);
 ///   annotations/avqa-{train,val,test}.json   MUSIC-AVQA schema, split by video
 ///   truth/<id>.json                who is where, who sounds when and how loud (measured)
 ///   manifest.json                  seed, version, parameters, soundfont hash, counts, balance
+///   annotations/class-*.csv, classes.txt   classification mode only (options.classes > 0)
 /// Every file is written to a temporary name and renamed, annotations and manifest last.
 GenerationSummary generate_dataset(const GeneratorOptions& options);
 

@@ -215,4 +215,55 @@ Scene sample_scene(const InstrumentTable& table, const SceneParams& params, Rng&
   return scene;
 }
 
+ClassificationScene sample_classification_scene(const InstrumentTable& table,
+                                                const SceneParams& params,
+                                                int classes,
+                                                Rng& rng) {
+  ClassificationScene out;
+  out.label = static_cast<std::size_t>(rng.integer(0, classes - 1));
+  out.visual_ambiguous = params.imbalance > 0 && rng.chance(params.imbalance);
+  out.audio_ambiguous = params.imbalance < 0 && rng.chance(-params.imbalance);
+  SceneParams p = params;
+  p.imbalance = 0;  // applied below, to the whole clip's roles
+  p.offscreen_rate = 0;
+  p.duplicate_rate = 0;
+  p.silent_rate = 0;
+  p.min_instruments = p.max_instruments = out.visual_ambiguous ? rng.integer(2, 3) : 1;
+  out.scene = sample_scene(table, p, rng);
+  Scene& scene = out.scene;
+  // The first instrument becomes the label and sounds throughout; the others are distractors of
+  // other classes that stay silent.
+  std::vector<std::size_t> others;
+  for (std::size_t c = 0; c < table.size(); ++c) {
+    if (c != out.label) others.push_back(c);
+  }
+  rng.shuffle(others);
+  for (std::size_t i = 0; i < scene.instruments.size(); ++i) {
+    PlannedInstrument& inst = scene.instruments[i];
+    if (i == 0) {
+      inst.spec = out.label;
+      inst.intervals = {{0, params.seconds}};
+      inst.notes = sample_notes(rng, table.at(inst.spec), inst.intervals);
+      inst.gain_db = -3.0 + rng.uniform(-1.0, 1.0);
+    } else {
+      inst.spec = others.at(i - 1);
+      inst.intervals.clear();
+      inst.notes.clear();
+    }
+  }
+  // The sounding instrument is not always first on screen: its place among the distractors is
+  // drawn, so position does not give the label away.
+  if (scene.instruments.size() > 1) {
+    const auto k =
+        static_cast<std::size_t>(rng.integer(0, static_cast<int>(scene.instruments.size()) - 1));
+    std::swap(scene.instruments[0].spec, scene.instruments[k].spec);
+    std::swap(scene.instruments[0].intervals, scene.instruments[k].intervals);
+    std::swap(scene.instruments[0].notes, scene.instruments[k].notes);
+    std::swap(scene.instruments[0].gain_db, scene.instruments[k].gain_db);
+  }
+  scene.motion_suppressed = out.visual_ambiguous;
+  if (out.audio_ambiguous) scene.snr_db = params.imbalance_snr_db;
+  return out;
+}
+
 }  // namespace avqa::synthetic

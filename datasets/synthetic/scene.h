@@ -88,6 +88,23 @@ struct Scene {
   std::optional<double> snr_db;    ///< noise added to the mix; none = clean
 };
 
+/// The classification mode of the generator (`avqa generate --classes N`): every clip's label is
+/// the one instrument that sounds, from its first to its last second, one of the table's first
+/// `classes` instruments. `imbalance` (SceneParams) sets which modality is the clear one: > 0
+/// makes that share of clips visually ambiguous (two or three instruments on screen, one
+/// sounding, none moving), < 0 makes that share of clips acoustically ambiguous (the sound
+/// buried in noise at imbalance_snr_db, the one instrument plainly on screen).
+struct ClassificationScene {
+  Scene scene;
+  std::size_t label = 0;  ///< index into the instrument table (< classes)
+  bool visual_ambiguous = false;
+  bool audio_ambiguous = false;
+};
+ClassificationScene sample_classification_scene(const InstrumentTable& table,
+                                                const SceneParams& params,
+                                                int classes,
+                                                Rng& rng);
+
 /// Samples a scene: background, 1..N visible instruments in non-ambiguous columns (centres at
 /// least width/12 from a column boundary), sounding intervals on whole seconds, melodies or
 /// rhythms, loudness levels, optional off-screen source, clutter.

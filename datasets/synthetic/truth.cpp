@@ -156,6 +156,10 @@ std::string to_json(const SceneTruth& truth) {
                 {"loudness_per_second", "RMS of the instrument's own track, full scale 1"},
                 {"loudness_db", "mean RMS dBFS over its sounding 20 ms frames"},
                 {"onset_rate", "onsets per sounding second"}}}};
+  if (!truth.label.empty()) {
+    doc["label"] = truth.label;
+    doc["ambiguous"] = truth.ambiguous;
+  }
   return doc.dump(1) + "\n";
 }
 
@@ -193,6 +197,11 @@ SceneTruth load_truth(const std::filesystem::path& file) {
         inst.sounding_per_second.push_back(b.get<int>() != 0);
       t.instruments.push_back(std::move(inst));
     }
+    field = "motion_suppressed";
+    t.motion_suppressed = doc.value("motion_suppressed", false);
+    field = "label";
+    t.label = doc.value("label", "");
+    t.ambiguous = doc.value("ambiguous", "");
     return t;
   } catch (const json::exception& e) {
     throw core::InputError({source, std::nullopt, field}, std::string("unreadable: ") + e.what());

@@ -70,14 +70,19 @@ struct SceneTruth {
   bool motion_suppressed = false;
   std::optional<double> snr_db;
   double mix_gain = 1;
+  /// Classification mode: the label (the instrument that sounds) and which modality was made
+  /// ambiguous ("visual", "audio" or "none"); empty otherwise.
+  std::string label;
+  std::string ambiguous;
 
   std::vector<std::size_t> visible() const;
   bool offscreen_sounds() const;
 };
 
 std::string to_json(const SceneTruth& truth);
-/// Reads what to_json wrote: who is where and who sounds when (loudness, onsets and the mix
-/// settings are left at their defaults). Throws core::InputError naming the file and field.
+/// Reads what to_json wrote: who is where and who sounds when, whether motion was suppressed,
+/// the classification label (loudness, onsets and the mix settings are left at their defaults).
+/// Throws core::InputError naming the file and field.
 SceneTruth load_truth(const std::filesystem::path& file);
 
 }  // namespace avqa::synthetic
