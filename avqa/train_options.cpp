@@ -70,6 +70,10 @@ std::string TrainOptionSpec::key() const {
 const std::vector<TrainOptionSpec>& train_option_specs() {
   using O = TrainOptions;
   static const std::vector<TrainOptionSpec> specs = {
+      {"task",
+       "st-avqa (question answering) or classify (audio-visual classification on label files: "
+       "--train/--val are CSV/AVE lists of video ids and labels)",
+       &O::task},
       {"train", "Training annotations (required here or in --config)", &O::train},
       {"val", "Validation annotations, best model by accuracy (required)", &O::val},
       {"cache", "HDF5 feature cache with both splits' videos (not needed with --question-only)",
@@ -89,6 +93,11 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        "Backbone weight files the cache was extracted with, copied into the run so it answers "
        "new videos on its own (repeat or comma-separate)",
        &O::keep_weights},
+      {"fusion", "classify: sum, concat, film or gated", &O::fusion},
+      {"classifier-width", "classify: each encoder's width", &O::classifier_width, Range::Positive},
+      {"id-column", "classify: the label files' video id column (header name or 0-based index)",
+       &O::id_column},
+      {"label-column", "classify: the label files' label column", &O::label_column},
       {"epochs", "Epochs", &O::epochs, Range::Positive},
       {"batch", "Batch size", &O::batch, Range::Positive},
       {"optimizer", "adam (the original's), adamw or sgd (the balance papers')", &O::optimizer},
@@ -179,6 +188,9 @@ TrainConfig load_train_config(const fs::path& file) {
             if (!v.is_array()) fail("must be an array of path strings");
             for (const auto& x : v)
               (o.*member).push_back(as_path(x));
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            if (!v.is_string()) fail("must be a string");
+            o.*member = v.get<std::string>();
           } else if constexpr (std::is_same_v<T, bool>) {
             if (!v.is_boolean()) fail("must be true or false");
             o.*member = v.get<bool>();
@@ -231,6 +243,8 @@ std::string train_config_json(const TrainOptions& o) {
             document[spec.key()] = list;
           } else if constexpr (is_choice_v<T>) {
             document[spec.key()] = Choice<T>::name(o.*member);
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            if (!(o.*member).empty()) document[spec.key()] = o.*member;
           } else {
             if (spec.range == Range::Positive && o.*member <= 0) return;  // threads unset
             document[spec.key()] = o.*member;
@@ -264,7 +278,9 @@ void validate_train_options(const TrainOptions& o) {
   if (o.epochs <= 0 || o.batch <= 0 || o.learning_rate <= 0 || o.lr_step <= 0 || o.segments <= 0)
     throw std::invalid_argument(
         "--epochs, --batch, --lr, --lr-step and --segments must be positive");
-  if (o.cache.empty() && !o.question_only)
+  if (o.task != "st-avqa" && o.task != "classify")
+    throw std::invalid_argument("--task must be st-avqa or classify, not '" + o.task + "'");
+  if (o.cache.empty() && !(o.question_only && o.task == "st-avqa"))
     throw std::invalid_argument("--cache is required unless --question-only");
 }
 

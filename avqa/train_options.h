@@ -18,8 +18,15 @@ namespace avqa::net {
 /// `avqa train`: the original recipe by default (st-avqa.md section 6). The balance method's
 /// settings are train options too (the base), so flags and run.json keys come from one table.
 struct TrainOptions : train::BalanceOptions {
-  std::filesystem::path train;  ///< training annotations
-  std::filesystem::path val;    ///< validation annotations (best model by val accuracy)
+  /// "st-avqa" (question answering, annotation files) or "classify" (audio-visual classification:
+  /// train/val are label files, avclass/)
+  std::string task = "st-avqa";
+  std::string fusion = "concat";        ///< classify: sum, concat, film, gated
+  std::int64_t classifier_width = 256;  ///< classify: each encoder's width
+  std::string id_column;                ///< classify: label files' id column (name or index)
+  std::string label_column;             ///< classify: label files' label column
+  std::filesystem::path train;          ///< training annotations
+  std::filesystem::path val;            ///< validation annotations (best model by val accuracy)
   /// HDF5 feature cache holding both splits' videos; may be empty with question_only
   std::filesystem::path cache;
   /// vocabulary file (`avqa data vocab`); empty: train + val words, the 42 answers
@@ -57,6 +64,7 @@ struct TrainOptions : train::BalanceOptions {
 /// this table, so flags, files and the merge of the two cannot drift apart.
 struct TrainOptionSpec {
   using Field = std::variant<std::filesystem::path TrainOptions::*,
+                             std::string TrainOptions::*,
                              std::vector<std::filesystem::path> TrainOptions::*,
                              int TrainOptions::*,
                              std::int64_t TrainOptions::*,

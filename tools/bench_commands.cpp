@@ -13,11 +13,13 @@
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include "avclass/balance_benchmark.h"
 #include "avqa/st_avqa_net.h"
 #include "avqa/trainer.h"
 #include "core/child_process.h"
 #include "core/input_error.h"
 #include "core/runtime/torch_runtime.h"
+#include "core/train/balance.h"
 #include "datasets/features/extractor.h"
 #include "datasets/features/log_mel.h"
 #include "tools/commands.h"
@@ -291,9 +293,56 @@ void run_bench_net(const BenchNetArgs& a, bool train, const GlobalOptions& globa
   }
 }
 
+void run_bench_balance(avclass::BalanceBenchmarkOptions o,
+                       const std::vector<std::string>& methods,
+                       const GlobalOptions& global) {
+  runtime::configure_torch({global.threads});
+  if (!methods.empty()) {
+    o.methods.clear();
+    for (const auto& m : methods)
+      o.methods.push_back(train::parse_balance_method(m));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto rows = avclass::run_balance_benchmark(o);
+  std::printf("%s", avclass::balance_table_markdown(rows).c_str());
+  std::printf("\n%zu methods x %d seeds, %d epochs, in %.0f s; table.md and accuracy.png in %s\n",
+              rows.size(), o.seeds, o.epochs,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+              o.out.c_str());
+}
+
 }  // namespace
 
 void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
+  auto balance = std::make_shared<avclass::BalanceBenchmarkOptions>();
+  auto methods = std::make_shared<std::vector<std::string>>();
+  CLI::App* bal = bench.add_subcommand(
+      "balance",
+      "Every balanced-learning method x seeds on a generated classification set (avqa generate "
+      "--classes N, then avqa extract): test accuracy, macro-F1, each modality alone and its "
+      "probe, time per epoch, as a Markdown table and a PNG (bench/balance.sh does it all)");
+  bal->add_option("--data", balance->data, "Generated dataset folder")->required();
+  bal->add_option("--cache", balance->cache, "Its feature cache")->required();
+  bal->add_option("--out", balance->out, "Folder for the runs, table.md and accuracy.png")
+      ->required();
+  bal->add_option("--methods", *methods, "Methods (default: all)")->delimiter(',');
+  bal->add_option("--seeds", balance->seeds, "Seeds per method")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  bal->add_option("--epochs", balance->epochs, "Epochs per run")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  bal->add_option("--batch", balance->batch, "Batch size")->capture_default_str();
+  bal->add_option("--lr", balance->learning_rate, "Learning rate")->capture_default_str();
+  bal->add_option("--optimizer", balance->optimizer, "adam, adamw or sgd")->capture_default_str();
+  bal->add_option("--fusion", balance->fusion, "sum, concat, film or gated")->capture_default_str();
+  bal->add_option("--width", balance->classifier_width, "Encoder width")->capture_default_str();
+  bal->add_option("--warmup-epochs", balance->warmup_epochs, "OPM/TPAMI-OGM/valuation warm-up")
+      ->capture_default_str();
+  bal->add_option("--relearn-every", balance->relearn_every, "Re-learning period")
+      ->capture_default_str();
+  bal->callback([balance, methods, &global] { run_bench_balance(*balance, *methods, global); });
+
   auto a = std::make_shared<BenchExtractArgs>();
   CLI::App* extract = bench.add_subcommand("extract",
                                            "Feature extraction, side by side: the original "

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "avclass/classification_task.h"
 #include "avqa/evaluation.h"
 #include "avqa/original_checkpoint.h"
 #include "avqa/question_answering.h"
@@ -126,6 +127,12 @@ void run_train(const TrainArgs& a, const CLI::App& cmd, const GlobalOptions& glo
   // --threads before the command wins over the file's.
   o.threads = runtime::configure_torch({global.threads > 0 ? global.threads : o.threads});
   std::fprintf(stderr, "training on %d thread(s) -> %s\n", o.threads, o.out.c_str());
+  if (o.task == "classify") {
+    const train::FitReport r = avclass::train_classifier(o);
+    std::printf("best val accuracy %.2f%% at epoch %d -> %s\n", 100 * r.best_val_accuracy,
+                r.best_epoch, r.best_model.c_str());
+    return;
+  }
   const net::TrainReport r = net::train(o);
   std::printf("best val accuracy %.2f%% at epoch %d -> %s\n", 100 * r.best_val_accuracy,
               r.best_epoch, r.best_model.c_str());
@@ -146,6 +153,12 @@ void run_eval(const EvalArgs& a, const GlobalOptions& global) {
   o.cache = a.cache;
   o.truth = a.truth;
   o.duplicates = data::parse_duplicate_policy(a.duplicates);
+  if (avclass::is_classification_run(o.run)) {
+    const auto report = avclass::evaluate_classifier(o.run, o.annotations, o.cache);
+    std::printf("%s", a.json ? avclass::classification_report_json(report).c_str()
+                             : avclass::format_classification_report(report).c_str());
+    return;
+  }
   const net::EvalReport report = net::evaluate_run(o);
   std::printf("%s", a.json ? net::eval_report_json(report).c_str()
                            : net::format_eval_report(report).c_str());

@@ -118,6 +118,7 @@ Validation validate(ModalityModel& model, const TrainingData& data, int batch, b
   if (predictions.empty()) return out;
   out.predictions = torch::cat(predictions);
   const auto y = torch::cat(labels);
+  out.labels = y;
   const auto classes =
       std::max(out.predictions.max().item<std::int64_t>(), y.max().item<std::int64_t>()) + 1;
   out.fused = classification_scores(out.predictions, y, classes);

@@ -52,6 +52,7 @@ struct Validation {
   std::vector<double> contribution;       ///< mean Shapley value per modality (with diagnostics)
   FeatureBank features{0};                ///< encoder features of the split (with diagnostics)
   at::Tensor predictions;                 ///< [N] fused predictions, in dataset order
+  at::Tensor labels;                      ///< [N] the labels, in dataset order
 };
 Validation validate(ModalityModel& model, const TrainingData& data, int batch, bool diagnostics);
 

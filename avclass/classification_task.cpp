@@ -1,0 +1,228 @@
+#include "avclass/classification_task.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "avqa/train_options.h"
+#include "core/atomic_file.h"
+#include "core/input_error.h"
+#include "core/train/balance.h"
+#include "datasets/features/feature_cache.h"
+
+namespace avqa::avclass {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+}  // namespace
+
+ClassificationData::ClassificationData(const std::vector<LabelledVideo>& videos,
+                                       const std::vector<std::string>& classes,
+                                       const features::FeatureCacheReader& cache,
+                                       const fs::path& label_file,
+                                       int segments) {
+  const features::CacheLayout& layout = cache.layout();
+  if (segments <= 0 || segments > layout.segments) {
+    throw std::invalid_argument("--segments must be in 1.." + std::to_string(layout.segments) +
+                                " (the cache's segments)");
+  }
+  std::vector<int> rows;
+  for (int k = 0; k < segments; ++k)
+    rows.push_back(k * layout.segments / segments);
+  std::int64_t audio_dim = 0, visual_dim = 0;
+  for (const auto& m : layout.modalities) {
+    if (m.name == "audio" && m.segment_shape.size() == 1)
+      audio_dim = static_cast<std::int64_t>(m.segment_shape[0]);
+    if (m.name == "visual" && !m.segment_shape.empty())
+      visual_dim = static_cast<std::int64_t>(m.segment_shape[0]);
+  }
+  if (audio_dim == 0 || visual_dim == 0)
+    throw std::invalid_argument("the feature cache needs audio [A] and visual [C, ...] features");
+  const auto n = static_cast<std::int64_t>(videos.size());
+  const auto t = static_cast<std::int64_t>(rows.size());
+  audio_ = torch::empty({n, t, audio_dim});
+  visual_ = torch::empty({n, t, visual_dim});
+  labels_ = torch::empty({n}, torch::kLong);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const LabelledVideo& v = videos[static_cast<std::size_t>(i)];
+    const auto index = cache.find(v.video_id);
+    if (!index) {
+      throw core::InputError({label_file.string(), static_cast<std::size_t>(i), "video_id"},
+                             "'" + v.video_id + "' is not in the feature cache");
+    }
+    const auto label = std::find(classes.begin(), classes.end(), v.label);
+    if (label == classes.end()) {
+      throw core::InputError({label_file.string(), static_cast<std::size_t>(i), "label"},
+                             "'" + v.label + "' is not one of the run's classes");
+    }
+    labels_[i] = static_cast<std::int64_t>(label - classes.begin());
+    const auto audio = cache.read("audio", *index, rows);
+    std::copy(audio.begin(), audio.end(), audio_[i].data_ptr<float>());
+    const auto visual = cache.read("visual", *index, rows);  // [T, C, H, W]: pooled over H, W
+    const auto cells = static_cast<std::int64_t>(visual.size()) / (t * visual_dim);
+    visual_[i] =
+        torch::from_blob(const_cast<float*>(visual.data()), {t, visual_dim, cells}).mean(2);
+  }
+}
+
+train::Batch ClassificationData::load(const std::vector<std::size_t>& indices,
+                                      bool,
+                                      std::uint64_t) const {
+  std::vector<std::int64_t> rows(indices.begin(), indices.end());
+  const auto index = torch::tensor(rows, torch::kLong);
+  train::Batch b;
+  b.inputs = {audio_.index_select(0, index), visual_.index_select(0, index)};
+  b.labels = labels_.index_select(0, index);
+  b.indices = indices;
+  return b;
+}
+
+bool is_classification_run(const fs::path& run) {
+  std::error_code ec;
+  if (!fs::exists(run / "config.json", ec)) return false;
+  const json config = json::parse(core::read_text_file(run / "config.json"), nullptr, false);
+  return config.is_object() && config.value("task", "") == "classify";
+}
+
+ClassifierRunConfig load_classifier_config(const fs::path& run) {
+  const fs::path file = run / "config.json";
+  const json c = json::parse(core::read_text_file(file), nullptr, false);
+  const auto fail = [&](const std::string& key, const std::string& what) {
+    throw core::InputError({file.string(), std::nullopt, key}, what);
+  };
+  if (!c.is_object()) fail("", "not a JSON object");
+  ClassifierRunConfig out;
+  try {
+    out.widths.audio_dim = c.at("audio_dim").get<std::int64_t>();
+    out.widths.visual_dim = c.at("visual_dim").get<std::int64_t>();
+    out.widths.hidden = c.at("classifier_width").get<std::int64_t>();
+    out.widths.fusion = parse_fusion(c.at("fusion").get<std::string>());
+    out.segments = c.at("segments").get<int>();
+    out.classes = c.at("classes").get<std::vector<std::string>>();
+    out.widths.classes = static_cast<std::int64_t>(out.classes.size());
+    if (c.contains("cache")) out.cache = run / c.at("cache").get<std::string>();
+  } catch (const json::exception& e) {
+    fail("", std::string("a classification run's config: ") + e.what());
+  } catch (const std::invalid_argument& e) {
+    fail("fusion", e.what());
+  }
+  return out;
+}
+
+train::FitReport train_classifier(const net::TrainOptions& o) {
+  net::validate_train_options(o);
+  LabelFileOptions label_options{o.id_column, o.label_column};
+  const auto train_videos = load_labelled_videos(o.train, label_options);
+  const auto val_videos = load_labelled_videos(o.val, label_options);
+  fs::create_directories(o.out);
+  if (!o.resume && fs::exists(o.out / "state.json")) {
+    throw core::InputError({o.out.string(), std::nullopt, ""},
+                           "holds a run already; pass --resume or choose another folder");
+  }
+  ClassifierRunConfig config;
+  if (o.resume && fs::exists(o.out / "config.json")) {
+    config = load_classifier_config(o.out);
+  } else {
+    config.classes = class_names({train_videos, val_videos});
+  }
+  const features::FeatureCacheReader cache(o.cache);
+  config.segments = std::min(o.segments, cache.layout().segments);
+  const ClassificationData train_data(train_videos, config.classes, cache, o.train,
+                                      config.segments);
+  const ClassificationData val_data(val_videos, config.classes, cache, o.val, config.segments);
+  config.widths.audio_dim = train_data.audio_dim();
+  config.widths.visual_dim = train_data.visual_dim();
+  config.widths.hidden = o.classifier_width;
+  config.widths.fusion = parse_fusion(o.fusion);
+  config.widths.classes = static_cast<std::int64_t>(config.classes.size());
+  core::write_file_atomically(o.out / "run.json", net::train_config_json(o));
+  const json document = {
+      {"task", "classify"},
+      {"fusion", to_string(config.widths.fusion)},
+      {"classifier_width", config.widths.hidden},
+      {"audio_dim", config.widths.audio_dim},
+      {"visual_dim", config.widths.visual_dim},
+      {"segments", config.segments},
+      {"classes", config.classes},
+      {"cache", fs::relative(fs::absolute(o.cache), fs::absolute(o.out)).string()}};
+  core::write_file_atomically(o.out / "config.json", document.dump(2) + "\n");
+
+  torch::manual_seed(static_cast<std::int64_t>(o.seed));
+  LateFusionClassifier model(config.widths);
+  train::TrainerOptions t;
+  t.out = o.out;
+  t.epochs = o.epochs;
+  t.batch = o.batch;
+  t.optimizer = o.optimizer;
+  t.learning_rate = o.learning_rate;
+  t.momentum = o.momentum;
+  t.weight_decay = o.weight_decay;
+  t.lr_step = o.lr_step;
+  t.lr_gamma = o.lr_gamma;
+  t.seed = o.seed;
+  t.resume = o.resume;
+  t.progress = o.progress;
+  t.diagnostics = o.diagnostics;
+  return train::fit(model, train_data, val_data, t, train::make_balance_hooks(o));
+}
+
+ClassificationEvaluation evaluate_classifier(const fs::path& run,
+                                             const fs::path& labels,
+                                             const fs::path& cache_file,
+                                             const LabelFileOptions& label_options) {
+  const ClassifierRunConfig config = load_classifier_config(run);
+  const fs::path cache_path = cache_file.empty() ? config.cache : cache_file;
+  if (cache_path.empty())
+    throw core::InputError({(run / "config.json").string(), std::nullopt, "cache"},
+                           "names no feature cache: pass --cache");
+  const features::FeatureCacheReader cache(cache_path);
+  const auto videos = load_labelled_videos(labels, label_options);
+  const ClassificationData data(videos, config.classes, cache, labels, config.segments);
+  LateFusionClassifier model(config.widths);
+  model.load(run / "best.pt");
+  const train::Validation v = train::validate(model, data, 64, true);
+  ClassificationEvaluation out;
+  out.videos = data.size();
+  out.fused = train::classification_scores(v.predictions, v.labels,
+                                           static_cast<std::int64_t>(config.classes.size()));
+  out.modalities = model.modalities();
+  out.unimodal_accuracy = v.unimodal_accuracy;
+  out.contribution = v.contribution;
+  for (std::int64_t i = 0; i < v.predictions.size(0); ++i)
+    out.predictions.push_back(
+        config.classes.at(static_cast<std::size_t>(v.predictions[i].item<std::int64_t>())));
+  return out;
+}
+
+std::string format_classification_report(const ClassificationEvaluation& e) {
+  char line[200];
+  std::snprintf(line, sizeof line, "%zu videos: accuracy %.2f%%, macro-F1 %.2f%%\n", e.videos,
+                100 * e.fused.accuracy, 100 * e.fused.macro_f1);
+  std::string out = line;
+  for (std::size_t m = 0; m < e.modalities.size(); ++m) {
+    std::snprintf(line, sizeof line, "  %-7s alone %.2f%%, contribution %.3f\n",
+                  e.modalities[m].c_str(), 100 * e.unimodal_accuracy.at(m), e.contribution.at(m));
+    out += line;
+  }
+  return out;
+}
+
+std::string classification_report_json(const ClassificationEvaluation& e) {
+  json per = json::object();
+  for (std::size_t m = 0; m < e.modalities.size(); ++m) {
+    per[e.modalities[m]] = {{"unimodal_accuracy", e.unimodal_accuracy.at(m)},
+                            {"contribution", e.contribution.at(m)}};
+  }
+  return json{{"videos", e.videos},
+              {"accuracy", e.fused.accuracy},
+              {"macro_f1", e.fused.macro_f1},
+              {"modalities", per}}
+             .dump(2) +
+         "\n";
+}
+
+}  // namespace avqa::avclass

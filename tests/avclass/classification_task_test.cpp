@@ -1,0 +1,111 @@
+// The classification task end to end on a tiny generated set: the generator's classification
+// mode, extraction, `train` with a balance method, evaluation.
+#include "avclass/classification_task.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "avclass/class_labels.h"
+#include "avqa/train_options.h"
+#include "core/train/epoch_metrics.h"
+#include "datasets/synthetic/generator.h"
+#include "datasets/synthetic/truth.h"
+#include "tests/test_paths.h"
+#include "tests/tiny_dataset.h"
+
+namespace avqa::avclass {
+namespace {
+
+namespace fs = std::filesystem;
+using avqa::testing::TempDir;
+
+void generate(const fs::path& dir, double imbalance) {
+  synthetic::GeneratorOptions g;
+  g.out = dir / "data";
+  g.videos = 16;
+  g.scene.seconds = 2;
+  g.seed = 3;
+  g.split = {0.5, 0.5, 0.0};
+  g.questions_per_video = 2;
+  g.classes = 3;
+  g.scene.imbalance = imbalance;
+  g.progress = false;
+  synthetic::generate_dataset(g);
+}
+
+TEST(ClassificationData, GeneratorLabelsTheOneSoundingInstrument) {
+  TempDir dir("classify_generate");
+  generate(dir.path(), 0.5);
+  const auto train = load_labelled_videos(dir / "data/annotations/class-train.csv");
+  const auto val = load_labelled_videos(dir / "data/annotations/class-val.csv");
+  EXPECT_EQ(train.size() + val.size(), 16u);
+  int ambiguous = 0;
+  for (const auto& set : {train, val}) {
+    for (const auto& v : set) {
+      const auto truth = synthetic::load_truth(dir / ("data/truth/" + v.video_id + ".json"));
+      int sounding = 0;
+      for (const auto& inst : truth.instruments) {
+        const bool sounds = !inst.sounding_intervals.empty();
+        sounding += sounds;
+        if (sounds) {
+          EXPECT_EQ(inst.name, v.label) << v.video_id;
+        }
+      }
+      EXPECT_EQ(sounding, 1) << v.video_id;
+      EXPECT_EQ(truth.label, v.label);
+      if (truth.visible().size() > 1) {
+        ++ambiguous;
+        EXPECT_TRUE(truth.motion_suppressed) << v.video_id << ": distractors, yet motion shows";
+      }
+    }
+  }
+  EXPECT_GT(ambiguous, 0);  // half of the clips, drawn
+  EXPECT_LT(ambiguous, 16);
+}
+
+TEST(ClassificationTask, TrainsWithABalanceMethodAndEvaluates) {
+  TempDir dir("classify_train");
+  generate(dir.path(), 0.5);
+  avqa::testing::extract_tiny_features(dir.path(), 2);
+  net::TrainOptions o;
+  o.task = "classify";
+  o.train = dir / "data/annotations/class-train.csv";
+  o.val = dir / "data/annotations/class-val.csv";
+  o.cache = dir / "data/features.h5";
+  o.out = dir / "run";
+  o.epochs = 3;
+  o.batch = 4;
+  o.learning_rate = 1e-3;
+  o.classifier_width = 16;
+  o.method = train::BalanceMethod::OgmGe;
+  o.progress = false;
+  const train::FitReport report = train_classifier(o);
+  ASSERT_EQ(report.epochs.size(), 3u);
+  EXPECT_TRUE(is_classification_run(o.out));
+  const auto metrics = train::read_metrics(o.out / "metrics.jsonl");
+  ASSERT_EQ(metrics.back().modalities.size(), 2u);
+  EXPECT_TRUE(metrics.back().score_ratio.has_value());
+
+  // best.pt on the validation file gives the accuracy training recorded for its epoch.
+  const ClassificationEvaluation e = evaluate_classifier(o.out, o.val);
+  EXPECT_EQ(e.videos, load_labelled_videos(o.val).size());
+  EXPECT_DOUBLE_EQ(e.fused.accuracy, report.best_val_accuracy);
+  const auto classes = load_classifier_config(o.out).classes;
+  for (const auto& p : e.predictions)
+    EXPECT_NE(std::find(classes.begin(), classes.end(), p), classes.end()) << p;
+  EXPECT_NE(format_classification_report(e).find("macro-F1"), std::string::npos);
+
+  // A label file naming a video the cache lacks: the error names the file, record and field.
+  core::write_file_atomically(dir / "bad.csv", "video_id,label\nnot-there," + classes[0] + "\n");
+  try {
+    evaluate_classifier(o.out, dir / "bad.csv");
+    FAIL() << "a video missing from the cache was accepted";
+  } catch (const core::InputError& err) {
+    EXPECT_EQ(err.where().file, (dir / "bad.csv").string());
+    EXPECT_EQ(err.where().record, 0u);
+    EXPECT_EQ(err.where().field, "video_id");
+  }
+}
+
+}  // namespace
+}  // namespace avqa::avclass

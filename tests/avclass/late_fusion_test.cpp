@@ -1,0 +1,56 @@
+#include "avclass/late_fusion.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+namespace avqa::avclass {
+namespace {
+
+TEST(LateFusion, EveryFusionGivesLogitsAndUniModalLogitsAsTheOriginalTakesThem) {
+  torch::manual_seed(0);
+  const auto audio = torch::randn({5, 3, 16});
+  const auto visual = torch::randn({5, 3, 32});
+  for (const Fusion fusion : {Fusion::Sum, Fusion::Concat, Fusion::Film, Fusion::Gated}) {
+    LateFusionClassifier model({16, 32, 8, 4, fusion});
+    train::Batch b;
+    b.inputs = {audio, visual};
+    b.labels = torch::zeros({5}, torch::kLong);
+    const auto e = model.encode(b);
+    ASSERT_EQ(e.features.size(), 2u);
+    EXPECT_EQ(e.features[0].sizes(), (std::vector<std::int64_t>{5, 8}));
+    const auto logits = model.fuse(e);
+    EXPECT_EQ(logits.sizes(), (std::vector<std::int64_t>{5, 4})) << to_string(fusion);
+    const auto a = model.unimodal_logits(e, 0), v = model.unimodal_logits(e, 1);
+    auto& net = *model.net();
+    switch (fusion) {
+      case Fusion::Sum: {
+        // The two branches' layers add up to the fused logits.
+        EXPECT_TRUE(torch::allclose(a + v, logits, 1e-5, 1e-6));
+        break;
+      }
+      case Fusion::Concat: {
+        // Split head: the blocks add up, the bias counted twice at half.
+        EXPECT_TRUE(torch::allclose(a + v, logits, 1e-5, 1e-6));
+        const auto w = net.named_parameters()["fc_out.weight"];
+        EXPECT_TRUE(torch::allclose(
+            a,
+            e.features[0].matmul(w.narrow(1, 0, 8).t()) + net.named_parameters()["fc_out.bias"] / 2,
+            1e-5, 1e-6));
+        break;
+      }
+      case Fusion::Film:
+      case Fusion::Gated:
+        EXPECT_TRUE(torch::allclose(
+            a, model.fuse({{e.features[0], torch::zeros_like(e.features[1])}, {}})));
+        break;
+    }
+    // The encoder groups are the two MLPs and nothing else.
+    EXPECT_EQ(model.encoder_parameters(0).size(), 4u);
+    EXPECT_EQ(model.encoder_parameters(1).size(), 4u);
+    EXPECT_GT(model.parameters().size(), 8u);
+  }
+  EXPECT_THROW(parse_fusion("late"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace avqa::avclass
