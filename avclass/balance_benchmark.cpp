@@ -120,7 +120,7 @@ std::string balance_table_markdown(const std::vector<BalanceBenchmarkRow>& rows)
 }
 
 void write_balance_plot(const std::vector<BalanceBenchmarkRow>& rows, const fs::path& png) {
-  const int group = 90, margin = 60, height = 360, plot_h = 260;
+  const int group = 120, margin = 60, height = 360, plot_h = 260;
   const int width = margin * 2 + group * static_cast<int>(rows.size());
   cv::Mat image(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
   const auto y_of = [&](double accuracy) {
