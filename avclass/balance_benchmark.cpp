@@ -7,7 +7,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "avclass/classification_task.h"
+#include "avqa/evaluation.h"
 #include "avqa/train_options.h"
+#include "avqa/trainer.h"
 #include "core/atomic_file.h"
 #include "core/train/epoch_metrics.h"
 
@@ -41,7 +43,7 @@ std::vector<BalanceBenchmarkRow> run_balance_benchmark(const BalanceBenchmarkOpt
   std::vector<BalanceBenchmarkRow> rows;
   const fs::path annotations = b.data / "annotations";
   for (const train::BalanceMethod method : b.methods) {
-    BalanceBenchmarkRow row{method, {}, {}, {}, {}, {}, {}, {}};
+    BalanceBenchmarkRow row{method, {}, {}, {}, {}, {}, {}, {}, {}, {}};
     for (int seed = 1; seed <= b.seeds; ++seed) {
       net::TrainOptions o;
       o.task = "classify";
@@ -96,6 +98,84 @@ std::vector<BalanceBenchmarkRow> run_balance_benchmark(const BalanceBenchmarkOpt
   core::write_file_atomically(b.out / "table.md", balance_table_markdown(rows));
   write_balance_plot(rows, b.out / "accuracy.png");
   return rows;
+}
+
+std::vector<BalanceBenchmarkRow> run_avqa_balance_benchmark(const BalanceBenchmarkOptions& b) {
+  std::vector<BalanceBenchmarkRow> rows;
+  const net::TrainConfig base = net::load_train_config(b.avqa_config);
+  for (const train::BalanceMethod method : b.methods) {
+    BalanceBenchmarkRow row{method, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+    for (int seed = 1; seed <= b.avqa_seeds; ++seed) {
+      net::TrainOptions o = base.options;
+      o.out = b.out /
+              ("avqa-" + std::string(train::to_string(method)) + "-seed" + std::to_string(seed));
+      o.epochs = b.avqa_epochs;
+      o.seed = static_cast<std::uint64_t>(seed);
+      o.method = method;
+      o.warmup_epochs = std::min(b.warmup_epochs, b.avqa_epochs - 1);
+      o.ogm_last_epoch = b.avqa_epochs;
+      o.relearn_every = 1;  // the short runs re-learn after every epoch
+      o.keep_weights.clear();
+      o.resume = false;
+      o.progress = false;
+      std::vector<train::EpochMetrics> metrics = train::read_metrics(o.out / "metrics.jsonl");
+      if (static_cast<int>(metrics.size()) < o.epochs) {
+        std::error_code ec;
+        o.resume = fs::exists(o.out / "state.json", ec);
+        net::train(o);
+        metrics = train::read_metrics(o.out / "metrics.jsonl");
+      }
+      net::EvalOptions e;
+      e.run = o.out;
+      e.annotations = o.train.parent_path() / "avqa-test.json";
+      e.cache = o.cache;
+      const net::EvalReport test = net::evaluate_run(e);
+      row.accuracy.push_back(test.accuracy.accuracy().value_or(0.0));
+      const auto& last = metrics.back();
+      if (last.modalities.size() == 2) {
+        row.audio_alone.push_back(last.modalities[0].unimodal_accuracy);
+        row.visual_alone.push_back(last.modalities[1].unimodal_accuracy);
+        row.audio_probe.push_back(last.modalities[0].probe_accuracy);
+        row.visual_probe.push_back(last.modalities[1].probe_accuracy);
+      }
+      if (test.grounding) {
+        row.pointing.push_back(test.grounding->pointing_accuracy);
+        row.temporal.push_back(test.grounding->temporal_mass);
+      }
+      double seconds = 0;
+      for (const auto& m : metrics)
+        seconds += m.seconds;
+      row.seconds_per_epoch.push_back(seconds / static_cast<double>(metrics.size()));
+      if (b.progress) {
+        std::fprintf(stderr, "ST-AVQA %-19s seed %d: test accuracy %.2f%%\n",
+                     train::to_string(method), seed, 100 * row.accuracy.back());
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  core::write_file_atomically(b.out / "table-avqa.md", avqa_balance_table_markdown(rows));
+  return rows;
+}
+
+std::string avqa_balance_table_markdown(const std::vector<BalanceBenchmarkRow>& rows) {
+  double joint_seconds = 0;
+  for (const auto& r : rows) {
+    if (r.method == train::BalanceMethod::None) joint_seconds = mean(r.seconds_per_epoch);
+  }
+  std::string out =
+      "| method | test accuracy % | audio alone % (val) | visual alone % (val) | audio probe % | "
+      "visual probe % | pointing % | temporal % | s / epoch | x joint |\n"
+      "|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& r : rows) {
+    char time[64];
+    const double s = mean(r.seconds_per_epoch);
+    std::snprintf(time, sizeof time, "%.1f | %.2f", s, joint_seconds > 0 ? s / joint_seconds : 0.0);
+    out += "| " + std::string(train::to_string(r.method)) + " | " + cell(r.accuracy) + " | " +
+           cell(r.audio_alone) + " | " + cell(r.visual_alone) + " | " + cell(r.audio_probe) +
+           " | " + cell(r.visual_probe) + " | " + cell(r.pointing) + " | " + cell(r.temporal) +
+           " | " + time + " |\n";
+  }
+  return out;
 }
 
 std::string balance_table_markdown(const std::vector<BalanceBenchmarkRow>& rows) {

@@ -31,6 +31,13 @@ struct BalanceBenchmarkOptions {
   int warmup_epochs = 2;
   int relearn_every = 5;
   bool progress = true;
+
+  /// The shorter question-answering part: a run configuration of ST-AVQA on generated data
+  /// (the demo's build/demo/run/run.json), retrained per method x seed for avqa_epochs and
+  /// evaluated on the test file beside its training file, with grounding scores. Empty: skipped.
+  std::filesystem::path avqa_config;
+  int avqa_epochs = 2;
+  int avqa_seeds = 3;
 };
 
 struct BalanceBenchmarkRow {
@@ -40,14 +47,21 @@ struct BalanceBenchmarkRow {
   std::vector<double> audio_alone, visual_alone;  ///< test uni-modal accuracy per seed
   std::vector<double> audio_probe, visual_probe;  ///< last epoch's val probes per seed
   std::vector<double> seconds_per_epoch;
+  std::vector<double> pointing, temporal;  ///< question answering: grounding scores on test
 };
 
 /// Runs every method x seed (a finished run in out/ is reused, so an interrupted benchmark
 /// continues where it stopped).
 std::vector<BalanceBenchmarkRow> run_balance_benchmark(const BalanceBenchmarkOptions& options);
+/// The question-answering part (options.avqa_config): ST-AVQA per method x seed; writes
+/// table-avqa.md.
+std::vector<BalanceBenchmarkRow> run_avqa_balance_benchmark(const BalanceBenchmarkOptions& options);
 
 /// mean ± std (sample std over seeds) per column; the time column relative to joint training.
 std::string balance_table_markdown(const std::vector<BalanceBenchmarkRow>& rows);
+/// The question-answering table: test accuracy, each branch alone and its probe (validation, last
+/// epoch), pointing and temporal grounding on test, time per epoch.
+std::string avqa_balance_table_markdown(const std::vector<BalanceBenchmarkRow>& rows);
 /// A bar chart of test accuracy (mean, ± std whiskers) and each modality alone per method.
 void write_balance_plot(const std::vector<BalanceBenchmarkRow>& rows,
                         const std::filesystem::path& png);

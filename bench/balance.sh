@@ -4,11 +4,13 @@
 # two or three instruments, one sounding, none moving), trained on train, the best epoch chosen on
 # val, scored on test. Prints a Markdown table and writes accuracy.png.
 #   bench/balance.sh [--out DIR] [--videos N] [--epochs N] [--seeds N] [--imbalance X] [--threads N]
+#                    [--avqa-run RUN]
+# --avqa-run: also retrain that ST-AVQA run (the demo's build/demo/run) per method x seed, shorter.
 # The data and the runs stay in DIR (default build/bench-balance): a second call reuses them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=build/bench-balance videos=360 epochs=20 seeds=3 imbalance=0.5 threads=2 classes=6
+out=build/bench-balance videos=360 epochs=20 seeds=3 imbalance=0.5 threads=2 classes=6 avqa_run=
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
@@ -17,6 +19,7 @@ while [ $# -gt 0 ]; do
     --seeds) seeds=$2; shift 2 ;;
     --imbalance) imbalance=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
+    --avqa-run) avqa_run=$2; shift 2 ;;
     *) echo "usage: $0 [--out DIR] [--videos N] [--epochs N] [--seeds N] [--imbalance X] [--threads N]" >&2; exit 2 ;;
   esac
 done
@@ -45,5 +48,7 @@ if [ ! -f "$out/data/features.h5" ] || ! "$avqa" cache verify "$out/data/feature
     --seconds 3 --size 112 --visual-weights "$out/weights/resnet18.pt" \
     --audio-weights "$out/weights/vggish.pt" --resume
 fi
+avqa_args=()
+[ -n "$avqa_run" ] && avqa_args=(--avqa-config "$avqa_run/run.json")
 "$avqa" --threads "$threads" bench balance --data "$out/data" --cache "$out/data/features.h5" \
-  --out "$out/runs" --epochs "$epochs" --seeds "$seeds"
+  --out "$out/runs" --epochs "$epochs" --seeds "$seeds" "${avqa_args[@]}"

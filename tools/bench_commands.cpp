@@ -305,6 +305,11 @@ void run_bench_balance(avclass::BalanceBenchmarkOptions o,
   const auto start = std::chrono::steady_clock::now();
   const auto rows = avclass::run_balance_benchmark(o);
   std::printf("%s", avclass::balance_table_markdown(rows).c_str());
+  if (!o.avqa_config.empty()) {
+    const auto avqa_rows = avclass::run_avqa_balance_benchmark(o);
+    std::printf("\nST-AVQA, %d epochs, %d seeds:\n%s", o.avqa_epochs, o.avqa_seeds,
+                avclass::avqa_balance_table_markdown(avqa_rows).c_str());
+  }
   std::printf("\n%zu methods x %d seeds, %d epochs, in %.0f s; table.md and accuracy.png in %s\n",
               rows.size(), o.seeds, o.epochs,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
@@ -340,6 +345,15 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
   bal->add_option("--warmup-epochs", balance->warmup_epochs, "OPM/TPAMI-OGM/valuation warm-up")
       ->capture_default_str();
   bal->add_option("--relearn-every", balance->relearn_every, "Re-learning period")
+      ->capture_default_str();
+  bal->add_option("--avqa-config", balance->avqa_config,
+                  "Also ST-AVQA on generated question-answering data: a run configuration (e.g. "
+                  "the demo's build/demo/run/run.json), retrained per method x seed");
+  bal->add_option("--avqa-epochs", balance->avqa_epochs, "Epochs of each ST-AVQA run")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  bal->add_option("--avqa-seeds", balance->avqa_seeds, "Seeds of the ST-AVQA part")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   bal->callback([balance, methods, &global] { run_bench_balance(*balance, *methods, global); });
 
