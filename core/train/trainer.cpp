@@ -216,6 +216,8 @@ FitReport fit(ModalityModel& model,
       for (const auto& hook : hooks)
         hook->on_batch(s);
       s.encoded = model.encode(s.batch);
+      // The probes learn from what the encoders make, before any method zeroes or drops.
+      if (o.diagnostics && modalities.size() >= 2) train_features.add(s.encoded, s.batch.labels);
       apply_zeroed(s.batch, s.encoded);
       s.labels = s.batch.labels;
       for (const auto& hook : hooks)
@@ -257,7 +259,6 @@ FitReport fit(ModalityModel& model,
       if (o.diagnostics && modalities.size() >= 2) {
         const double s0 = s.score(0), s1 = s.score(1);
         if (s1 > 0) ratio_sum += s0 / s1, ++ratio_steps;
-        train_features.add(s.encoded, s.batch.labels);
       }
       if (o.progress)
         progress.update(
