@@ -1,10 +1,10 @@
 #include "avqa/few_rows_linear.h"
 
 #include <atomic>
-#include <cstdlib>
-#include <string>
 #include <cstdint>
+#include <cstdlib>
 #include <immintrin.h>
+#include <string>
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
