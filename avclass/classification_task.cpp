@@ -153,20 +153,7 @@ train::FitReport train_classifier(const net::TrainOptions& o) {
 
   torch::manual_seed(static_cast<std::int64_t>(o.seed));
   LateFusionClassifier model(config.widths);
-  train::TrainerOptions t;
-  t.out = o.out;
-  t.epochs = o.epochs;
-  t.batch = o.batch;
-  t.optimizer = o.optimizer;
-  t.learning_rate = o.learning_rate;
-  t.momentum = o.momentum;
-  t.weight_decay = o.weight_decay;
-  t.lr_step = o.lr_step;
-  t.lr_gamma = o.lr_gamma;
-  t.seed = o.seed;
-  t.resume = o.resume;
-  t.progress = o.progress;
-  t.diagnostics = o.diagnostics;
+  const train::TrainerOptions t = net::trainer_options(o);
   return train::fit(model, train_data, val_data, t, train::make_balance_hooks(o));
 }
 

@@ -268,6 +268,25 @@ TrainOptions merge_train_options(const TrainConfig& file,
   return o;
 }
 
+train::TrainerOptions trainer_options(const TrainOptions& o) {
+  train::TrainerOptions t;
+  t.out = o.out;
+  t.epochs = o.epochs;
+  t.batch = o.batch;
+  t.optimizer = o.optimizer;
+  t.learning_rate = o.learning_rate;
+  t.momentum = o.momentum;
+  t.weight_decay = o.weight_decay;
+  t.lr_step = o.lr_step;
+  t.lr_gamma = o.lr_gamma;
+  t.seed = o.seed;
+  t.resume = o.resume;
+  t.progress = o.progress;
+  // A question-only run's branches see zeros: nothing per modality to measure.
+  t.diagnostics = o.diagnostics && !(o.task == "st-avqa" && o.question_only);
+  return t;
+}
+
 void validate_train_options(const TrainOptions& o) {
   for (const auto& [name, value] :
        {std::pair{"--train", &o.train}, {"--val", &o.val}, {"--out", &o.out}}) {

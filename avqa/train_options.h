@@ -122,6 +122,9 @@ TrainOptions merge_train_options(const TrainConfig& file,
                                  const TrainOptions& flags,
                                  const std::function<bool(const std::string& name)>& given);
 
+/// The training core's settings from a run's options (both tasks train through train::fit).
+train::TrainerOptions trainer_options(const TrainOptions& options);
+
 /// Checks what every run needs (train, val, out; positive counts); throws
 /// std::invalid_argument naming the option.
 void validate_train_options(const TrainOptions& options);

@@ -128,20 +128,7 @@ TrainReport train(const TrainOptions& o) {
 
   torch::manual_seed(static_cast<std::int64_t>(o.seed));
   StAvqaModel model(StAvqaNet(widths), o.match_weight);
-  train::TrainerOptions t;
-  t.out = o.out;
-  t.epochs = o.epochs;
-  t.batch = o.batch;
-  t.optimizer = o.optimizer;
-  t.learning_rate = o.learning_rate;
-  t.momentum = o.momentum;
-  t.weight_decay = o.weight_decay;
-  t.lr_step = o.lr_step;
-  t.lr_gamma = o.lr_gamma;
-  t.seed = o.seed;
-  t.resume = o.resume;
-  t.progress = o.progress;
-  t.diagnostics = o.diagnostics && !o.question_only;
+  const train::TrainerOptions t = trainer_options(o);
   const QaTrainingData train_batches(train_data, o.question_only);
   const QaTrainingData val_batches(val_data, o.question_only);
   const train::FitReport fitted =

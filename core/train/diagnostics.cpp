@@ -75,9 +75,24 @@ at::Tensor shapley_values(const std::vector<at::Tensor>& correct, std::size_t mo
   return torch::stack(columns, 1);
 }
 
-Validation validate(ModalityModel& model, const TrainingData& data, int batch, bool diagnostics) {
+void for_each_encoded_batch(ModalityModel& model,
+                            const TrainingData& data,
+                            int batch,
+                            const std::function<void(const Batch&, const Encoded&)>& visit) {
   const torch::NoGradGuard no_grad;
   model.set_training(false);
+  const auto step = static_cast<std::size_t>(batch);
+  for (std::size_t begin = 0; begin < data.size(); begin += step) {
+    std::vector<std::size_t> indices;
+    for (std::size_t i = begin; i < std::min(data.size(), begin + step); ++i)
+      indices.push_back(i);
+    const Batch b = data.load(indices, false, 0);
+    visit(b, model.encode(b));
+  }
+  model.set_training(true);
+}
+
+Validation validate(ModalityModel& model, const TrainingData& data, int batch, bool diagnostics) {
   const std::size_t m_count = model.modalities().size();
   const bool per_modality = diagnostics && m_count >= 2;
   const std::size_t coalitions = std::size_t{1} << m_count;
@@ -85,36 +100,28 @@ Validation validate(ModalityModel& model, const TrainingData& data, int batch, b
   out.features = FeatureBank(m_count);
   std::vector<at::Tensor> predictions, labels;
   std::vector<std::vector<at::Tensor>> correct(per_modality ? coalitions - 1 : 0);
-  for (std::size_t begin = 0; begin < data.size(); begin += static_cast<std::size_t>(batch)) {
-    std::vector<std::size_t> indices;
-    for (std::size_t i = begin; i < std::min(data.size(), begin + static_cast<std::size_t>(batch));
-         ++i)
-      indices.push_back(i);
-    const Batch b = data.load(indices, false, 0);
-    const Encoded e = model.encode(b);
+  for_each_encoded_batch(model, data, batch, [&](const Batch& b, const Encoded& e) {
     const auto p = model.fuse(e).argmax(1);
     predictions.push_back(p);
     labels.push_back(b.labels);
-    if (!per_modality) continue;
+    if (!per_modality) return;
     out.features.add(e, b.labels);
-    for (std::size_t s = 1; s < coalitions; ++s) {
-      if (s == coalitions - 1) {
-        correct[s - 1].push_back(p == b.labels);
-        continue;
+    correct[coalitions - 2].push_back(p == b.labels);  // every modality: the fused answer
+    for (std::size_t s = 1; s + 1 < coalitions; ++s) {
+      at::Tensor logits;
+      if (__builtin_popcountll(s) == 1) {
+        // A single modality's coalition is its uni-modal answer (the model's own definition).
+        logits = model.unimodal_logits(e, static_cast<std::size_t>(__builtin_ctzll(s)));
+      } else {
+        Encoded partial = e;
+        for (std::size_t m = 0; m < m_count; ++m) {
+          if (!(s & (std::size_t{1} << m))) partial = with_zeroed(partial, m);
+        }
+        logits = model.fuse(partial);
       }
-      Encoded partial = e;
-      for (std::size_t m = 0; m < m_count; ++m) {
-        if (!(s & (std::size_t{1} << m))) partial = with_zeroed(partial, m);
-      }
-      // A single modality's coalition is its uni-modal answer (the model's own definition).
-      const bool single = __builtin_popcountll(s) == 1;
-      const auto logits =
-          single ? model.unimodal_logits(e, static_cast<std::size_t>(__builtin_ctzll(s)))
-                 : model.fuse(partial);
       correct[s - 1].push_back(logits.argmax(1) == b.labels);
     }
-  }
-  model.set_training(true);
+  });
   if (predictions.empty()) return out;
   out.predictions = torch::cat(predictions);
   const auto y = torch::cat(labels);

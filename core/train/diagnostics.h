@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -43,6 +44,14 @@ ClassificationScores classification_scores(const at::Tensor& predictions,
 /// `correct[s]` [N] for every coalition bit mask s in 1 .. 2^M - 1 (bit m: modality m present).
 /// Returns [N, M]; each row sums to correct[2^M - 1].
 at::Tensor shapley_values(const std::vector<at::Tensor>& correct, std::size_t modalities);
+
+/// Every sample of `data` in order, in batches of `batch`, through the encoders in evaluation mode
+/// without gradients; `visit` sees each batch and its encoding. The model is left in training
+/// mode (every caller runs between training steps).
+void for_each_encoded_batch(ModalityModel& model,
+                            const TrainingData& data,
+                            int batch,
+                            const std::function<void(const Batch&, const Encoded&)>& visit);
 
 /// One pass over a split in evaluation mode.
 struct Validation {

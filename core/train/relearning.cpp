@@ -14,18 +14,9 @@ namespace {
 
 // Encoder features of every sample of `data` in evaluation mode.
 FeatureBank features_of(ModalityModel& model, const TrainingData& data, int batch) {
-  const torch::NoGradGuard no_grad;
-  model.set_training(false);
   FeatureBank bank(model.modalities().size());
-  for (std::size_t begin = 0; begin < data.size(); begin += static_cast<std::size_t>(batch)) {
-    std::vector<std::size_t> indices;
-    for (std::size_t i = begin; i < std::min(data.size(), begin + static_cast<std::size_t>(batch));
-         ++i)
-      indices.push_back(i);
-    const Batch b = data.load(indices, false, 0);
-    bank.add(model.encode(b), b.labels);
-  }
-  model.set_training(true);
+  for_each_encoded_batch(model, data, batch,
+                         [&](const Batch& b, const Encoded& e) { bank.add(e, b.labels); });
   return bank;
 }
 

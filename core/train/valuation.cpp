@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "core/train/diagnostics.h"
+
 namespace avqa::train {
 
 at::Tensor valuation_shapley(const at::Tensor& fused_correct,
@@ -30,24 +32,13 @@ void Valuation::on_fit_start(FitContext& fit) {
 void Valuation::on_epoch_start(FitContext& fit, std::vector<PlannedSample>& plan) {
   if (fit.epoch < options_.warmup_epochs) return;
   ModalityModel& model = fit.model;
-  const TrainingData& data = fit.train_data;
   std::vector<at::Tensor> fused, first, second;
-  {
-    const torch::NoGradGuard no_grad;
-    model.set_training(false);
-    const auto batch = static_cast<std::size_t>(fit.options.batch);
-    for (std::size_t begin = 0; begin < data.size(); begin += batch) {
-      std::vector<std::size_t> indices;
-      for (std::size_t i = begin; i < std::min(data.size(), begin + batch); ++i)
-        indices.push_back(i);
-      const Batch b = data.load(indices, false, 0);
-      const Encoded e = model.encode(b);
-      fused.push_back(model.fuse(e).argmax(1) == b.labels);
-      first.push_back(model.unimodal_logits(e, 0).argmax(1) == b.labels);
-      second.push_back(model.unimodal_logits(e, 1).argmax(1) == b.labels);
-    }
-    model.set_training(true);
-  }
+  for_each_encoded_batch(model, fit.train_data, fit.options.batch,
+                         [&](const Batch& b, const Encoded& e) {
+                           fused.push_back(model.fuse(e).argmax(1) == b.labels);
+                           first.push_back(model.unimodal_logits(e, 0).argmax(1) == b.labels);
+                           second.push_back(model.unimodal_logits(e, 1).argmax(1) == b.labels);
+                         });
   const auto phi = valuation_shapley(torch::cat(fused), torch::cat(first), torch::cat(second));
   const auto n = phi.size(0);
   if (options_.level == ValuationLevel::Sample) {
