@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "avqa/run_folder.h"
 #include "avqa/train_options.h"
 #include "core/atomic_file.h"
 #include "core/input_error.h"
@@ -30,9 +31,7 @@ ClassificationData::ClassificationData(const std::vector<LabelledVideo>& videos,
     throw std::invalid_argument("--segments must be in 1.." + std::to_string(layout.segments) +
                                 " (the cache's segments)");
   }
-  std::vector<int> rows;
-  for (int k = 0; k < segments; ++k)
-    rows.push_back(k * layout.segments / segments);
+  const std::vector<int> rows = net::model_segment_rows(layout.segments, segments);
   std::int64_t audio_dim = 0, visual_dim = 0;
   for (const auto& m : layout.modalities) {
     if (m.name == "audio" && m.segment_shape.size() == 1)
