@@ -154,6 +154,16 @@ void add_generate_command(CLI::App& app) {
                    "(audio more\n"
                    "informative), <0 buries the audio in noise (vision more informative)")
       ->capture_default_str();
+  knobs
+      ->add_option("--ambiguous-audio", o.scene.ambiguous_audio,
+                   "With --classes: this share of videos (besides the visually ambiguous ones of "
+                   "--imbalance > 0) has its audio buried in noise, so each modality decides "
+                   "videos the other cannot")
+      ->capture_default_str();
+  knobs
+      ->add_option("--ambiguous-snr", o.scene.imbalance_snr_db,
+                   "SNR (dB) of the noise that buries the audio of acoustically ambiguous videos")
+      ->capture_default_str();
   cmd->callback([args, cmd] { run_generate(*args, *cmd); });
 }
 

@@ -364,6 +364,8 @@ ordered_json parameters_json(const GeneratorOptions& o) {
                       {"blur", s.blur_sigma},
                       {"snr_db", s.snr_db ? ordered_json(*s.snr_db) : ordered_json(nullptr)},
                       {"imbalance", s.imbalance},
+                      {"ambiguous_audio", s.ambiguous_audio},
+                      {"ambiguous_snr_db", s.imbalance_snr_db},
                       {"video_prefix", o.video_prefix},
                       {"classes", o.classes}};
 }
@@ -420,6 +422,11 @@ void validate(const GeneratorOptions& o) {
     require(value >= 0 && value <= 1, std::string(name) + " must be in 0..1");
   }
   require(s.imbalance >= -1 && s.imbalance <= 1, "--imbalance must be in -1..1");
+  require(s.ambiguous_audio >= 0 && s.ambiguous_audio + std::max(0.0, s.imbalance) <= 1,
+          "--ambiguous-audio must be >= 0 and at most 1 - --imbalance");
+  require(s.ambiguous_audio == 0 || o.classes > 0, "--ambiguous-audio needs --classes");
+  require(s.imbalance_snr_db >= -40 && s.imbalance_snr_db <= 40,
+          "--ambiguous-snr must be in -40..40 dB");
   require(s.blur_sigma >= 0 && s.blur_sigma <= 20, "--blur must be in 0..20 pixels");
   require(!s.snr_db || (*s.snr_db >= -20 && *s.snr_db <= 80), "--snr must be in -20..80 dB");
   require(!o.video_prefix.empty() && o.video_prefix.find_first_of("/\\ .") == std::string::npos,

@@ -223,6 +223,13 @@ ClassificationScene sample_classification_scene(const InstrumentTable& table,
   out.label = static_cast<std::size_t>(rng.integer(0, classes - 1));
   out.visual_ambiguous = params.imbalance > 0 && rng.chance(params.imbalance);
   out.audio_ambiguous = params.imbalance < 0 && rng.chance(-params.imbalance);
+  if (params.ambiguous_audio > 0 && !out.visual_ambiguous) {
+    // Of the clips left visually clear, the share that makes ambiguous_audio of all clips.
+    const double visual_share = std::max(0.0, params.imbalance);
+    out.audio_ambiguous =
+        out.audio_ambiguous ||
+        rng.chance(std::min(1.0, params.ambiguous_audio / std::max(1e-9, 1 - visual_share)));
+  }
   SceneParams p = params;
   p.imbalance = 0;  // applied below, to the whole clip's roles
   p.offscreen_rate = 0;

@@ -52,6 +52,10 @@ struct SceneParams {
   double imbalance = 0.0;  ///< -1..1: >0 removes visual motion cues, <0 buries audio in noise, in
                            ///< that share of clips
   double imbalance_snr_db = -5;  ///< SNR of the noise that buries audio when imbalance < 0
+  /// classification mode only: this share of clips has its audio buried (at imbalance_snr_db)
+  /// besides the visually ambiguous share that imbalance > 0 sets, the two disjoint (their sum
+  /// at most 1): each modality then decides clips the other cannot.
+  double ambiguous_audio = 0.0;
 };
 
 /// An instrument as planned: what it is, where it stands, what it plays. What it *sounds*
@@ -93,7 +97,8 @@ struct Scene {
 /// `classes` instruments. `imbalance` (SceneParams) sets which modality is the clear one: > 0
 /// makes that share of clips visually ambiguous (two or three instruments on screen, one
 /// sounding, none moving), < 0 makes that share of clips acoustically ambiguous (the sound
-/// buried in noise at imbalance_snr_db, the one instrument plainly on screen).
+/// buried in noise at imbalance_snr_db, the one instrument plainly on screen). ambiguous_audio
+/// adds acoustically ambiguous clips to the visually ambiguous ones.
 struct ClassificationScene {
   Scene scene;
   std::size_t label = 0;  ///< index into the instrument table (< classes)

@@ -14,6 +14,7 @@
 #include "core/sha256.h"
 #include "datasets/annotations.h"
 #include "datasets/media/media_reader.h"
+#include "datasets/synthetic/scene.h"
 #include "datasets/vocabulary.h"
 #include "tests/test_paths.h"
 
@@ -353,6 +354,40 @@ TEST(Generator, YesNoAnswersStayBalanced) {
   EXPECT_LT(100.0 * right / static_cast<double>(test.size()), 50.0);
 }
 
+// Classification mode with both kinds of ambiguity: each modality must decide clips the other
+// cannot, so the shares are disjoint and each clip's ambiguity is what it says.
+TEST(Generator, ClassificationAmbiguitySharesAreDisjointAndAsAsked) {
+  const InstrumentTable table = InstrumentTable::builtin();
+  SceneParams params;
+  params.seconds = 2;
+  params.imbalance = 0.4;
+  params.ambiguous_audio = 0.3;
+  params.imbalance_snr_db = -12;
+  Rng rng(11);
+  const int draws = 2000;
+  int visual = 0, audio = 0;
+  for (int i = 0; i < draws; ++i) {
+    const ClassificationScene c = sample_classification_scene(table, params, 6, rng);
+    ASSERT_FALSE(c.visual_ambiguous && c.audio_ambiguous) << "draw " << i;
+    visual += c.visual_ambiguous;
+    audio += c.audio_ambiguous;
+    std::size_t visible = 0;
+    for (const auto& inst : c.scene.instruments)
+      visible += inst.visible;
+    if (c.audio_ambiguous) {
+      ASSERT_TRUE(c.scene.snr_db.has_value());
+      EXPECT_EQ(*c.scene.snr_db, -12);
+      EXPECT_EQ(visible, 1u) << "an acoustically ambiguous clip shows its one instrument plainly";
+    } else {
+      EXPECT_FALSE(c.scene.snr_db.has_value());
+    }
+    if (c.visual_ambiguous) EXPECT_GE(visible, 2u);
+  }
+  // Binomial std of a share over 2000 draws is about 0.011: 0.04 is more than 3 std.
+  EXPECT_NEAR(visual / double(draws), 0.4, 0.04);
+  EXPECT_NEAR(audio / double(draws), 0.3, 0.04);
+}
+
 TEST(Generator, RefusesBadArgumentsAndNonEmptyFolders) {
   TempDir dir("gen_args");
   auto expect_invalid = [&](auto change, const std::string& option) {
@@ -371,6 +406,12 @@ TEST(Generator, RefusesBadArgumentsAndNonEmptyFolders) {
       [](GeneratorOptions& o) { o.scene.min_instruments = 3, o.scene.max_instruments = 2; },
       "--instruments");
   expect_invalid([](GeneratorOptions& o) { o.scene.clutter = 2; }, "--clutter");
+  expect_invalid(
+      [](GeneratorOptions& o) {
+        o.classes = 3, o.scene.imbalance = 0.8, o.scene.ambiguous_audio = 0.3;
+      },
+      "--ambiguous-audio");
+  expect_invalid([](GeneratorOptions& o) { o.scene.ambiguous_audio = 0.3; }, "--ambiguous-audio");
   expect_invalid([](GeneratorOptions& o) { o.scene.width = o.scene.height = 101; }, "--size");
   EXPECT_FALSE(fs::exists(dir / "bad"));  // nothing written for rejected options
 
