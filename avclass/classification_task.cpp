@@ -21,11 +21,31 @@ using json = nlohmann::json;
 
 }  // namespace
 
+VisualPooling parse_visual_pooling(const std::string& name) {
+  if (name == "mean") return VisualPooling::Mean;
+  if (name == "max") return VisualPooling::Max;
+  if (name == "mean-max") return VisualPooling::MeanMax;
+  throw std::invalid_argument("--visual-pooling must be mean, max or mean-max, not '" + name + "'");
+}
+
+const char* to_string(VisualPooling pooling) {
+  switch (pooling) {
+    case VisualPooling::Mean:
+      return "mean";
+    case VisualPooling::Max:
+      return "max";
+    case VisualPooling::MeanMax:
+      return "mean-max";
+  }
+  return "?";
+}
+
 ClassificationData::ClassificationData(const std::vector<LabelledVideo>& videos,
                                        const std::vector<std::string>& classes,
                                        const features::FeatureCacheReader& cache,
                                        const fs::path& label_file,
-                                       int segments) {
+                                       int segments,
+                                       VisualPooling pooling) {
   const features::CacheLayout& layout = cache.layout();
   if (segments <= 0 || segments > layout.segments) {
     throw std::invalid_argument("--segments must be in 1.." + std::to_string(layout.segments) +
@@ -43,6 +63,8 @@ ClassificationData::ClassificationData(const std::vector<LabelledVideo>& videos,
     throw std::invalid_argument("the feature cache needs audio [A] and visual [C, ...] features");
   const auto n = static_cast<std::int64_t>(videos.size());
   const auto t = static_cast<std::int64_t>(rows.size());
+  const std::int64_t channels = visual_dim;
+  if (pooling == VisualPooling::MeanMax) visual_dim *= 2;
   audio_ = torch::empty({n, t, audio_dim});
   visual_ = torch::empty({n, t, visual_dim});
   labels_ = torch::empty({n}, torch::kLong);
@@ -62,9 +84,19 @@ ClassificationData::ClassificationData(const std::vector<LabelledVideo>& videos,
     const auto audio = cache.read("audio", *index, rows);
     std::copy(audio.begin(), audio.end(), audio_[i].data_ptr<float>());
     const auto visual = cache.read("visual", *index, rows);  // [T, C, H, W]: pooled over H, W
-    const auto cells = static_cast<std::int64_t>(visual.size()) / (t * visual_dim);
-    visual_[i] =
-        torch::from_blob(const_cast<float*>(visual.data()), {t, visual_dim, cells}).mean(2);
+    const auto cells = static_cast<std::int64_t>(visual.size()) / (t * channels);
+    const auto map = torch::from_blob(const_cast<float*>(visual.data()), {t, channels, cells});
+    switch (pooling) {
+      case VisualPooling::Mean:
+        visual_[i] = map.mean(2);
+        break;
+      case VisualPooling::Max:
+        visual_[i] = std::get<0>(map.max(2));
+        break;
+      case VisualPooling::MeanMax:
+        visual_[i] = torch::cat({map.mean(2), std::get<0>(map.max(2))}, 1);
+        break;
+    }
   }
 }
 
@@ -101,19 +133,25 @@ ClassifierRunConfig load_classifier_config(const fs::path& run) {
     out.widths.hidden = c.at("classifier_width").get<std::int64_t>();
     out.widths.fusion = parse_fusion(c.at("fusion").get<std::string>());
     out.segments = c.at("segments").get<int>();
+    out.widths.input_norm = c.value("input_norm", false);
+    if (c.contains("visual_pooling"))
+      out.visual_pooling = parse_visual_pooling(c.at("visual_pooling").get<std::string>());
     out.classes = c.at("classes").get<std::vector<std::string>>();
     out.widths.classes = static_cast<std::int64_t>(out.classes.size());
     if (c.contains("cache")) out.cache = run / c.at("cache").get<std::string>();
   } catch (const json::exception& e) {
     fail("", std::string("a classification run's config: ") + e.what());
   } catch (const std::invalid_argument& e) {
-    fail("fusion", e.what());
+    fail(std::string(e.what()).find("pooling") != std::string::npos ? "visual_pooling" : "fusion",
+         e.what());
   }
   return out;
 }
 
 train::FitReport train_classifier(const net::TrainOptions& o) {
   net::validate_train_options(o);
+  const VisualPooling pooling = parse_visual_pooling(o.visual_pooling);
+  const Fusion fusion = parse_fusion(o.fusion);
   LabelFileOptions label_options{o.id_column, o.label_column};
   const auto train_videos = load_labelled_videos(o.train, label_options);
   const auto val_videos = load_labelled_videos(o.val, label_options);
@@ -127,16 +165,18 @@ train::FitReport train_classifier(const net::TrainOptions& o) {
     config = load_classifier_config(o.out);
   } else {
     config.classes = class_names({train_videos, val_videos});
+    config.visual_pooling = pooling;
   }
   const features::FeatureCacheReader cache(o.cache);
   config.segments = std::min(o.segments, cache.layout().segments);
-  const ClassificationData train_data(train_videos, config.classes, cache, o.train,
-                                      config.segments);
-  const ClassificationData val_data(val_videos, config.classes, cache, o.val, config.segments);
+  const ClassificationData train_data(train_videos, config.classes, cache, o.train, config.segments,
+                                      config.visual_pooling);
+  const ClassificationData val_data(val_videos, config.classes, cache, o.val, config.segments,
+                                    config.visual_pooling);
   config.widths.audio_dim = train_data.audio_dim();
   config.widths.visual_dim = train_data.visual_dim();
   config.widths.hidden = o.classifier_width;
-  config.widths.fusion = parse_fusion(o.fusion);
+  config.widths.fusion = fusion;
   config.widths.classes = static_cast<std::int64_t>(config.classes.size());
   core::write_file_atomically(o.out / "run.json", net::train_config_json(o));
   const json document = {
@@ -146,6 +186,8 @@ train::FitReport train_classifier(const net::TrainOptions& o) {
       {"audio_dim", config.widths.audio_dim},
       {"visual_dim", config.widths.visual_dim},
       {"segments", config.segments},
+      {"visual_pooling", to_string(config.visual_pooling)},
+      {"input_norm", config.widths.input_norm},
       {"classes", config.classes},
       {"cache", fs::relative(fs::absolute(o.cache), fs::absolute(o.out)).string()}};
   core::write_file_atomically(o.out / "config.json", document.dump(2) + "\n");
@@ -167,7 +209,8 @@ ClassificationEvaluation evaluate_classifier(const fs::path& run,
                            "names no feature cache: pass --cache");
   const features::FeatureCacheReader cache(cache_path);
   const auto videos = load_labelled_videos(labels, label_options);
-  const ClassificationData data(videos, config.classes, cache, labels, config.segments);
+  const ClassificationData data(videos, config.classes, cache, labels, config.segments,
+                                config.visual_pooling);
   LateFusionClassifier model(config.widths);
   model.load(run / "best.pt");
   const train::Validation v = train::validate(model, data, 64, true);

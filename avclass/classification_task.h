@@ -24,8 +24,15 @@ struct TrainOptions;
 // `avqa train --task classify` and `avqa eval` on its runs.
 namespace avqa::avclass {
 
+/// How a segment's visual map [C, H, W] becomes one vector. The mean over the cells is the usual
+/// global pooling; an instrument that covers a few of the 7x7 cells is diluted in it, which the
+/// max keeps; mean-max concatenates both ([2C]).
+enum class VisualPooling { Mean, Max, MeanMax };
+VisualPooling parse_visual_pooling(const std::string& name);  ///< "mean", "max", "mean-max"
+const char* to_string(VisualPooling pooling);
+
 /// Labelled videos with their features, read once from a cache: audio [N, T, A] and the visual
-/// maps pooled to [N, T, C].
+/// maps pooled to [N, T, C] (mean, max) or [N, T, 2C] (mean-max).
 class ClassificationData : public train::TrainingData {
  public:
   /// Every video must be extracted in `cache`; an error names `label_file`, the record and the
@@ -34,7 +41,8 @@ class ClassificationData : public train::TrainingData {
                      const std::vector<std::string>& classes,
                      const features::FeatureCacheReader& cache,
                      const std::filesystem::path& label_file,
-                     int segments);
+                     int segments,
+                     VisualPooling pooling = VisualPooling::Mean);
   std::size_t size() const override { return static_cast<std::size_t>(labels_.size(0)); }
   train::Batch load(const std::vector<std::size_t>& indices,
                     bool training,
@@ -50,6 +58,7 @@ class ClassificationData : public train::TrainingData {
 struct ClassifierRunConfig {
   LateFusionOptions widths;
   int segments = 10;
+  VisualPooling visual_pooling = VisualPooling::Mean;  ///< runs written before the option: mean
   std::vector<std::string> classes;
   std::filesystem::path cache;  ///< the training cache (relative to the run when written)
 };

@@ -34,6 +34,11 @@ const char* to_string(Fusion fusion) {
 
 LateFusionNetImpl::LateFusionNetImpl(const LateFusionOptions& o) : options_(o) {
   const auto d = o.hidden;
+  if (o.input_norm) {
+    audio_norm_ = register_module("audio_norm", nn::LayerNorm(nn::LayerNormOptions({o.audio_dim})));
+    visual_norm_ =
+        register_module("visual_norm", nn::LayerNorm(nn::LayerNormOptions({o.visual_dim})));
+  }
   audio_fc1_ = register_module("audio_fc1", nn::Linear(o.audio_dim, d));
   audio_fc2_ = register_module("audio_fc2", nn::Linear(d, d));
   visual_fc1_ = register_module("visual_fc1", nn::Linear(o.visual_dim, d));
@@ -59,11 +64,13 @@ LateFusionNetImpl::LateFusionNetImpl(const LateFusionOptions& o) : options_(o) {
 }
 
 torch::Tensor LateFusionNetImpl::encode_audio(const torch::Tensor& audio) {
-  return torch::relu(audio_fc2_(torch::relu(audio_fc1_(audio)))).mean(1);
+  const auto x = audio_norm_ ? audio_norm_(audio) : audio;
+  return torch::relu(audio_fc2_(torch::relu(audio_fc1_(x)))).mean(1);
 }
 
 torch::Tensor LateFusionNetImpl::encode_visual(const torch::Tensor& visual) {
-  return torch::relu(visual_fc2_(torch::relu(visual_fc1_(visual)))).mean(1);
+  const auto x = visual_norm_ ? visual_norm_(visual) : visual;
+  return torch::relu(visual_fc2_(torch::relu(visual_fc1_(x)))).mean(1);
 }
 
 torch::Tensor LateFusionNetImpl::fuse(const torch::Tensor& a, const torch::Tensor& v) {
@@ -105,10 +112,13 @@ std::vector<at::Tensor> LateFusionClassifier::parameters() {
 }
 
 std::vector<at::Tensor> LateFusionClassifier::encoder_parameters(std::size_t m) {
-  const char* names[2][2] = {{"audio_fc1", "audio_fc2"}, {"visual_fc1", "visual_fc2"}};
+  const char* names[2][3] = {{"audio_norm", "audio_fc1", "audio_fc2"},
+                             {"visual_norm", "visual_fc1", "visual_fc2"}};
   std::vector<at::Tensor> out;
+  const auto children = net_->named_children();
   for (const char* name : names[m]) {
-    for (const auto& p : net_->named_children()[name]->parameters())
+    if (!children.contains(name)) continue;  // no norm without input_norm
+    for (const auto& p : children[name]->parameters())
       out.push_back(p);
   }
   return out;

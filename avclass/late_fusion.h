@@ -7,6 +7,7 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
 #include "core/train/modality_model.h"
@@ -27,9 +28,15 @@ struct LateFusionOptions {
   std::int64_t hidden = 256;  ///< each encoder's width d
   std::int64_t classes = 6;
   Fusion fusion = Fusion::Concat;
+  /// LayerNorm on each segment's input vector before its encoder. Cached features come in
+  /// whatever scale their backbone gives (here the visual maps are tens of times larger than the
+  /// audio embeddings): without it SGD's step sizes, and so which modality dominates, follow
+  /// that scale rather than the data. Runs written before the option had none.
+  bool input_norm = true;
 };
 
-/// Module names: audio_fc1, audio_fc2, visual_fc1, visual_fc2 (the encoders), then the fusion's
+/// Module names: audio_norm, audio_fc1, audio_fc2, visual_norm, visual_fc1, visual_fc2 (the
+/// encoders; the norms with input_norm), then the fusion's
 /// own layers: sum fc_x, fc_y; concat fc_out; film fc (d -> 2d), fc_out; gated fc_x, fc_y, fc_out.
 class LateFusionNetImpl : public torch::nn::Module {
  public:
@@ -49,6 +56,7 @@ class LateFusionNetImpl : public torch::nn::Module {
 
  private:
   LateFusionOptions options_;
+  torch::nn::LayerNorm audio_norm_{nullptr}, visual_norm_{nullptr};
   torch::nn::Linear audio_fc1_{nullptr}, audio_fc2_{nullptr};
   torch::nn::Linear visual_fc1_{nullptr}, visual_fc2_{nullptr};
   torch::nn::Linear fc_x_{nullptr}, fc_y_{nullptr}, fc_{nullptr}, fc_out_{nullptr};

@@ -23,10 +23,13 @@ struct TrainOptions : train::BalanceOptions {
   std::string task = "st-avqa";
   std::string fusion = "concat";        ///< classify: sum, concat, film, gated
   std::int64_t classifier_width = 256;  ///< classify: each encoder's width
-  std::string id_column;                ///< classify: label files' id column (name or index)
-  std::string label_column;             ///< classify: label files' label column
-  std::filesystem::path train;          ///< training annotations
-  std::filesystem::path val;            ///< validation annotations (best model by val accuracy)
+  /// classify: how a segment's visual map [C, H, W] becomes one vector: mean, max, or mean-max
+  /// (both, 2C wide: a small instrument is diluted by the mean over the cells)
+  std::string visual_pooling = "mean-max";
+  std::string id_column;        ///< classify: label files' id column (name or index)
+  std::string label_column;     ///< classify: label files' label column
+  std::filesystem::path train;  ///< training annotations
+  std::filesystem::path val;    ///< validation annotations (best model by val accuracy)
   /// HDF5 feature cache holding both splits' videos; may be empty with question_only
   std::filesystem::path cache;
   /// vocabulary file (`avqa data vocab`); empty: train + val words, the 42 answers

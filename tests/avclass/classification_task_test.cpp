@@ -2,12 +2,15 @@
 // mode, extraction, `train` with a balance method, evaluation.
 #include "avclass/classification_task.h"
 
+#include <numeric>
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "avclass/class_labels.h"
 #include "avqa/train_options.h"
 #include "core/train/epoch_metrics.h"
+#include "datasets/features/feature_cache.h"
 #include "datasets/synthetic/generator.h"
 #include "datasets/synthetic/truth.h"
 #include "tests/test_paths.h"
@@ -86,6 +89,28 @@ TEST(ClassificationTask, TrainsWithABalanceMethodAndEvaluates) {
   ASSERT_EQ(metrics.back().modalities.size(), 2u);
   EXPECT_TRUE(metrics.back().score_ratio.has_value());
 
+  EXPECT_EQ(load_classifier_config(o.out).visual_pooling, VisualPooling::MeanMax);  // default
+
+  // Mean-max pooling is the mean's vector followed by the max's, and the max is never below it.
+  {
+    const features::FeatureCacheReader cache(o.cache);
+    const auto videos = load_labelled_videos(o.val);
+    const auto classes = load_classifier_config(o.out).classes;
+    const ClassificationData mean(videos, classes, cache, o.val, 2, VisualPooling::Mean);
+    const ClassificationData max(videos, classes, cache, o.val, 2, VisualPooling::Max);
+    const ClassificationData both(videos, classes, cache, o.val, 2, VisualPooling::MeanMax);
+    ASSERT_EQ(both.visual_dim(), 2 * mean.visual_dim());
+    std::vector<std::size_t> all(videos.size());
+    std::iota(all.begin(), all.end(), 0);
+    const auto m = mean.load(all, false, 0).inputs[1];
+    const auto x = max.load(all, false, 0).inputs[1];
+    const auto b = both.load(all, false, 0).inputs[1];
+    EXPECT_TRUE(torch::equal(b.narrow(2, 0, mean.visual_dim()), m));
+    EXPECT_TRUE(torch::equal(b.narrow(2, mean.visual_dim(), mean.visual_dim()), x));
+    EXPECT_TRUE((x >= m - 1e-6).all().item<bool>());
+    EXPECT_FALSE(torch::allclose(x, m));  // the tiny backbones' maps are not constant
+  }
+
   // best.pt on the validation file gives the accuracy training recorded for its epoch.
   const ClassificationEvaluation e = evaluate_classifier(o.out, o.val);
   EXPECT_EQ(e.videos, load_labelled_videos(o.val).size());
@@ -94,6 +119,18 @@ TEST(ClassificationTask, TrainsWithABalanceMethodAndEvaluates) {
   for (const auto& p : e.predictions)
     EXPECT_NE(std::find(classes.begin(), classes.end(), p), classes.end()) << p;
   EXPECT_NE(format_classification_report(e).find("macro-F1"), std::string::npos);
+
+  // A pooling that does not exist is refused before anything is written.
+  net::TrainOptions bad = o;
+  bad.out = dir / "bad-run";
+  bad.visual_pooling = "median";
+  try {
+    train_classifier(bad);
+    FAIL() << "accepted --visual-pooling median";
+  } catch (const std::invalid_argument& err) {
+    EXPECT_NE(std::string(err.what()).find("--visual-pooling"), std::string::npos) << err.what();
+  }
+  EXPECT_FALSE(fs::exists(bad.out));
 
   // A label file naming a video the cache lacks: the error names the file, record and field.
   core::write_file_atomically(dir / "bad.csv", "video_id,label\nnot-there," + classes[0] + "\n");

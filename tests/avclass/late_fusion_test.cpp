@@ -44,12 +44,34 @@ TEST(LateFusion, EveryFusionGivesLogitsAndUniModalLogitsAsTheOriginalTakesThem) 
             a, model.fuse({{e.features[0], torch::zeros_like(e.features[1])}, {}})));
         break;
     }
-    // The encoder groups are the two MLPs and nothing else.
-    EXPECT_EQ(model.encoder_parameters(0).size(), 4u);
-    EXPECT_EQ(model.encoder_parameters(1).size(), 4u);
-    EXPECT_GT(model.parameters().size(), 8u);
+    // The encoder groups are the two input norms and MLPs and nothing else.
+    EXPECT_EQ(model.encoder_parameters(0).size(), 6u);
+    EXPECT_EQ(model.encoder_parameters(1).size(), 6u);
+    EXPECT_GT(model.parameters().size(), 12u);
   }
   EXPECT_THROW(parse_fusion("late"), std::invalid_argument);
+}
+
+// The input norm makes each encoder blind to its features' overall scale (what decides SGD's
+// step sizes otherwise); without it (runs written before the option) the scale passes through.
+TEST(LateFusion, InputNormMakesEachEncoderIndependentOfItsFeaturesScale) {
+  torch::manual_seed(1);
+  const auto audio = torch::randn({4, 3, 16});
+  const auto visual = torch::randn({4, 3, 32}) + 3;  // ReLU maps: positive, off zero
+  LateFusionClassifier normed({16, 32, 8, 4, Fusion::Concat, true});
+  LateFusionClassifier plain({16, 32, 8, 4, Fusion::Concat, false});
+  const auto encode = [&](LateFusionClassifier& m, double scale) {
+    train::Batch b;
+    b.inputs = {audio * scale, visual * scale};
+    return m.encode(b).features;
+  };
+  const auto a = encode(normed, 1), b = encode(normed, 40);
+  // Equal up to LayerNorm's epsilon (1e-5 against a variance of about 1).
+  EXPECT_TRUE(torch::allclose(a[0], b[0], 1e-3, 1e-4));
+  EXPECT_TRUE(torch::allclose(a[1], b[1], 1e-3, 1e-4));
+  const auto c = encode(plain, 1), d = encode(plain, 40);
+  EXPECT_FALSE(torch::allclose(c[1], d[1], 1e-2, 1e-3));
+  EXPECT_EQ(plain.encoder_parameters(0).size(), 4u);
 }
 
 }  // namespace
