@@ -55,12 +55,15 @@ std::vector<BalanceBenchmarkRow> run_balance_benchmark(const BalanceBenchmarkOpt
       o.batch = b.batch;
       o.learning_rate = b.learning_rate;
       o.optimizer = train::parse_optimizer_kind(b.optimizer);
+      o.weight_decay = b.weight_decay;
       o.lr_step = b.epochs;  // constant rate: the runs are short
       o.classifier_width = b.classifier_width;
       o.fusion = b.fusion;
+      o.visual_pooling = b.visual_pooling;
       o.seed = static_cast<std::uint64_t>(seed);
       o.method = method;
       o.warmup_epochs = b.warmup_epochs;
+      o.ogm_alpha = b.ogm_alpha;
       o.ogm_last_epoch = b.epochs;
       o.relearn_every = b.relearn_every;
       o.progress = false;
@@ -113,6 +116,7 @@ std::vector<BalanceBenchmarkRow> run_avqa_balance_benchmark(const BalanceBenchma
       o.seed = static_cast<std::uint64_t>(seed);
       o.method = method;
       o.warmup_epochs = std::min(b.warmup_epochs, b.avqa_epochs - 1);
+      o.ogm_alpha = b.ogm_alpha;
       o.ogm_last_epoch = b.avqa_epochs;
       o.relearn_every = 1;  // the short runs re-learn after every epoch
       o.keep_weights.clear();

@@ -29,9 +29,9 @@ struct LateFusionOptions {
   std::int64_t classes = 6;
   Fusion fusion = Fusion::Concat;
   /// LayerNorm on each segment's input vector before its encoder. Cached features come in
-  /// whatever scale their backbone gives (here the visual maps are tens of times larger than the
-  /// audio embeddings): without it SGD's step sizes, and so which modality dominates, follow
-  /// that scale rather than the data. Runs written before the option had none.
+  /// whatever scale their backbone gives (the generated benchmark's VGGish embeddings are about
+  /// 30x the ResNet maps): without it one SGD learning rate cannot suit both encoders, and which
+  /// modality learns follows that scale rather than the data. Runs written before had none.
   bool input_norm = true;
 };
 

@@ -340,11 +340,16 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
   bal->add_option("--batch", balance->batch, "Batch size")->capture_default_str();
   bal->add_option("--lr", balance->learning_rate, "Learning rate")->capture_default_str();
   bal->add_option("--optimizer", balance->optimizer, "adam, adamw or sgd")->capture_default_str();
+  bal->add_option("--weight-decay", balance->weight_decay, "Weight decay")->capture_default_str();
   bal->add_option("--fusion", balance->fusion, "sum, concat, film or gated")->capture_default_str();
+  bal->add_option("--visual-pooling", balance->visual_pooling, "mean, max or mean-max")
+      ->capture_default_str();
   bal->add_option("--width", balance->classifier_width, "Encoder width")->capture_default_str();
   bal->add_option("--warmup-epochs", balance->warmup_epochs, "OPM/TPAMI-OGM/valuation warm-up")
       ->capture_default_str();
   bal->add_option("--relearn-every", balance->relearn_every, "Re-learning period")
+      ->capture_default_str();
+  bal->add_option("--ogm-alpha", balance->ogm_alpha, "OGM, OGM-GE and TPAMI-OGM alpha")
       ->capture_default_str();
   bal->add_option("--avqa-config", balance->avqa_config,
                   "Also ST-AVQA on generated question-answering data: a run configuration (e.g. "

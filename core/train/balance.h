@@ -36,7 +36,9 @@ const std::vector<BalanceMethod>& balance_methods();
 
 struct BalanceOptions {
   BalanceMethod method = BalanceMethod::None;
-  double ogm_alpha = 0.1;   ///< OGM / OGM-GE (TPAMI OGM: 1.0 unless set)
+  /// OGM, OGM-GE and TPAMI OGM (the OGM-GE README: 0.1 for VGGSound, 0.8 for CREMA-D; the TPAMI
+  /// code's default 1.0)
+  double ogm_alpha = 0.1;
   int ogm_first_epoch = 1;  ///< modulation window, 1-based inclusive
   int ogm_last_epoch = 50;
   int warmup_epochs = 5;  ///< OPM, TPAMI OGM, valuation
