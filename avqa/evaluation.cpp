@@ -1,6 +1,6 @@
 #include "avqa/evaluation.h"
 
-#include <array>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "avqa/grounding_diagnostics.h"
 #include "avqa/run_folder.h"
 #include "core/input_error.h"
 #include "datasets/features/feature_cache.h"
@@ -72,20 +73,15 @@ GroundingScores grounding_scores(const Evaluation& e,
     bool any_sounding = false;
     for (std::size_t k = 0; k < segment_seconds.size(); ++k) {
       const auto second = static_cast<std::size_t>(segment_seconds[k]);
-      std::vector<std::array<double, 4>> boxes;
-      for (const json& inst : t.at("instruments")) {
-        if (!inst.at("visible").get<bool>()) continue;
-        const auto& per_second = inst.at("sounding_per_second");
-        if (second >= per_second.size() || per_second[second].get<int>() != 1) continue;
-        const auto& b = inst.at("box_per_second")[second];
-        boxes.push_back({b[0].get<double>() * scale, b[1].get<double>() * scale,
-                         b[2].get<double>() * scale, b[3].get<double>() * scale});
-      }
+      std::vector<TruthBox> boxes = truth_boxes(t, second, scale);
+      boxes.erase(
+          std::remove_if(boxes.begin(), boxes.end(), [](const TruthBox& b) { return !b.sounding; }),
+          boxes.end());
       if (boxes.empty()) continue;
       any_sounding = true;
       double area = 0;  // boxes rarely overlap; their summed area, capped at the frame
       for (const auto& b : boxes)
-        area += (b[2] - b[0]) * (b[3] - b[1]);
+        area += (b.x1 - b.x0) * (b.y1 - b.y0);
       area_share += std::min(1.0, area / (static_cast<double>(frame_size) * frame_size));
       seconds_share += 1.0 / static_cast<double>(segment_seconds.size());
       sounding_mass += e.temporal_visual[q][static_cast<std::int64_t>(k)].item<double>();
@@ -93,12 +89,9 @@ GroundingScores grounding_scores(const Evaluation& e,
       const double x = (static_cast<double>(peak % grid) + 0.5) * cell;
       const double y = (static_cast<double>(peak / grid) + 0.5) * cell;
       ++scores.pointing_segments;
-      for (const auto& b : boxes) {
-        if (x >= b[0] && x < b[2] && y >= b[1] && y < b[3]) {
-          ++hits;
-          break;
-        }
-      }
+      if (std::any_of(boxes.begin(), boxes.end(),
+                      [&](const TruthBox& b) { return b.contains(x, y); }))
+        ++hits;
     }
     if (any_sounding) {
       mass += sounding_mass;

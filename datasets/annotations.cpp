@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -352,6 +353,15 @@ std::vector<core::InputError> find_annotation_errors(const std::filesystem::path
   } catch (const StopParsing&) {
   }
   return found;
+}
+
+std::vector<std::string> video_ids(const AnnotationSet& set) {
+  std::vector<std::string> ids;
+  std::set<std::string> seen;
+  for (const auto& r : set.records) {
+    if (seen.insert(r.video_id).second) ids.push_back(r.video_id);
+  }
+  return ids;
 }
 
 }  // namespace avqa::data

@@ -59,6 +59,9 @@ struct AnnotationSet {
   std::vector<DuplicateQuestionId> duplicates;  ///< found in the file, whatever the policy
 };
 
+/// The videos the records ask about, each once, in the order they first appear.
+std::vector<std::string> video_ids(const AnnotationSet& set);
+
 /// Loads and validates a MUSIC-AVQA annotation file (a JSON array of records). Throws
 /// core::InputError naming the file, the record index and the field of the first problem;
 /// nothing is returned half-loaded.

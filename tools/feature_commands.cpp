@@ -9,7 +9,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "avqa/grounding_diagnostics.h"
 #include "core/runtime/torch_runtime.h"
+#include "datasets/annotations.h"
 #include "datasets/features/backbone_pretraining.h"
 #include "datasets/features/extractor.h"
 #include "datasets/features/feature_cache.h"
@@ -101,6 +103,25 @@ void run_verify(const fs::path& path) {
     throw ExitStatus(2);
   }
   std::printf("ok %s: %zu videos, every feature finite\n", path.c_str(), reader.status().size());
+}
+
+struct ProbeCellsArgs {
+  std::string cache;
+  std::string data;
+  std::string train_split = "train";
+  std::string test_split = "test";
+  net::CellProbeOptions options;
+};
+
+void run_probe_cells(const ProbeCellsArgs& a, const GlobalOptions& global) {
+  runtime::configure_torch({global.threads});
+  const fs::path annotations = fs::path(a.data) / "annotations";
+  const auto split = [&](const std::string& name) {
+    return data::video_ids(data::load_annotations(annotations / ("avqa-" + name + ".json")));
+  };
+  const net::CellProbeReport r = net::probe_cells(
+      a.cache, fs::path(a.data) / "truth", split(a.train_split), split(a.test_split), a.options);
+  std::fputs(net::format_cell_probe(r, a.options).c_str(), stdout);
 }
 
 }  // namespace
@@ -230,6 +251,26 @@ void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
       "verify", "Check every video is extracted and every value finite; exit 2 otherwise");
   verify->add_option("cache", *verify_path, "HDF5 feature cache")->required();
   verify->callback([verify_path] { run_verify(*verify_path); });
+  auto probe = std::make_shared<ProbeCellsArgs>();
+  CLI::App* probe_cmd = cache->add_subcommand(
+      "probe-cells",
+      "Grounding diagnostic on a generated dataset: does a linear probe on one cell of the visual "
+      "maps tell whether an instrument is in that cell (trained on one split, scored on another)?");
+  probe_cmd->add_option("cache", probe->cache, "HDF5 feature cache with visual maps")->required();
+  probe_cmd
+      ->add_option("--data", probe->data, "Dataset written by avqa generate (annotations/, truth/)")
+      ->required();
+  probe_cmd->add_option("--train-split", probe->train_split, "Split the probe learns on")
+      ->capture_default_str();
+  probe_cmd->add_option("--test-split", probe->test_split, "Split it is scored on")
+      ->capture_default_str();
+  probe_cmd->add_flag("--sounding", probe->options.sounding_only,
+                      "Inside = in a sounding instrument's box (one frame cannot know who plays "
+                      "unless motion shows it)");
+  probe_cmd->add_option("--epochs", probe->options.epochs, "Probe training epochs")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  probe_cmd->callback([probe, &global] { run_probe_cells(*probe, global); });
 }
 
 }  // namespace avqa::tools

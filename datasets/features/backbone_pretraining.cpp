@@ -36,13 +36,7 @@ struct Samples {
 
 std::vector<std::string> split_videos(const fs::path& data, const char* split) {
   const fs::path file = data / "annotations" / (std::string("avqa-") + split + ".json");
-  const data::AnnotationSet set = data::load_annotations(file);
-  std::vector<std::string> ids;
-  std::set<std::string> seen;
-  for (const auto& r : set.records) {
-    if (seen.insert(r.video_id).second) ids.push_back(r.video_id);
-  }
-  return ids;
+  return data::video_ids(data::load_annotations(file));
 }
 
 Samples load_samples(const fs::path& data, const std::vector<std::string>& videos, int frame_size) {

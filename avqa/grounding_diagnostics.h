@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+// Why does the attention not point at the sounding instrument? Diagnostics that separate the
+// suspects on generated data, where the truth says who is where: first, whether the visual
+// features of one cell know that an instrument is in that cell at all.
+namespace avqa::net {
+
+/// A visible instrument's box at one second of a generated clip (its truth JSON), in the pixels
+/// of a frame `scale` times the video's, and whether it sounds then.
+struct TruthBox {
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  bool sounding = false;
+  bool contains(double x, double y) const { return x >= x0 && x < x1 && y >= y0 && y < y1; }
+};
+std::vector<TruthBox> truth_boxes(const nlohmann::json& truth, std::size_t second, double scale);
+
+struct CellProbeOptions {
+  /// Label a cell positive when its centre lies in a *sounding* visible instrument's box rather
+  /// than any visible instrument's: whether one frame's features can tell who plays.
+  bool sounding_only = false;
+  int epochs = 20;
+  int batch = 512;
+  double learning_rate = 1e-2;
+  std::uint64_t seed = 1;
+};
+
+struct CellProbeReport {
+  std::size_t train_cells = 0, test_cells = 0;
+  double positive_share = 0;     ///< test cells inside a box (the label's base rate)
+  double balanced_accuracy = 0;  ///< mean of the recalls of inside and outside cells
+  double auc = 0;                ///< area under the ROC curve of the probe's score
+  /// Test segments with a box: share whose highest-scoring cell lies inside one, and the same
+  /// for a uniformly random cell (the boxes' share of the cells).
+  double peak_hit = 0;
+  double peak_chance = 0;
+  std::size_t peak_segments = 0;
+};
+
+/// A linear probe (logistic regression, class-balanced) on single cells of the cached visual
+/// maps [T, C, G, G] of the feature cache file `cache`: trained on `train_videos`' cells, scored on
+/// `test_videos`'. The cell (i, j) is labelled by whether its centre lies in a truth box
+/// (`truth_dir`/<id>.json) at the segment's second.
+CellProbeReport probe_cells(const std::filesystem::path& cache,
+                            const std::filesystem::path& truth_dir,
+                            const std::vector<std::string>& train_videos,
+                            const std::vector<std::string>& test_videos,
+                            const CellProbeOptions& options = {});
+
+std::string format_cell_probe(const CellProbeReport& report, const CellProbeOptions& options);
+
+}  // namespace avqa::net

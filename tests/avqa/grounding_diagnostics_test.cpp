@@ -1,0 +1,131 @@
+// The cell probe against hand-built caches and truth: features that mark the instrument's cells
+// must be found, features that do not must score at chance.
+#include "avqa/grounding_diagnostics.h"
+
+#include <random>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+#include "core/input_error.h"
+#include "datasets/features/feature_cache.h"
+#include "tests/test_paths.h"
+
+namespace avqa::net {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using avqa::testing::TempDir;
+
+constexpr int kGrid = 4;  // 4x4 cells over a 64-pixel frame: 16 pixels a cell
+constexpr int kChannels = 8;
+constexpr int kSegments = 2;
+
+// One instrument per video, its box covering cell (row, col) exactly; sounding in second 0 only.
+json truth_for(int row, int col) {
+  const int x0 = col * 16, y0 = row * 16;
+  const json box = {x0, y0, x0 + 16, y0 + 16};
+  return {
+      {"width", 64},
+      {"height", 64},
+      {"instruments",
+       {{{"visible", true}, {"box_per_second", {box, box}}, {"sounding_per_second", {1, 0}}},
+        {{"visible", false}, {"box_per_second", json::array()}, {"sounding_per_second", {1, 1}}}}}};
+}
+
+// A cache of `videos` videos whose instrument sits in cell (v % 4, (v / 4) % 4); with
+// `informative`, channel 0 of the instrument's cell is raised.
+void write_dataset(const fs::path& dir, int videos, bool informative) {
+  features::CacheLayout layout;
+  for (int v = 0; v < videos; ++v)
+    layout.video_ids.push_back("v" + std::to_string(v));
+  layout.segments = kSegments;
+  layout.fps = 1;
+  layout.storage = features::StorageType::Float32;
+  layout.modalities = {{"audio", {4}, "vggish", "random-init"},
+                       {"visual", {kChannels, kGrid, kGrid}, "resnet18", "random-init"}};
+  fs::create_directories(dir / "truth");
+  auto writer = features::FeatureCacheWriter::create(dir / "features.h5", layout);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> noise(0.f, 1.f);
+  for (int v = 0; v < videos; ++v) {
+    const int row = v % kGrid, col = (v / kGrid) % kGrid;
+    core::write_file_atomically(dir / "truth" / ("v" + std::to_string(v) + ".json"),
+                                truth_for(row, col).dump());
+    features::VideoFeatures f;
+    f.modalities["audio"] = std::vector<float>(kSegments * 4, 0.f);
+    std::vector<float> maps(static_cast<std::size_t>(kSegments * kChannels * kGrid * kGrid));
+    for (auto& x : maps)
+      x = noise(rng);
+    if (informative) {
+      for (int t = 0; t < kSegments; ++t)
+        maps[static_cast<std::size_t>((t * kChannels + 0) * kGrid * kGrid + row * kGrid + col)] +=
+            4;
+    }
+    f.modalities["visual"] = maps;
+    writer.write(static_cast<std::size_t>(v), f);
+  }
+}
+
+std::vector<std::string> ids(int from, int to) {
+  std::vector<std::string> out;
+  for (int v = from; v < to; ++v)
+    out.push_back("v" + std::to_string(v));
+  return out;
+}
+
+TEST(TruthBoxes, ScaledVisibleBoxesWithTheirSoundingSecond) {
+  const json truth = truth_for(1, 2);
+  const auto first = truth_boxes(truth, 0, 2.0);
+  ASSERT_EQ(first.size(), 1u);  // the off-screen instrument has no box
+  EXPECT_DOUBLE_EQ(first[0].x0, 64);
+  EXPECT_DOUBLE_EQ(first[0].y1, 64);
+  EXPECT_TRUE(first[0].sounding);
+  EXPECT_FALSE(truth_boxes(truth, 1, 1.0).at(0).sounding);
+  EXPECT_TRUE(truth_boxes(truth, 5, 1.0).empty());  // past the clip
+  EXPECT_TRUE(first[0].contains(64, 32));
+  EXPECT_FALSE(first[0].contains(96, 32));  // right edge excluded
+}
+
+TEST(CellProbe, FindsCellsThatMarkTheInstrumentAndNotOthers) {
+  TempDir dir("cell_probe");
+  write_dataset(dir / "good", 48, true);
+  write_dataset(dir / "blind", 48, false);
+  CellProbeOptions o;
+  o.epochs = 30;
+  o.batch = 64;  // enough steps on these few cells for the noise channels' weights to fade
+  const CellProbeReport good =
+      probe_cells(dir / "good/features.h5", dir / "good/truth", ids(0, 32), ids(32, 48), o);
+  EXPECT_EQ(good.train_cells, 32u * kSegments * kGrid * kGrid);
+  EXPECT_EQ(good.test_cells, 16u * kSegments * kGrid * kGrid);
+  EXPECT_NEAR(good.positive_share, 1.0 / (kGrid * kGrid), 1e-9);
+  EXPECT_GT(good.auc, 0.95);
+  EXPECT_GT(good.balanced_accuracy, 0.9);
+  EXPECT_GT(good.peak_hit, 0.9);
+  EXPECT_EQ(good.peak_segments, 16u * kSegments);
+  EXPECT_NEAR(good.peak_chance, 1.0 / (kGrid * kGrid), 1e-9);
+
+  const CellProbeReport blind =
+      probe_cells(dir / "blind/features.h5", dir / "blind/truth", ids(0, 32), ids(32, 48), o);
+  EXPECT_NEAR(blind.auc, 0.5, 0.12);
+  EXPECT_LT(blind.peak_hit, 0.3);
+
+  // Sounding only: second 1 has no sounding box, so only second 0's segments are scored.
+  o.sounding_only = true;
+  const CellProbeReport sounding =
+      probe_cells(dir / "good/features.h5", dir / "good/truth", ids(0, 32), ids(32, 48), o);
+  EXPECT_EQ(sounding.peak_segments, 16u);
+
+  // A video the cache lacks: the error names the cache.
+  try {
+    probe_cells(dir / "good/features.h5", dir / "good/truth", {"nope"}, ids(32, 48), o);
+    FAIL() << "a missing video was accepted";
+  } catch (const core::InputError& e) {
+    EXPECT_EQ(e.where().file, (dir / "good/features.h5").string());
+  }
+}
+
+}  // namespace
+}  // namespace avqa::net
