@@ -302,18 +302,23 @@ void run_bench_balance(avclass::BalanceBenchmarkOptions o,
     for (const auto& m : methods)
       o.methods.push_back(train::parse_balance_method(m));
   }
+  const auto seconds_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
   const auto start = std::chrono::steady_clock::now();
   const auto rows = avclass::run_balance_benchmark(o);
   std::printf("%s", avclass::balance_table_markdown(rows).c_str());
+  std::printf("\n%zu methods x %d seeds, %d epochs, in %.0f s; table.md and accuracy.png in %s\n",
+              rows.size(), o.seeds, o.epochs, seconds_since(start), o.out.c_str());
   if (!o.avqa_config.empty()) {
+    const auto avqa_start = std::chrono::steady_clock::now();
     const auto avqa_rows = avclass::run_avqa_balance_benchmark(o);
     std::printf("\nST-AVQA, %d epochs, %d seeds:\n%s", o.avqa_epochs, o.avqa_seeds,
                 avclass::avqa_balance_table_markdown(avqa_rows).c_str());
+    std::printf("\n%zu methods x %d seeds, %d epochs, in %.0f s; table-avqa.md in %s\n",
+                avqa_rows.size(), o.avqa_seeds, o.avqa_epochs, seconds_since(avqa_start),
+                o.out.c_str());
   }
-  std::printf("\n%zu methods x %d seeds, %d epochs, in %.0f s; table.md and accuracy.png in %s\n",
-              rows.size(), o.seeds, o.epochs,
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-              o.out.c_str());
 }
 
 }  // namespace
