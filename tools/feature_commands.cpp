@@ -119,8 +119,10 @@ void run_probe_cells(const ProbeCellsArgs& a, const GlobalOptions& global) {
   const auto split = [&](const std::string& name) {
     return data::video_ids(data::load_annotations(annotations / ("avqa-" + name + ".json")));
   };
-  const net::CellProbeReport r = net::probe_cells(
-      a.cache, fs::path(a.data) / "truth", split(a.train_split), split(a.test_split), a.options);
+  const auto train = split(a.train_split);  // in this order, so the first problem is reported
+  const auto test = split(a.test_split);
+  const net::CellProbeReport r =
+      net::probe_cells(a.cache, fs::path(a.data) / "truth", train, test, a.options);
   std::fputs(net::format_cell_probe(r, a.options).c_str(), stdout);
 }
 

@@ -196,6 +196,8 @@ TEST(AvqaCli, GenerateRejectsBadArguments) {
       {"--instruments 0-9", "--instruments"},
       {"--instruments many", "--instruments"},
       {"--imbalance 3", "--imbalance"},
+      {"--classes 3 --imbalance 0.5 --ambiguous-audio 0.7", "--ambiguous-audio"},
+      {"--ambiguous-audio 0.2", "--ambiguous-audio needs --classes"},
       {"--videos 0", "--videos"},
   };
   for (const auto& [args, message] : cases) {
@@ -208,6 +210,25 @@ TEST(AvqaCli, GenerateRejectsBadArguments) {
   EXPECT_NE(font.code, 0);
   EXPECT_TRUE(contains(font.output, "fluid-soundfont-gm")) << font.output;
   EXPECT_FALSE(fs::exists(out));
+}
+
+// The cell probe on a dataset without annotations, or a cache that is not there: exit 2 and the
+// message names the file.
+TEST(AvqaCli, ProbeCellsNamesWhatIsMissing) {
+  const fs::path out = fs::temp_directory_path() / ("avqa_cli_probe_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  const Result no_data = avqa("cache probe-cells " + quoted(out / "features.h5") + " --data " +
+                              quoted(out / "nothing"));
+  EXPECT_EQ(no_data.code, 2) << no_data.output;
+  EXPECT_TRUE(contains(no_data.output, (out / "nothing/annotations/avqa-train.json").string()))
+      << no_data.output;
+  ASSERT_EQ(avqa("generate --out " + quoted(out / "data") + " --videos 3 --seconds 2 --quiet").code,
+            0);
+  const Result no_cache =
+      avqa("cache probe-cells " + quoted(out / "features.h5") + " --data " + quoted(out / "data"));
+  EXPECT_EQ(no_cache.code, 2) << no_cache.output;
+  EXPECT_TRUE(contains(no_cache.output, (out / "features.h5").string())) << no_cache.output;
+  fs::remove_all(out);
 }
 
 // kill -9 in the middle of an extraction, then --resume: nothing finished is lost, the result
