@@ -131,19 +131,24 @@ ClassifierRunConfig load_classifier_config(const fs::path& run) {
     out.widths.audio_dim = c.at("audio_dim").get<std::int64_t>();
     out.widths.visual_dim = c.at("visual_dim").get<std::int64_t>();
     out.widths.hidden = c.at("classifier_width").get<std::int64_t>();
-    out.widths.fusion = parse_fusion(c.at("fusion").get<std::string>());
+    // A named option that does not parse: the error names its key.
+    const auto named = [&](const char* key, auto parse) {
+      try {
+        return parse(c.at(key).get<std::string>());
+      } catch (const std::invalid_argument& e) {
+        throw core::InputError({file.string(), std::nullopt, key}, e.what());
+      }
+    };
+    out.widths.fusion = named("fusion", parse_fusion);
     out.segments = c.at("segments").get<int>();
     out.widths.input_norm = c.value("input_norm", false);
     if (c.contains("visual_pooling"))
-      out.visual_pooling = parse_visual_pooling(c.at("visual_pooling").get<std::string>());
+      out.visual_pooling = named("visual_pooling", parse_visual_pooling);
     out.classes = c.at("classes").get<std::vector<std::string>>();
     out.widths.classes = static_cast<std::int64_t>(out.classes.size());
     if (c.contains("cache")) out.cache = run / c.at("cache").get<std::string>();
   } catch (const json::exception& e) {
     fail("", std::string("a classification run's config: ") + e.what());
-  } catch (const std::invalid_argument& e) {
-    fail(std::string(e.what()).find("pooling") != std::string::npos ? "visual_pooling" : "fusion",
-         e.what());
   }
   return out;
 }

@@ -42,7 +42,7 @@ class ClassificationData : public train::TrainingData {
                      const features::FeatureCacheReader& cache,
                      const std::filesystem::path& label_file,
                      int segments,
-                     VisualPooling pooling = VisualPooling::Mean);
+                     VisualPooling pooling);
   std::size_t size() const override { return static_cast<std::size_t>(labels_.size(0)); }
   train::Batch load(const std::vector<std::size_t>& indices,
                     bool training,

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
-#include <set>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>

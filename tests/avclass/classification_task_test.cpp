@@ -132,6 +132,21 @@ TEST(ClassificationTask, TrainsWithABalanceMethodAndEvaluates) {
   }
   EXPECT_FALSE(fs::exists(bad.out));
 
+  // A run whose config.json names a pooling that does not exist: the error names that key.
+  fs::create_directories(dir / "odd-run");
+  const std::string config = core::read_text_file(o.out / "config.json");
+  const std::string pooled = "\"visual_pooling\": \"mean-max\"";
+  ASSERT_NE(config.find(pooled), std::string::npos) << config;
+  std::string odd = config;
+  odd.replace(odd.find(pooled), pooled.size(), "\"visual_pooling\": \"median\"");
+  core::write_file_atomically(dir / "odd-run/config.json", odd);
+  try {
+    load_classifier_config(dir / "odd-run");
+    FAIL() << "a config with visual_pooling median was accepted";
+  } catch (const core::InputError& err) {
+    EXPECT_EQ(err.where().field, "visual_pooling");
+  }
+
   // A label file naming a video the cache lacks: the error names the file, record and field.
   core::write_file_atomically(dir / "bad.csv", "video_id,label\nnot-there," + classes[0] + "\n");
   try {
