@@ -139,6 +139,7 @@ EvalReport evaluate_run(const EvalOptions& o) {
   report.annotations = o.annotations;
   report.questions = dataset.size();
   report.accuracy = e.accuracy;
+  report.truth_supervised = config.truth_supervised;
   // Grounding against a generated dataset's truth: --truth, or the truth/ beside annotations/.
   report.truth = o.truth;
   const fs::path beside = o.annotations.parent_path().parent_path() / "truth";
@@ -170,7 +171,8 @@ std::string eval_report_json(const EvalReport& r) {
     out["grounding"] = {
         {"pointing_accuracy", g.pointing_accuracy}, {"pointing_chance", g.pointing_chance},
         {"pointing_segments", g.pointing_segments}, {"temporal_mass", g.temporal_mass},
-        {"temporal_chance", g.temporal_chance},     {"temporal_questions", g.temporal_questions}};
+        {"temporal_chance", g.temporal_chance},     {"temporal_questions", g.temporal_questions},
+        {"truth_supervised", r.truth_supervised}};
   }
   return out.dump(2) + "\n";
 }
@@ -191,6 +193,11 @@ std::string format_eval_report(const EvalReport& r) {
                   100 * g.pointing_chance, 100 * g.temporal_mass, 100 * g.temporal_chance,
                   g.temporal_questions);
     out += lines;
+    if (r.truth_supervised) {
+      out +=
+          "  DIAGNOSTIC: this run's attention was trained on the truth boxes (an upper bound, not "
+          "a method)\n";
+    }
   }
   return out;
 }

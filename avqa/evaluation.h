@@ -76,6 +76,7 @@ struct EvalReport {
   data::TypeAccuracy accuracy;
   std::optional<GroundingScores> grounding;  ///< on generated data, for runs that look
   std::filesystem::path truth;               ///< where the grounding truth came from
+  bool truth_supervised = false;  ///< the run's attention was trained on the truth (diagnostic)
   std::vector<QuestionPrediction> predictions;
 };
 

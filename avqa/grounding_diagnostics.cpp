@@ -75,16 +75,11 @@ Cells gather_cells(const features::FeatureCacheReader& cache,
                                    [](const TruthBox& b) { return !b.sounding; }),
                     boxes.end());
       }
-      bool any = false;
-      for (std::int64_t c = 0; c < cells; ++c) {
-        const double x = (static_cast<double>(c % grid) + 0.5) * width / static_cast<double>(grid);
-        const double y = (static_cast<double>(c / grid) + 0.5) * height / static_cast<double>(grid);
-        const bool inside = std::any_of(boxes.begin(), boxes.end(),
-                                        [&](const TruthBox& b) { return b.contains(x, y); });
-        labels.push_back(inside ? 1.f : 0.f);
-        any = any || inside;
-      }
-      if (any) out.segments.emplace_back(row, row + cells);
+      const std::vector<float> inside =
+          cells_inside(boxes, static_cast<int>(grid), static_cast<int>(grid), width, height);
+      labels.insert(labels.end(), inside.begin(), inside.end());
+      if (std::any_of(inside.begin(), inside.end(), [](float v) { return v > 0; }))
+        out.segments.emplace_back(row, row + cells);
       features.push_back(all[k]);
       row += cells;
     }
@@ -138,6 +133,41 @@ std::vector<TruthBox> truth_boxes(const json& truth, std::size_t second, double 
     box.y1 = b[3].get<double>() * scale;
     box.sounding = second < per_second.size() && per_second[second].get<int>() == 1;
     out.push_back(box);
+  }
+  return out;
+}
+
+std::vector<float> cells_inside(
+    const std::vector<TruthBox>& boxes, int rows, int cols, double width, double height) {
+  std::vector<float> out(static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols), 0.f);
+  for (int i = 0; i < rows; ++i) {
+    const double y = (i + 0.5) * height / rows;
+    for (int j = 0; j < cols; ++j) {
+      const double x = (j + 0.5) * width / cols;
+      if (std::any_of(boxes.begin(), boxes.end(),
+                      [&](const TruthBox& b) { return b.contains(x, y); }))
+        out[static_cast<std::size_t>(i) * static_cast<std::size_t>(cols) +
+            static_cast<std::size_t>(j)] = 1.f;
+    }
+  }
+  return out;
+}
+
+std::vector<float> sounding_cells(const json& truth,
+                                  const std::vector<int>& seconds,
+                                  int rows,
+                                  int cols) {
+  const double width = truth.at("width").get<double>();
+  const double height = truth.at("height").get<double>();
+  std::vector<float> out;
+  out.reserve(seconds.size() * static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols));
+  for (const int second : seconds) {
+    std::vector<TruthBox> boxes = truth_boxes(truth, static_cast<std::size_t>(second), 1.0);
+    boxes.erase(
+        std::remove_if(boxes.begin(), boxes.end(), [](const TruthBox& b) { return !b.sounding; }),
+        boxes.end());
+    const std::vector<float> inside = cells_inside(boxes, rows, cols, width, height);
+    out.insert(out.end(), inside.begin(), inside.end());
   }
   return out;
 }

@@ -22,6 +22,20 @@ struct TruthBox {
 };
 std::vector<TruthBox> truth_boxes(const nlohmann::json& truth, std::size_t second, double scale);
 
+/// Which cells of a rows x cols grid over a width x height frame have their centre inside one of
+/// `boxes`: 1 or 0 per cell, row-major.
+std::vector<float> cells_inside(
+    const std::vector<TruthBox>& boxes, int rows, int cols, double width, double height);
+
+/// Where a generated clip's sound comes from, as the spatial attention's truth: for each of
+/// `seconds`, the cells of a rows x cols grid over the frame whose centre lies in the box of a
+/// visible instrument sounding then ([seconds.size() * rows * cols], row-major; a second with no
+/// visible instrument sounding is all zeros).
+std::vector<float> sounding_cells(const nlohmann::json& truth,
+                                  const std::vector<int>& seconds,
+                                  int rows,
+                                  int cols);
+
 struct CellProbeOptions {
   /// Label a cell positive when its centre lies in a *sounding* visible instrument's box rather
   /// than any visible instrument's: whether one frame's features can tell who plays.

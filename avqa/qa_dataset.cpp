@@ -2,8 +2,11 @@
 
 #include <random>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "avqa/grounding_diagnostics.h"
+#include "core/atomic_file.h"
 #include "core/input_error.h"
 
 namespace avqa::net {
@@ -121,27 +124,103 @@ QaBatch QaDataset::load(const std::vector<std::size_t>& indices,
     std::copy(audio.begin(), audio.end(), batch.audio[i].data_ptr<float>());
     std::copy(visual.begin(), visual.end(), batch.visual[i].data_ptr<float>());
   }
+  if (!truth_.empty() && cache_) {
+    const auto cells = visual_shape_[1] * visual_shape_[2];
+    batch.attention_truth = torch::zeros({b, t, cells});
+    for (std::int64_t i = 0; i < b; ++i) {
+      const auto found = truth_.find(video_ids_[indices[static_cast<std::size_t>(i)]]);
+      if (found == truth_.end()) continue;
+      std::copy(found->second.cells.begin(), found->second.cells.end(),
+                batch.attention_truth[i].data_ptr<float>());
+    }
+  }
   if (negatives && !cache_) batch.visual_negative = torch::zeros(visual_dims);
   if (negatives && cache_) {
     batch.visual_negative = make(visual_dims);
     std::mt19937_64 rng(seed);
     const int cache_segments = cache_->layout().segments;
     for (std::int64_t i = 0; i < b; ++i) {
-      const std::size_t own = videos_[indices[static_cast<std::size_t>(i)]];
+      const std::size_t record = indices[static_cast<std::size_t>(i)];
+      const std::size_t own = videos_[record];
       for (std::int64_t s = 0; s < t; ++s) {
-        std::size_t other = own;
-        for (int tries = 0; other == own && tries < 64 && done_videos_.size() > 1; ++tries) {
-          other = done_videos_[rng() % done_videos_.size()];
-        }
-        const auto frame =
-            cache_->read("visual", other,
-                         {static_cast<int>(rng() % static_cast<std::uint64_t>(cache_segments))});
+        const auto [video, row] = negative_frame(record, segments_[static_cast<std::size_t>(s)],
+                                                 own, cache_segments, rng);
+        const auto frame = cache_->read("visual", video, {row});
         if (!zero_media)
           std::copy(frame.begin(), frame.end(), batch.visual_negative[i][s].data_ptr<float>());
       }
     }
   }
   return batch;
+}
+
+std::pair<std::size_t, int> QaDataset::negative_frame(std::size_t record,
+                                                      int own_row,
+                                                      std::size_t own_video,
+                                                      int cache_segments,
+                                                      std::mt19937_64& rng) const {
+  if (negatives_ == Negatives::SameVideo) {
+    const auto found = truth_.find(video_ids_[record]);
+    if (found != truth_.end()) {
+      const std::vector<std::uint64_t>& arrangement = found->second.arrangement;
+      const std::uint64_t own = arrangement[static_cast<std::size_t>(own_row)];
+      std::vector<int> rows;
+      for (int r = 0; r < static_cast<int>(arrangement.size()); ++r) {
+        if (arrangement[static_cast<std::size_t>(r)] != own) rows.push_back(r);
+      }
+      if (!rows.empty()) return {own_video, rows[rng() % rows.size()]};
+    }
+  }
+  std::size_t other = own_video;
+  for (int tries = 0; other == own_video && tries < 64 && done_videos_.size() > 1; ++tries)
+    other = done_videos_[rng() % done_videos_.size()];
+  return {other, static_cast<int>(rng() % static_cast<std::uint64_t>(cache_segments))};
+}
+
+QaDataset::Negatives QaDataset::parse_negatives(const std::string& name) {
+  if (name == "other-video") return Negatives::OtherVideo;
+  if (name == "same-video") return Negatives::SameVideo;
+  throw std::invalid_argument("negatives must be other-video or same-video, not '" + name + "'");
+}
+
+void QaDataset::attach_truth(const std::filesystem::path& truth_dir) {
+  if (!cache_) throw std::invalid_argument("grounding truth needs a feature cache");
+  const features::CacheLayout& layout = cache_->layout();
+  const int rows = static_cast<int>(visual_shape_[1]);
+  const int cols = static_cast<int>(visual_shape_[2]);
+  std::vector<int> seconds;
+  for (const int row : segments_)
+    seconds.push_back(static_cast<int>(row / layout.fps));
+  std::map<std::string, VideoTruth> out;
+  for (const std::string& id : video_ids_) {
+    if (out.count(id)) continue;
+    const std::filesystem::path file = truth_dir / (id + ".json");
+    if (!std::filesystem::exists(file)) {
+      throw core::InputError({file.string(), std::nullopt, ""},
+                             "no truth for video " + id +
+                                 " (grounding truth exists only for `avqa generate`'s videos)");
+    }
+    VideoTruth v;
+    try {
+      const nlohmann::json truth = nlohmann::json::parse(core::read_text_file(file));
+      v.cells = sounding_cells(truth, seconds, rows, cols);
+      for (int row = 0; row < layout.segments; ++row) {
+        const auto second = static_cast<std::size_t>(row / layout.fps);
+        std::uint64_t bits = 0;
+        std::uint64_t bit = 1;
+        for (const TruthBox& box : truth_boxes(truth, second, 1.0)) {
+          if (box.sounding) bits |= bit;
+          bit <<= 1;
+        }
+        v.arrangement.push_back(bits);
+      }
+    } catch (const nlohmann::json::exception& e) {
+      throw core::InputError({file.string(), std::nullopt, ""},
+                             std::string("invalid truth file: ") + e.what());
+    }
+    out.emplace(id, std::move(v));
+  }
+  truth_ = std::move(out);
 }
 
 }  // namespace avqa::net

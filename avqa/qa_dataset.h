@@ -1,7 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <map>
 #include <memory>
+#include <random>
+#include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -14,9 +18,12 @@ namespace avqa::net {
 
 /// A batch as StAvqaNet takes it.
 struct QaBatch {
-  at::Tensor audio;                  ///< [B, T, audio_dim]
-  at::Tensor visual;                 ///< [B, T, C, H, W]
-  at::Tensor visual_negative;        ///< [B, T, C, H, W], or undefined
+  at::Tensor audio;            ///< [B, T, audio_dim]
+  at::Tensor visual;           ///< [B, T, C, H, W]
+  at::Tensor visual_negative;  ///< [B, T, C, H, W], or undefined
+  /// [B, T, H*W]: the cells of the instruments sounding in each segment (1 or 0), or undefined
+  /// without attached truth (QaDataset::attach_truth)
+  at::Tensor attention_truth;
   at::Tensor question;               ///< [B, L] int64
   at::Tensor label;                  ///< [B] int64
   std::vector<std::size_t> records;  ///< which questions, for predictions and per-type scores
@@ -59,6 +66,23 @@ class QaDataset {
                std::uint64_t seed,
                bool zero_media = false) const;
 
+  /// Where negative frames come from.
+  enum class Negatives {
+    OtherVideo,  ///< a random frame of another video (the original)
+    /// another second of the same video in which a different set of visible instruments sounds
+    /// (only what plays differs, not the scene; needs attached truth); a segment whose video has
+    /// no such second takes another video's frame
+    SameVideo,
+  };
+  static Negatives parse_negatives(const std::string& name);  ///< throws std::invalid_argument
+  void set_negatives(Negatives kind) { negatives_ = kind; }
+
+  /// Reads a generated dataset's truth (`truth_dir`/<video_id>.json, written by `avqa generate`)
+  /// for every video of the questions: batches then carry attention_truth (sounding_cells at each
+  /// segment's second), and same-video negatives know who plays when. Throws core::InputError
+  /// naming a truth file that is missing or broken.
+  void attach_truth(const std::filesystem::path& truth_dir);
+
  private:
   QaDataset(const data::AnnotationSet& set,
             std::vector<std::vector<std::int64_t>> questions,
@@ -77,6 +101,21 @@ class QaDataset {
   std::vector<std::size_t> done_videos_;
   std::vector<std::int64_t> visual_shape_;
   std::int64_t audio_dim_ = 0;
+  /// A negative frame for segment row `own_row` of `record`'s video: (video, cache row).
+  std::pair<std::size_t, int> negative_frame(std::size_t record,
+                                             int own_row,
+                                             std::size_t own_video,
+                                             int cache_segments,
+                                             std::mt19937_64& rng) const;
+
+  Negatives negatives_ = Negatives::OtherVideo;
+  /// Per video id with attached truth: the sounding cells [T * H*W] of the model's segments, and
+  /// per cache row the set of visible instruments sounding then (a bit per instrument).
+  struct VideoTruth {
+    std::vector<float> cells;
+    std::vector<std::uint64_t> arrangement;
+  };
+  std::map<std::string, VideoTruth> truth_;
 };
 
 }  // namespace avqa::net

@@ -172,6 +172,9 @@ RunConfig load_run_config(const fs::path& run) {
   c.widths.visual_channels = f.get<std::int64_t>("visual_channels");
   c.widths.hidden = f.get<std::int64_t>("hidden", c.widths.hidden);
   c.widths.heads = f.get<std::int64_t>("heads", c.widths.heads);
+  // Runs written before the option existed used the original's softmax of plain cosines.
+  c.widths.grounding_temperature = f.get<double>("grounding_temperature", 1.0);
+  if (!(c.widths.grounding_temperature > 0)) f.fail("grounding_temperature", "must be positive");
   if (c.widths.vocab_size <= 0 || c.widths.answers <= 0 || c.widths.audio_dim <= 0 ||
       c.widths.visual_channels <= 0 || c.widths.hidden <= 0 || c.widths.heads <= 0 ||
       c.widths.hidden % c.widths.heads != 0) {
@@ -180,6 +183,7 @@ RunConfig load_run_config(const fs::path& run) {
   c.segments = f.get<int>("segments");
   if (c.segments <= 0) f.fail("segments", "must be positive");
   c.question_only = f.get<bool>("question_only", false);
+  c.truth_supervised = f.get<bool>("truth_supervised", false);
   const std::string cache = f.get<std::string>("cache", "");
   if (!cache.empty())
     c.cache = fs::path(cache).is_relative() ? (run / cache).lexically_normal() : fs::path(cache);
@@ -195,8 +199,10 @@ void save_run_config(const fs::path& run, const RunConfig& c) {
             {"visual_channels", c.widths.visual_channels},
             {"hidden", c.widths.hidden},
             {"heads", c.widths.heads},
+            {"grounding_temperature", c.widths.grounding_temperature},
             {"segments", c.segments},
-            {"question_only", c.question_only}};
+            {"question_only", c.question_only},
+            {"truth_supervised", c.truth_supervised}};
   if (!c.cache.empty()) {
     // Relative to the run, so a run moved together with its cache still finds it.
     j["cache"] = fs::absolute(c.cache)

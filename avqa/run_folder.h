@@ -55,6 +55,9 @@ struct RunConfig {
   StAvqaOptions widths;
   int segments = 10;  ///< segments the model sees
   bool question_only = false;
+  /// the spatial attention was trained on the generator's truth boxes (a diagnostic upper bound):
+  /// every report of the run's grounding says so
+  bool truth_supervised = false;
   std::filesystem::path cache;  ///< the training cache (absolute once loaded); may be gone
   std::optional<FeatureRecipe> features;  ///< absent for question-only runs without a cache
 };

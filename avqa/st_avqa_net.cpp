@@ -191,6 +191,8 @@ StAvqaNetImpl::StAvqaNetImpl(StAvqaOptions o) : options_(o) {
   TORCH_CHECK(o.visual_channels == d, "the width (hidden ", d, ") must equal the visual channels (",
               o.visual_channels, ")");
   TORCH_CHECK(d % o.heads == 0, "heads (", o.heads, ") must divide the width (", d, ")");
+  TORCH_CHECK(o.grounding_temperature > 0, "the grounding temperature must be positive, got ",
+              o.grounding_temperature);
   question_encoder_ = register_module("question_encoder", QuestionEncoder(o));
   fc_a1_ = register_module("fc_a1", nn::Linear(o.audio_dim, d));
   fc_a2_ = register_module("fc_a2", nn::Linear(d, d));
@@ -231,16 +233,23 @@ StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
     return std::pair{features,
                      affine(torch::relu(affine(torch::relu(affine(hidden, fc2_)), fc3_)), fc4_)};
   };
-  const SpatialGrounding g = ground_segments(visual.reshape({n, c, -1}), audio_unit);
+  // Scores (a_hat / tau) . V_i / |V_i| are the cosines over the temperature: the fused passes
+  // need no change for it (they never assume a unit audio vector).
+  const auto audio_query = options_.grounding_temperature == 1.0
+                               ? audio_unit
+                               : audio_unit / options_.grounding_temperature;
+  const SpatialGrounding g = ground_segments(visual.reshape({n, c, -1}), audio_query);
   const auto grounded = torch::cat({g.pooled, g.attended}, 1);  // [N, 2C]
   Grounded out;
   out.attention = g.attention;
+  out.localization = (audio_unit * g.attended).sum(1);  // sum_i p_i cos_i
   if (!visual_negative.defined()) {
     std::tie(out.features, out.match) = head(grounded, audio_n);
     return out;
   }
-  const SpatialGrounding h = ground_segments(visual_negative.reshape({n, c, -1}), audio_unit);
+  const SpatialGrounding h = ground_segments(visual_negative.reshape({n, c, -1}), audio_query);
   const auto grounded_negative = torch::cat({h.pooled, h.attended}, 1);
+  out.localization_negative = (audio_unit * h.attended).sum(1);
   if (2 * n <= kFewRows) {
     // A few rows (batch-1 answers): the negative frames go through the same layers as extra
     // rows, one pass over each weight matrix for both. The few-row kernel computes every row
@@ -318,6 +327,8 @@ StAvqaOutput StAvqaNetImpl::encode(const torch::Tensor& audio,
   out.match_positive = positive.match;
   out.spatial_attention = positive.attention.reshape({b, t, -1});
   out.match_negative = positive.match_negative;
+  out.localization_positive = positive.localization;
+  out.localization_negative = positive.localization_negative;
   const auto v = positive.features.reshape({b, t, d});
   const auto v_att = temporal(attn_v_, linear11_, linear12_, dropout1_, dropout2_, norm1_, q,
                               v.transpose(0, 1), out.temporal_visual);

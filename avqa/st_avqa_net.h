@@ -24,6 +24,11 @@ struct StAvqaOptions {
   std::int64_t hidden = 512;  ///< every internal width (embedding, LSTM, attention, fusion)
   std::int64_t heads = 4;     ///< temporal attention heads
   double dropout = 0.1;
+  /// Spatial attention = softmax over patches of cos(audio, patch) / grounding_temperature. The
+  /// original's 1 leaves it nearly uniform (cosines lie in [-1, 1]: two patches' weights differ
+  /// by at most e^2); smaller values let it pick a patch. The peak (argmax) is the same for any
+  /// temperature: only how much the attended feature, and so the losses, depend on it changes.
+  double grounding_temperature = 1.0;
 };
 
 /// Question encoder: Embedding -> tanh -> LSTM over every step (pads included, no packing) ->
@@ -58,6 +63,11 @@ struct StAvqaOutput {
       match_negative;  ///< [B*T, 2]: audio and another video's frame; undefined without negatives
   torch::Tensor
       spatial_attention;  ///< [B, T, H*W]: softmax over patches, per segment (positive frames)
+  /// [B*T]: sum_i p_i cos(audio, patch_i), the attention-weighted cosine of each segment's audio
+  /// with its own frame (a soft maximum over patches as the temperature falls), and [B*T] the same
+  /// with the negative frame (undefined without negatives): what the localization loss ranks.
+  torch::Tensor localization_positive;
+  torch::Tensor localization_negative;
   torch::Tensor temporal_visual;  ///< [B, T]: visual temporal attention (mean over heads)
   torch::Tensor temporal_audio;   ///< [B, T]: audio temporal attention (mean over heads)
   /// What the fusion reads: the audio branch's and the visual branch's answer features
@@ -99,10 +109,12 @@ class StAvqaNetImpl : public torch::nn::Module {
 
  private:
   struct Grounded {
-    torch::Tensor features;        // [N, hidden]
-    torch::Tensor attention;       // [N, H*W]
-    torch::Tensor match;           // [N, 2]
-    torch::Tensor match_negative;  // [N, 2], with negative frames
+    torch::Tensor features;               // [N, hidden]
+    torch::Tensor attention;              // [N, H*W]
+    torch::Tensor match;                  // [N, 2]
+    torch::Tensor match_negative;         // [N, 2], with negative frames
+    torch::Tensor localization;           // [N]
+    torch::Tensor localization_negative;  // [N], with negative frames
   };
   Grounded ground(const torch::Tensor& audio_n,
                   const torch::Tensor& visual,

@@ -31,7 +31,8 @@ train::Encoded StAvqaModel::encode(const train::Batch& b) {
   const StAvqaOutput out = net_->encode(b.inputs.at(0), b.inputs.at(1), b.context.at(0),
                                         b.context.size() > 1 ? b.context[1] : at::Tensor());
   return {{out.audio_features, out.visual_features},
-          {out.question_features, out.match_positive, out.match_negative}};
+          {out.question_features, out.match_positive, out.match_negative, out.spatial_attention,
+           out.localization_positive, out.localization_negative}};
 }
 
 at::Tensor StAvqaModel::fuse(const train::Encoded& e) {
@@ -41,13 +42,25 @@ at::Tensor StAvqaModel::fuse(const train::Encoded& e) {
 at::Tensor StAvqaModel::loss(const at::Tensor& logits,
                              const at::Tensor& labels,
                              const train::Encoded& e,
-                             const train::Batch&) {
+                             const train::Batch& batch) {
   StAvqaOutput out;
   out.logits = logits;
   out.match_positive = e.state.at(1);
   out.match_negative = e.state.at(2);
   if (!out.match_negative.defined()) return torch::cross_entropy_loss(logits, labels);
-  return training_loss(out, labels, match_weight_);
+  auto loss = training_loss(out, labels, weights_.match);
+  if (weights_.localization > 0) {
+    loss = loss + weights_.localization * localization_loss(e.state.at(4), e.state.at(5),
+                                                            net_->options().grounding_temperature);
+  }
+  const at::Tensor truth = batch.context.size() > 2 ? batch.context[2] : at::Tensor();
+  if (weights_.supervision > 0 && truth.defined()) {
+    const at::Tensor& attention = e.state.at(3);  // [B, T, HW]
+    loss = loss + weights_.supervision *
+                      attention_supervision_loss(attention.reshape({-1, attention.size(2)}),
+                                                 truth.reshape({-1, truth.size(2)}));
+  }
+  return loss;
 }
 
 void StAvqaModel::save(const std::filesystem::path& file) {
@@ -64,7 +77,7 @@ train::Batch QaTrainingData::load(const std::vector<std::size_t>& indices,
   QaBatch q = data_.load(indices, training, seed, question_only_);
   train::Batch b;
   b.inputs = {q.audio, q.visual};
-  b.context = {q.question, q.visual_negative};
+  b.context = {q.question, q.visual_negative, q.attention_truth};
   b.labels = q.label;
   b.indices = q.records;
   return b;

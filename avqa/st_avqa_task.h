@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "avqa/grounding_objectives.h"
 #include "avqa/qa_dataset.h"
 #include "avqa/st_avqa_net.h"
 #include "core/train/modality_model.h"
@@ -25,19 +26,22 @@ namespace avqa::net {
 
 class StAvqaModel : public train::ModalityModel {
  public:
-  StAvqaModel(StAvqaNet net, double match_weight)
-      : net_(std::move(net)), match_weight_(match_weight) {}
+  StAvqaModel(StAvqaNet net, GroundingLossWeights weights)
+      : net_(std::move(net)), weights_(weights) {}
 
   std::vector<std::string> modalities() const override { return {"audio", "visual"}; }
   std::vector<at::Tensor> parameters() override;
   std::vector<at::Tensor> encoder_parameters(std::size_t m) override;
   void set_training(bool training) override;
   /// inputs {audio [B, T, A], visual [B, T, C, H, W]}; context {question [B, L], negatives or
-  /// undefined}. state {question features [B, d], match positive [B*T, 2], match negative}.
+  /// undefined, attention truth [B, T, HW] or undefined}. state {question features [B, d], match
+  /// positive [B*T, 2], match negative, spatial attention [B, T, HW], localization positive and
+  /// negative [B*T]}.
   train::Encoded encode(const train::Batch& batch) override;
   at::Tensor fuse(const train::Encoded& encoded) override;
-  /// Cross-entropy of the answers plus match_weight x cross-entropy of the audio-visual match
-  /// (training_loss).
+  /// Cross-entropy of the answers plus, in training (batches with negatives), the weighted
+  /// grounding losses: the match (training_loss), the localization ranking and the attention
+  /// supervision (grounding_objectives.h) where their weights are not zero.
   at::Tensor loss(const at::Tensor& logits,
                   const at::Tensor& labels,
                   const train::Encoded& encoded,
@@ -49,7 +53,7 @@ class StAvqaModel : public train::ModalityModel {
 
  private:
   StAvqaNet net_;
-  double match_weight_;
+  GroundingLossWeights weights_;
 };
 
 /// A QaDataset as the training core reads it; training batches draw negatives (the original's

@@ -111,6 +111,27 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
       {"lr-gamma", "StepLR factor", &O::lr_gamma, Range::Positive},
       {"match-weight", "Weight of the audio-visual match loss", &O::match_weight,
        Range::NonNegative},
+      {"grounding-temperature",
+       "Spatial attention = softmax(cosine / T); the original's 1 leaves it nearly uniform",
+       &O::grounding_temperature, Range::Positive},
+      {"localization-weight",
+       "Weight of the localization ranking: a segment's audio must fit a patch of its own frame "
+       "better than any patch of the negative frame (0: the original)",
+       &O::localization_weight, Range::NonNegative},
+      {"negatives",
+       "Negative frames: other-video (the original) or same-video (another second of the same "
+       "video where other instruments sound; needs the generated truth)",
+       &O::negatives},
+      {"grounding-supervision",
+       "none, or truth: DIAGNOSTIC upper bound on generated data, the attention trained towards "
+       "the truth boxes of the sounding instruments (not a method: real data has no boxes)",
+       &O::grounding_supervision},
+      {"grounding-supervision-weight", "Weight of the truth supervision",
+       &O::grounding_supervision_weight, Range::NonNegative},
+      {"truth",
+       "A generated dataset's truth/ folder (default: the one beside the training annotations' "
+       "folder)",
+       &O::truth},
       {"segments", "Segments the model sees (spread over the cache's)", &O::segments,
        Range::Positive},
       {"heads", "Temporal attention heads", &O::heads, Range::Positive},
@@ -304,6 +325,13 @@ void validate_train_options(const TrainOptions& o) {
     throw std::invalid_argument("--task must be st-avqa or classify, not '" + o.task + "'");
   if (o.cache.empty() && !(o.question_only && o.task == "st-avqa"))
     throw std::invalid_argument("--cache is required unless --question-only");
+  if (o.grounding_supervision != "none" && o.grounding_supervision != "truth") {
+    throw std::invalid_argument("--grounding-supervision must be none or truth, not '" +
+                                o.grounding_supervision + "'");
+  }
+  if (o.negatives != "other-video" && o.negatives != "same-video")
+    throw std::invalid_argument("--negatives must be other-video or same-video, not '" +
+                                o.negatives + "'");
 }
 
 }  // namespace avqa::net

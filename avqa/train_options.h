@@ -51,8 +51,21 @@ struct TrainOptions : train::BalanceOptions {
   int lr_step = 8;  ///< StepLR step (epochs)
   double lr_gamma = 0.1;
   double match_weight = 0.5;  ///< weight of the audio-visual match loss
-  int segments = 10;          ///< segments the model sees
-  std::int64_t heads = 4;     ///< temporal attention heads; must divide the width (512)
+  /// spatial attention = softmax(cosine / grounding_temperature) (1: the original)
+  double grounding_temperature = 1.0;
+  /// weight of the localization ranking (grounding_objectives.h; 0: the original)
+  double localization_weight = 0;
+  /// "other-video" (the original) or "same-video": where negative frames come from
+  std::string negatives = "other-video";
+  /// "none" or "truth": a diagnostic upper bound on generated data, the spatial attention pulled
+  /// towards the truth boxes of the sounding instruments; never a method
+  std::string grounding_supervision = "none";
+  double grounding_supervision_weight = 1.0;
+  /// a generated dataset's truth/ folder (same-video negatives, truth supervision); default: the
+  /// truth/ beside the training annotations' folder
+  std::filesystem::path truth;
+  int segments = 10;       ///< segments the model sees
+  std::int64_t heads = 4;  ///< temporal attention heads; must divide the width (512)
   std::uint64_t seed = 1;
   bool question_only = false;  ///< zero audio and visual: the question-only baseline
   bool resume = false;         ///< continue the run in `out` exactly where it stopped

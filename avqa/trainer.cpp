@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <future>
 #include <map>
@@ -92,11 +93,35 @@ TrainReport train(const TrainOptions& o) {
   // attention over identical segments is uniform, their mean is any one of them) at a third of
   // the training time; only the dropout on the attention weights draws its noise differently.
   const int segments = o.question_only ? 1 : o.segments;
-  const QaDataset train_data(train_set, vocab, cache, segments);
+  QaDataset train_data(train_set, vocab, cache, segments);
   const QaDataset val_data(val_set, vocab, cache, segments);
+  GroundingLossWeights losses;
+  losses.match = o.match_weight;
+  losses.localization = o.localization_weight;
+  const bool supervised = o.grounding_supervision == "truth";
+  if (supervised) losses.supervision = o.grounding_supervision_weight;
+  if ((supervised || o.negatives == "same-video") && cache) {
+    // Only generated data has truth: both options read it, and neither is the default.
+    const fs::path truth =
+        o.truth.empty() ? o.train.parent_path().parent_path() / "truth" : o.truth;
+    if (!fs::is_directory(truth)) {
+      throw core::InputError({truth.string(), std::nullopt, ""},
+                             "no truth folder: --grounding-supervision truth and --negatives "
+                             "same-video need a generated dataset's truth/ (--truth DIR)");
+    }
+    train_data.attach_truth(truth);
+    train_data.set_negatives(QaDataset::parse_negatives(o.negatives));
+    if (supervised) {
+      std::fprintf(stderr,
+                   "train: DIAGNOSTIC run: the spatial attention is supervised by the generator's "
+                   "truth boxes (%s); an upper bound of what the features allow, not a method\n",
+                   truth.string().c_str());
+    }
+  }
 
   StAvqaOptions widths;
   widths.heads = o.heads;
+  widths.grounding_temperature = o.grounding_temperature;
   widths.vocab_size = data::question_vocabulary_size(vocab);
   widths.answers = static_cast<std::int64_t>(vocab.answers.size());
   const QaBatch probe = train_data.load({0}, false, 0);
@@ -113,6 +138,7 @@ TrainReport train(const TrainOptions& o) {
   run_config.widths = widths;
   run_config.segments = segments;
   run_config.question_only = o.question_only;
+  run_config.truth_supervised = supervised;
   if (!o.cache.empty()) {
     run_config.cache = o.cache;
     // What answering a new video must repeat, so the run answers without its training cache.
@@ -127,7 +153,7 @@ TrainReport train(const TrainOptions& o) {
   }
 
   torch::manual_seed(static_cast<std::int64_t>(o.seed));
-  StAvqaModel model(StAvqaNet(widths), o.match_weight);
+  StAvqaModel model(StAvqaNet(widths), losses);
   const train::TrainerOptions t = trainer_options(o);
   const QaTrainingData train_batches(train_data, o.question_only);
   const QaTrainingData val_batches(val_data, o.question_only);
