@@ -71,6 +71,7 @@ GroundingScores grounding_scores(const Evaluation& e,
         static_cast<double>(frame_size) / t.at("width").get<double>();  // boxes are in video pixels
     double sounding_mass = 0;
     bool any_sounding = false;
+    std::size_t question_hits = 0, question_segments = 0;
     for (std::size_t k = 0; k < segment_seconds.size(); ++k) {
       const auto second = static_cast<std::size_t>(segment_seconds[k]);
       std::vector<TruthBox> boxes = truth_boxes(t, second, scale);
@@ -89,10 +90,17 @@ GroundingScores grounding_scores(const Evaluation& e,
       const double x = (static_cast<double>(peak % grid) + 0.5) * cell;
       const double y = (static_cast<double>(peak / grid) + 0.5) * cell;
       ++scores.pointing_segments;
+      ++question_segments;
       if (std::any_of(boxes.begin(), boxes.end(),
-                      [&](const TruthBox& b) { return b.contains(x, y); }))
+                      [&](const TruthBox& b) { return b.contains(x, y); })) {
         ++hits;
+        ++question_hits;
+      }
     }
+    scores.question_pointing.push_back(question_segments > 0
+                                           ? static_cast<double>(question_hits) /
+                                                 static_cast<double>(question_segments)
+                                           : -1.0);
     if (any_sounding) {
       mass += sounding_mass;
       ++scores.temporal_questions;
@@ -108,6 +116,68 @@ GroundingScores grounding_scores(const Evaluation& e,
     scores.temporal_chance = seconds_share / static_cast<double>(scores.temporal_questions);
   }
   return scores;
+}
+
+bool needs_grounding(data::QuestionType type) {
+  return type == data::QuestionType::VisualLocation ||
+         type == data::QuestionType::AudioVisualLocation ||
+         type == data::QuestionType::AudioVisualTemporal;
+}
+
+std::vector<TemplateScore> template_scores(const Evaluation& e,
+                                           const QaDataset& data,
+                                           const data::AnnotationSet& set,
+                                           const GroundingScores* grounding) {
+  std::vector<TemplateScore> out;
+  std::map<std::string, std::size_t> index;
+  for (std::size_t q = 0; q < data.size(); ++q) {
+    const data::AnnotationRecord& r = set.records.at(q);
+    auto [it, added] = index.emplace(r.question_content, out.size());
+    if (added) {
+      out.emplace_back();
+      out.back().question = r.question_content;
+      out.back().type = r.type;
+    }
+    TemplateScore& t = out[it->second];
+    const bool right = e.predicted.at(q) == data.label(q);
+    ++t.questions;
+    t.correct += right ? 1 : 0;
+    if (grounding == nullptr || grounding->question_pointing.at(q) < 0) continue;
+    if (grounding->question_pointing[q] >= 0.5) {
+      ++t.pointed;
+      t.pointed_correct += right ? 1 : 0;
+    } else {
+      ++t.missed;
+      t.missed_correct += right ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+std::string format_template_scores(const std::vector<TemplateScore>& templates) {
+  const auto percent = [](std::size_t right, std::size_t n) {
+    char text[32];
+    if (n == 0) return std::string("     -");
+    std::snprintf(text, sizeof text, "%5.1f%%",
+                  100.0 * static_cast<double>(right) / static_cast<double>(n));
+    return std::string(text);
+  };
+  std::string out =
+      "Per template (* = the answer depends on where something is: grounding should move it;\n"
+      "pointed = the attention peak hit a sounding instrument in at least half the question's\n"
+      "scored segments)\n"
+      "   type      questions  accuracy  pointed (n)       missed (n)        template\n";
+  for (const TemplateScore& t : templates) {
+    char line[512];
+    std::snprintf(line, sizeof line, "%c  %-9s %9zu  %s   %s (%5zu)  %s (%5zu)  %s\n",
+                  needs_grounding(t.type) ? '*' : ' ',
+                  std::string(data::short_label(t.type)).c_str(), t.questions,
+                  percent(t.correct, t.questions).c_str(),
+                  percent(t.pointed_correct, t.pointed).c_str(), t.pointed,
+                  percent(t.missed_correct, t.missed).c_str(), t.missed, t.question.c_str());
+    out += line;
+  }
+  return out;
 }
 
 EvalReport evaluate_run(const EvalOptions& o) {
@@ -151,6 +221,8 @@ EvalReport evaluate_run(const EvalOptions& o) {
       seconds.push_back(static_cast<int>(recipe.seconds_of(row)));
     report.grounding = grounding_scores(e, dataset, report.truth, seconds, recipe.frame_size);
   }
+  report.templates =
+      template_scores(e, dataset, set, report.grounding ? &*report.grounding : nullptr);
   for (std::size_t i = 0; i < dataset.size(); ++i) {
     QuestionPrediction p;
     p.question_id = dataset.question_id(i);
@@ -164,7 +236,7 @@ EvalReport evaluate_run(const EvalOptions& o) {
   return report;
 }
 
-std::string eval_report_json(const EvalReport& r) {
+std::string eval_report_json(const EvalReport& r, bool per_template) {
   auto out = nlohmann::ordered_json::parse(r.accuracy.to_json());
   if (r.grounding) {
     const GroundingScores& g = *r.grounding;
@@ -173,6 +245,24 @@ std::string eval_report_json(const EvalReport& r) {
         {"pointing_segments", g.pointing_segments}, {"temporal_mass", g.temporal_mass},
         {"temporal_chance", g.temporal_chance},     {"temporal_questions", g.temporal_questions},
         {"truth_supervised", r.truth_supervised}};
+  }
+  if (per_template) {
+    const auto share = [](std::size_t right, std::size_t n) {
+      return n == 0 ? nlohmann::ordered_json(nullptr)
+                    : nlohmann::ordered_json(static_cast<double>(right) / static_cast<double>(n));
+    };
+    auto& list = out["templates"] = nlohmann::ordered_json::array();
+    for (const TemplateScore& t : r.templates) {
+      list.push_back({{"question", t.question},
+                      {"type", std::string(data::short_label(t.type))},
+                      {"needs_grounding", needs_grounding(t.type)},
+                      {"questions", t.questions},
+                      {"accuracy", share(t.correct, t.questions)},
+                      {"pointed", t.pointed},
+                      {"pointed_accuracy", share(t.pointed_correct, t.pointed)},
+                      {"missed", t.missed},
+                      {"missed_accuracy", share(t.missed_correct, t.missed)}});
+    }
   }
   return out.dump(2) + "\n";
 }

@@ -36,7 +36,32 @@ struct GroundingScores {
   double pointing_chance =
       0;  ///< the same for a uniformly random peak: the boxes' share of the frame
   double temporal_chance = 0;  ///< the same for uniform attention: the share of sounding seconds
+  /// Per question: the share of its scored segments whose peak lies on a sounding instrument;
+  /// negative for a question whose video has no scored segment.
+  std::vector<double> question_pointing;
 };
+
+/// One question template's accuracy and, on generated data, how it moves with where the model
+/// looked: questions whose attention peak hit a sounding instrument in at least half of their
+/// scored segments against the others (questions of videos with no scored segment in neither).
+struct TemplateScore {
+  std::string question;  ///< the template as stored, e.g. "Where is the <FL> sounding instrument?"
+  data::QuestionType type = data::QuestionType::AudioCounting;
+  std::size_t questions = 0, correct = 0;
+  std::size_t pointed = 0, pointed_correct = 0;
+  std::size_t missed = 0, missed_correct = 0;
+};
+
+/// Questions whose answer depends on where something is in the frame: the ones whose accuracy
+/// the spatial grounding should move (V-Loc, AV-Loc, AV-Temp).
+bool needs_grounding(data::QuestionType type);
+
+/// Per template of `set` (in order of first appearance); `grounding` may be null (no truth).
+/// `data` holds the questions of `set` in its order (as evaluate_run builds it).
+std::vector<TemplateScore> template_scores(const Evaluation& evaluation,
+                                           const QaDataset& data,
+                                           const data::AnnotationSet& set,
+                                           const GroundingScores* grounding);
 
 /// Scores `evaluation` of `data` against <truth>/<video_id>.json files (written by `avqa
 /// generate`). `segment_seconds[k]` is the second model segment k shows; `frame_size` the frame
@@ -77,6 +102,7 @@ struct EvalReport {
   std::optional<GroundingScores> grounding;  ///< on generated data, for runs that look
   std::filesystem::path truth;               ///< where the grounding truth came from
   bool truth_supervised = false;  ///< the run's attention was trained on the truth (diagnostic)
+  std::vector<TemplateScore> templates;
   std::vector<QuestionPrediction> predictions;
 };
 
@@ -86,9 +112,13 @@ struct EvalReport {
 EvalReport evaluate_run(const EvalOptions& options);
 
 /// {"overall": ..., per type ..., "grounding": {...}} as `avqa eval --json` prints it.
-std::string eval_report_json(const EvalReport& report);
+/// With `per_template`, also "templates": [{"question", "type", "questions", "accuracy",
+/// "pointed", "pointed_accuracy", "missed", "missed_accuracy"}].
+std::string eval_report_json(const EvalReport& report, bool per_template = false);
 /// The per-type table and the grounding lines, as `avqa eval` prints them.
 std::string format_eval_report(const EvalReport& report);
+/// The per-template table (`avqa eval --per-template`).
+std::string format_template_scores(const std::vector<TemplateScore>& templates);
 /// [{"question_id", "video_id", "predicted", "answer", "top5": [{"answer", "probability"}]}].
 std::string predictions_json(const EvalReport& report);
 

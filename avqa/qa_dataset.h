@@ -56,6 +56,7 @@ class QaDataset {
   std::size_t size() const { return labels_.size(); }
   data::QuestionType type(std::size_t i) const { return types_[i]; }
   std::int64_t question_id(std::size_t i) const { return question_ids_[i]; }
+  std::int64_t label(std::size_t i) const { return labels_[i]; }  ///< the answer's index
   const std::string& video_id(std::size_t i) const;
 
   /// Reads the features of `indices`. With `negatives`, every segment also gets a frame of

@@ -143,6 +143,7 @@ struct EvalArgs {
   std::string run, annotations, cache, predictions, truth;
   std::string duplicates = "error";
   bool json = false;
+  bool per_template = false;
 };
 
 void run_eval(const EvalArgs& a, const GlobalOptions& global) {
@@ -160,8 +161,10 @@ void run_eval(const EvalArgs& a, const GlobalOptions& global) {
     return;
   }
   const net::EvalReport report = net::evaluate_run(o);
-  std::printf("%s", a.json ? net::eval_report_json(report).c_str()
+  std::printf("%s", a.json ? net::eval_report_json(report, a.per_template).c_str()
                            : net::format_eval_report(report).c_str());
+  if (a.per_template && !a.json)
+    std::printf("%s", net::format_template_scores(report.templates).c_str());
   if (!a.predictions.empty())
     core::write_file_atomically(a.predictions, net::predictions_json(report));
 }
@@ -294,6 +297,9 @@ void add_model_commands(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   eval->add_flag("--json", e->json, "Machine-readable output");
+  eval->add_flag("--per-template", e->per_template,
+                 "Accuracy per question template and, on generated data, with the attention on "
+                 "the sounding instrument or not");
   eval->callback([e, &global] { run_eval(*e, global); });
 
   auto imp = std::make_shared<ImportArgs>();

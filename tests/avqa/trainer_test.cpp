@@ -298,6 +298,38 @@ TEST(Trainer, GroundingScoresAgainstTheTruth) {
   // What is scored and what chance is depend on the truth alone, not on the attention.
   EXPECT_EQ(real.pointing_segments, perfect.pointing_segments);
   EXPECT_DOUBLE_EQ(real.pointing_chance, perfect.pointing_chance);
+
+  // Per template: every question once, the right answers as the per-type table counts them, and
+  // each question with a scored segment either pointed or missed by its own pointing share.
+  ASSERT_EQ(perfect.question_pointing.size(), dataset.size());
+  std::size_t scored = 0;
+  for (const double share : perfect.question_pointing) {
+    EXPECT_LE(share, 1.0);
+    scored += share >= 0 ? 1 : 0;
+  }
+  ASSERT_GT(scored, 0u);
+  GroundingScores all_hit = perfect, all_missed = perfect;
+  for (std::size_t q = 0; q < dataset.size(); ++q) {
+    if (perfect.question_pointing[q] < 0) continue;
+    all_hit.question_pointing[q] = 1.0;
+    all_missed.question_pointing[q] = 0.0;
+  }
+  std::size_t questions = 0, correct = 0, pointed = 0, missed = 0;
+  for (const TemplateScore& t : template_scores(e, dataset, set, &all_hit)) {
+    questions += t.questions;
+    correct += t.correct;
+    pointed += t.pointed;
+    missed += t.missed;
+    EXPECT_LE(t.pointed_correct, t.correct);
+  }
+  EXPECT_EQ(questions, dataset.size());
+  EXPECT_EQ(correct, e.accuracy.correct());
+  EXPECT_EQ(pointed, scored);
+  EXPECT_EQ(missed, 0u);
+  for (const TemplateScore& t : template_scores(e, dataset, set, &all_missed))
+    EXPECT_EQ(t.pointed, 0u);
+  for (const TemplateScore& t : template_scores(e, dataset, set, nullptr))
+    EXPECT_EQ(t.pointed + t.missed, 0u);
 }
 
 TEST(Trainer, QuestionOnlyBaselineSeesNoMedia) {
