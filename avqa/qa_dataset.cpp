@@ -159,7 +159,9 @@ std::pair<std::size_t, int> QaDataset::negative_frame(std::size_t record,
                                                       std::size_t own_video,
                                                       int cache_segments,
                                                       std::mt19937_64& rng) const {
-  if (negatives_ == Negatives::SameVideo) {
+  const bool same_video =
+      negatives_ == Negatives::SameVideo || (negatives_ == Negatives::Mixed && (rng() & 1) != 0);
+  if (same_video) {
     const auto found = truth_.find(video_ids_[record]);
     if (found != truth_.end()) {
       const std::vector<std::uint64_t>& arrangement = found->second.arrangement;
@@ -180,7 +182,9 @@ std::pair<std::size_t, int> QaDataset::negative_frame(std::size_t record,
 QaDataset::Negatives QaDataset::parse_negatives(const std::string& name) {
   if (name == "other-video") return Negatives::OtherVideo;
   if (name == "same-video") return Negatives::SameVideo;
-  throw std::invalid_argument("negatives must be other-video or same-video, not '" + name + "'");
+  if (name == "mixed") return Negatives::Mixed;
+  throw std::invalid_argument("negatives must be other-video, same-video or mixed, not '" + name +
+                              "'");
 }
 
 void QaDataset::attach_truth(const std::filesystem::path& truth_dir) {

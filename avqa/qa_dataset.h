@@ -74,6 +74,9 @@ class QaDataset {
     /// (only what plays differs, not the scene; needs attached truth); a segment whose video has
     /// no such second takes another video's frame
     SameVideo,
+    /// each segment draws one of the two kinds by a coin: negatives that differ in what is seen
+    /// and negatives that differ only in who plays
+    Mixed,
   };
   static Negatives parse_negatives(const std::string& name);  ///< throws std::invalid_argument
   void set_negatives(Negatives kind) { negatives_ = kind; }

@@ -119,8 +119,9 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        "better than any patch of the negative frame (0: the original)",
        &O::localization_weight, Range::NonNegative},
       {"negatives",
-       "Negative frames: other-video (the original) or same-video (another second of the same "
-       "video where other instruments sound; needs the generated truth)",
+       "Negative frames: other-video (the original), same-video (another second of the same "
+       "video where other instruments sound; needs the generated truth) or mixed (a coin per "
+       "segment)",
        &O::negatives},
       {"grounding-supervision",
        "none, or truth: DIAGNOSTIC upper bound on generated data, the attention trained towards "
@@ -329,8 +330,8 @@ void validate_train_options(const TrainOptions& o) {
     throw std::invalid_argument("--grounding-supervision must be none or truth, not '" +
                                 o.grounding_supervision + "'");
   }
-  if (o.negatives != "other-video" && o.negatives != "same-video")
-    throw std::invalid_argument("--negatives must be other-video or same-video, not '" +
+  if (o.negatives != "other-video" && o.negatives != "same-video" && o.negatives != "mixed")
+    throw std::invalid_argument("--negatives must be other-video, same-video or mixed, not '" +
                                 o.negatives + "'");
 }
 

@@ -55,7 +55,7 @@ struct TrainOptions : train::BalanceOptions {
   double grounding_temperature = 1.0;
   /// weight of the localization ranking (grounding_objectives.h; 0: the original)
   double localization_weight = 0;
-  /// "other-video" (the original) or "same-video": where negative frames come from
+  /// "other-video" (the original), "same-video" or "mixed": where negative frames come from
   std::string negatives = "other-video";
   /// "none" or "truth": a diagnostic upper bound on generated data, the spatial attention pulled
   /// towards the truth boxes of the sounding instruments; never a method

@@ -100,7 +100,7 @@ TrainReport train(const TrainOptions& o) {
   losses.localization = o.localization_weight;
   const bool supervised = o.grounding_supervision == "truth";
   if (supervised) losses.supervision = o.grounding_supervision_weight;
-  if ((supervised || o.negatives == "same-video") && cache) {
+  if ((supervised || o.negatives != "other-video") && cache) {
     // Only generated data has truth: both options read it, and neither is the default.
     const fs::path truth =
         o.truth.empty() ? o.train.parent_path().parent_path() / "truth" : o.truth;

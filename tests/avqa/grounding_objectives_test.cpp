@@ -242,6 +242,32 @@ TEST(QaDatasetTruth, SameVideoNegativesComeFromSecondsWhereOthersPlay) {
   }
   EXPECT_GT(same, 0u) << "the fixed seed gives videos whose players change";
   EXPECT_EQ(same + fallback, 3 * all.size() * kSeconds);
+  // Mixed: a coin per segment, so both kinds, and a same-video one still never shares the own
+  // second's players.
+  dataset.set_negatives(QaDataset::Negatives::Mixed);
+  const QaBatch mixed = dataset.load(all, true, 4);
+  std::size_t mixed_same = 0, mixed_other = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const std::string& id = dataset.video_id(i);
+    const auto own =
+        static_cast<float>(std::find(d.videos.begin(), d.videos.end(), id) - d.videos.begin());
+    const auto who = arrangements(dir / "data/truth" / (id + ".json"));
+    for (int s = 0; s < kSeconds; ++s) {
+      const auto i64 = static_cast<std::int64_t>(i);
+      const auto row =
+          static_cast<std::size_t>(mixed.visual_negative[i64][s][1][0][0].item<float>());
+      if (mixed.visual_negative[i64][s][0][0][0].item<float>() == own) {
+        EXPECT_NE(who[row], who[static_cast<std::size_t>(s)]) << id << " second " << s;
+        ++mixed_same;
+      } else {
+        ++mixed_other;
+      }
+    }
+  }
+  EXPECT_GT(mixed_same, 0u);
+  EXPECT_GT(mixed_other, fallback / 3) << "more other-video negatives than the fallbacks alone";
+  EXPECT_THROW(QaDataset::parse_negatives("nearby"), std::invalid_argument);
+
   // Negatives the same seed draws are the same negatives.
   EXPECT_TRUE(torch::equal(dataset.load(all, true, 9).visual_negative,
                            dataset.load(all, true, 9).visual_negative));
