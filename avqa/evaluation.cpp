@@ -55,7 +55,7 @@ GroundingScores grounding_scores(const Evaluation& e,
                                  int frame_size) {
   GroundingScores scores;
   std::map<std::string, json> truths;
-  std::size_t hits = 0;
+  std::size_t hits = 0, any_hits = 0;
   double mass = 0;
   double area_share = 0;
   double seconds_share = 0;
@@ -75,6 +75,7 @@ GroundingScores grounding_scores(const Evaluation& e,
     for (std::size_t k = 0; k < segment_seconds.size(); ++k) {
       const auto second = static_cast<std::size_t>(segment_seconds[k]);
       std::vector<TruthBox> boxes = truth_boxes(t, second, scale);
+      const std::vector<TruthBox> visible = boxes;
       boxes.erase(
           std::remove_if(boxes.begin(), boxes.end(), [](const TruthBox& b) { return !b.sounding; }),
           boxes.end());
@@ -91,11 +92,12 @@ GroundingScores grounding_scores(const Evaluation& e,
       const double y = (static_cast<double>(peak / grid) + 0.5) * cell;
       ++scores.pointing_segments;
       ++question_segments;
-      if (std::any_of(boxes.begin(), boxes.end(),
-                      [&](const TruthBox& b) { return b.contains(x, y); })) {
+      const auto inside = [&](const TruthBox& b) { return b.contains(x, y); };
+      if (std::any_of(boxes.begin(), boxes.end(), inside)) {
         ++hits;
         ++question_hits;
       }
+      if (std::any_of(visible.begin(), visible.end(), inside)) ++any_hits;
     }
     scores.question_pointing.push_back(question_segments > 0
                                            ? static_cast<double>(question_hits) /
@@ -109,8 +111,11 @@ GroundingScores grounding_scores(const Evaluation& e,
   if (scores.pointing_segments > 0)
     scores.pointing_accuracy =
         static_cast<double>(hits) / static_cast<double>(scores.pointing_segments);
-  if (scores.pointing_segments > 0)
+  if (scores.pointing_segments > 0) {
     scores.pointing_chance = area_share / static_cast<double>(scores.pointing_segments);
+    scores.pointing_any_instrument =
+        static_cast<double>(any_hits) / static_cast<double>(scores.pointing_segments);
+  }
   if (scores.temporal_questions > 0) {
     scores.temporal_mass = mass / static_cast<double>(scores.temporal_questions);
     scores.temporal_chance = seconds_share / static_cast<double>(scores.temporal_questions);
@@ -240,11 +245,14 @@ std::string eval_report_json(const EvalReport& r, bool per_template) {
   auto out = nlohmann::ordered_json::parse(r.accuracy.to_json());
   if (r.grounding) {
     const GroundingScores& g = *r.grounding;
-    out["grounding"] = {
-        {"pointing_accuracy", g.pointing_accuracy}, {"pointing_chance", g.pointing_chance},
-        {"pointing_segments", g.pointing_segments}, {"temporal_mass", g.temporal_mass},
-        {"temporal_chance", g.temporal_chance},     {"temporal_questions", g.temporal_questions},
-        {"truth_supervised", r.truth_supervised}};
+    out["grounding"] = {{"pointing_accuracy", g.pointing_accuracy},
+                        {"pointing_chance", g.pointing_chance},
+                        {"pointing_segments", g.pointing_segments},
+                        {"pointing_any_instrument", g.pointing_any_instrument},
+                        {"temporal_mass", g.temporal_mass},
+                        {"temporal_chance", g.temporal_chance},
+                        {"temporal_questions", g.temporal_questions},
+                        {"truth_supervised", r.truth_supervised}};
   }
   if (per_template) {
     const auto share = [](std::size_t right, std::size_t n) {
@@ -276,12 +284,12 @@ std::string format_eval_report(const EvalReport& r) {
     std::snprintf(lines, sizeof lines,
                   "Grounding (truth in %s)\n"
                   "  attention peak on an instrument sounding then: %.1f%% of %zu segments "
-                  "(chance %.1f%%)\n"
+                  "(chance %.1f%%); on any visible instrument, sounding or not: %.1f%%\n"
                   "  visual temporal attention on sounding seconds: %.1f%% (uniform %.1f%%), %zu "
                   "questions\n",
                   r.truth.c_str(), 100 * g.pointing_accuracy, g.pointing_segments,
-                  100 * g.pointing_chance, 100 * g.temporal_mass, 100 * g.temporal_chance,
-                  g.temporal_questions);
+                  100 * g.pointing_chance, 100 * g.pointing_any_instrument, 100 * g.temporal_mass,
+                  100 * g.temporal_chance, g.temporal_questions);
     out += lines;
     if (r.truth_supervised) {
       out +=

@@ -35,6 +35,9 @@ struct GroundingScores {
   std::size_t temporal_questions = 0;
   double pointing_chance =
       0;  ///< the same for a uniformly random peak: the boxes' share of the frame
+  /// the same segments: share whose peak lies in any visible instrument's box, sounding or not
+  /// (finding instruments at all, against finding the one that plays)
+  double pointing_any_instrument = 0;
   double temporal_chance = 0;  ///< the same for uniform attention: the share of sounding seconds
   /// Per question: the share of its scored segments whose peak lies on a sounding instrument;
   /// negative for a question whose video has no scored segment.

@@ -12,6 +12,8 @@ struct GroundingLossWeights {
   /// The localization ranking: a segment's audio must fit some patch of its own frame better than
   /// any patch of the negative frame (localization_loss).
   double localization = 0;
+  /// The same ranking against every other video of the batch (batch_localization_loss).
+  double batch_localization = 0;
   /// A diagnostic on generated data only: the attention pulled towards the truth boxes of the
   /// instruments that sound (attention_supervision_loss). An upper bound of what the features
   /// allow, never a method.
@@ -26,6 +28,18 @@ struct GroundingLossWeights {
 at::Tensor localization_loss(const at::Tensor& positive,
                              const at::Tensor& negative,
                              double temperature);
+
+/// The same ranking against every other video of the batch at once (InfoNCE): segment t of item
+/// b must fit its own frame better than the frames of segment t of the other items. audio [B, T,
+/// C] (the audio embeddings, any scale), maps [B, T, C, HW] (raw visual maps), videos [B] int64
+/// (items of one video do not count against each other: their frames are the same). A frame's
+/// score is sum_i p_i cos_i with p = softmax(cos / temperature) over its patches; the logits are
+/// the scores over the temperature. Zero-weight rows (an item alone with its video in the batch
+/// has at least itself) never occur. Maps take no gradient.
+at::Tensor batch_localization_loss(const at::Tensor& audio,
+                                   const at::Tensor& maps,
+                                   const at::Tensor& videos,
+                                   double temperature);
 
 /// attention [N, HW] (rows sum to 1) against truth [N, HW] (>= 0: the cells of instruments that
 /// sound then; a row of zeros has none and is left out): the mean over the rows with truth of

@@ -57,6 +57,8 @@ class QaDataset {
   data::QuestionType type(std::size_t i) const { return types_[i]; }
   std::int64_t question_id(std::size_t i) const { return question_ids_[i]; }
   std::int64_t label(std::size_t i) const { return labels_[i]; }  ///< the answer's index
+  /// The question's video as its row in the cache (0 without a cache).
+  std::size_t video_row(std::size_t i) const { return videos_.empty() ? 0 : videos_[i]; }
   const std::string& video_id(std::size_t i) const;
 
   /// Reads the features of `indices`. With `negatives`, every segment also gets a frame of

@@ -327,6 +327,7 @@ StAvqaOutput StAvqaNetImpl::encode(const torch::Tensor& audio,
   out.match_positive = positive.match;
   out.spatial_attention = positive.attention.reshape({b, t, -1});
   out.match_negative = positive.match_negative;
+  out.audio_embeddings = a;
   out.localization_positive = positive.localization;
   out.localization_negative = positive.localization_negative;
   const auto v = positive.features.reshape({b, t, d});

@@ -68,8 +68,9 @@ struct StAvqaOutput {
   /// with the negative frame (undefined without negatives): what the localization loss ranks.
   torch::Tensor localization_positive;
   torch::Tensor localization_negative;
-  torch::Tensor temporal_visual;  ///< [B, T]: visual temporal attention (mean over heads)
-  torch::Tensor temporal_audio;   ///< [B, T]: audio temporal attention (mean over heads)
+  torch::Tensor audio_embeddings;  ///< [B, T, hidden]: fc_a2's output, what queries the frames
+  torch::Tensor temporal_visual;   ///< [B, T]: visual temporal attention (mean over heads)
+  torch::Tensor temporal_audio;    ///< [B, T]: audio temporal attention (mean over heads)
   /// What the fusion reads: the audio branch's and the visual branch's answer features
   /// (temporally attended + mean over segments) [B, hidden] each, and the question [B, hidden].
   torch::Tensor audio_features;

@@ -32,7 +32,7 @@ train::Encoded StAvqaModel::encode(const train::Batch& b) {
                                         b.context.size() > 1 ? b.context[1] : at::Tensor());
   return {{out.audio_features, out.visual_features},
           {out.question_features, out.match_positive, out.match_negative, out.spatial_attention,
-           out.localization_positive, out.localization_negative}};
+           out.localization_positive, out.localization_negative, out.audio_embeddings}};
 }
 
 at::Tensor StAvqaModel::fuse(const train::Encoded& e) {
@@ -77,7 +77,10 @@ train::Batch QaTrainingData::load(const std::vector<std::size_t>& indices,
   QaBatch q = data_.load(indices, training, seed, question_only_);
   train::Batch b;
   b.inputs = {q.audio, q.visual};
-  b.context = {q.question, q.visual_negative, q.attention_truth};
+  std::vector<std::int64_t> videos;
+  for (const std::size_t record : indices)
+    videos.push_back(static_cast<std::int64_t>(data_.video_row(record)));
+  b.context = {q.question, q.visual_negative, q.attention_truth, torch::tensor(videos)};
   b.labels = q.label;
   b.indices = q.records;
   return b;

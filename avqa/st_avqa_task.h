@@ -34,9 +34,9 @@ class StAvqaModel : public train::ModalityModel {
   std::vector<at::Tensor> encoder_parameters(std::size_t m) override;
   void set_training(bool training) override;
   /// inputs {audio [B, T, A], visual [B, T, C, H, W]}; context {question [B, L], negatives or
-  /// undefined, attention truth [B, T, HW] or undefined}. state {question features [B, d], match
-  /// positive [B*T, 2], match negative, spatial attention [B, T, HW], localization positive and
-  /// negative [B*T]}.
+  /// undefined, attention truth [B, T, HW] or undefined, video rows [B] int64}. state {question
+  /// features [B, d], match positive [B*T, 2], match negative, spatial attention [B, T, HW],
+  /// localization positive and negative [B*T], audio embeddings [B, T, d]}.
   train::Encoded encode(const train::Batch& batch) override;
   at::Tensor fuse(const train::Encoded& encoded) override;
   /// Cross-entropy of the answers plus, in training (batches with negatives), the weighted

@@ -118,6 +118,10 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        "Weight of the localization ranking: a segment's audio must fit a patch of its own frame "
        "better than any patch of the negative frame (0: the original)",
        &O::localization_weight, Range::NonNegative},
+      {"batch-localization-weight",
+       "Weight of the localization ranking against the frames of every other video of the batch "
+       "at the same segment (InfoNCE; 0: the original)",
+       &O::batch_localization_weight, Range::NonNegative},
       {"negatives",
        "Negative frames: other-video (the original), same-video (another second of the same "
        "video where other instruments sound; needs the generated truth) or mixed (a coin per "

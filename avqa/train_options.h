@@ -55,6 +55,8 @@ struct TrainOptions : train::BalanceOptions {
   double grounding_temperature = 1.0;
   /// weight of the localization ranking (grounding_objectives.h; 0: the original)
   double localization_weight = 0;
+  /// weight of the localization ranking against the batch's other videos (0: the original)
+  double batch_localization_weight = 0;
   /// "other-video" (the original), "same-video" or "mixed": where negative frames come from
   std::string negatives = "other-video";
   /// "none" or "truth": a diagnostic upper bound on generated data, the spatial attention pulled

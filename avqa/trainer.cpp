@@ -98,6 +98,7 @@ TrainReport train(const TrainOptions& o) {
   GroundingLossWeights losses;
   losses.match = o.match_weight;
   losses.localization = o.localization_weight;
+  losses.batch_localization = o.batch_localization_weight;
   const bool supervised = o.grounding_supervision == "truth";
   if (supervised) losses.supervision = o.grounding_supervision_weight;
   if ((supervised || o.negatives != "other-video") && cache) {

@@ -93,6 +93,52 @@ TEST(LocalizationLoss, RanksTheOwnFrameAboveTheNegative) {
   EXPECT_THROW(localization_loss(high, torch::zeros({3}), 0.1), c10::Error);
 }
 
+TEST(BatchLocalization, RanksTheOwnFrameAboveTheBatchsOtherVideos) {
+  // Three items, one segment, 4 channels, 2 patches: item k's frame holds direction k in patch 0
+  // and a shared background direction 3 in patch 1.
+  auto maps = torch::zeros({3, 1, 4, 2});
+  for (int k = 0; k < 3; ++k) {
+    maps[k][0][k][0] = 1;
+    maps[k][0][3][1] = 1;
+  }
+  auto aligned = torch::eye(3).index({torch::indexing::Slice(), torch::indexing::None});
+  aligned = torch::cat({aligned, torch::zeros({3, 1, 1})}, 2);  // [3, 1, 4]: audio k = direction k
+  const auto videos = torch::tensor({0, 1, 2}, torch::kLong);
+  const double right = batch_localization_loss(aligned, maps, videos, 0.1).item<double>();
+  EXPECT_LT(right, 0.01);
+  // Audio that matches the background fits every frame alike: chance, log 3.
+  auto background = torch::zeros({3, 1, 4});
+  background.index_put_({torch::indexing::Slice(), 0, 3}, 1.0);
+  EXPECT_NEAR(batch_localization_loss(background, maps, videos, 0.1).item<double>(), std::log(3.0),
+              1e-4);
+  // Audio of item 0 that matches item 1's instrument: a large loss.
+  auto swapped = aligned.clone();
+  swapped[0] = aligned[1];
+  EXPECT_GT(batch_localization_loss(swapped, maps, videos, 0.1).item<double>(), 1.0);
+
+  // Two questions of one video: they do not count against each other.
+  auto twice = maps.clone();
+  twice[1] = maps[0];
+  auto twice_audio = aligned.clone();
+  twice_audio[1] = aligned[0];
+  const double shared =
+      batch_localization_loss(twice_audio, twice, torch::tensor({0, 0, 2}, torch::kLong), 0.1)
+          .item<double>();
+  EXPECT_LT(shared, 0.01);
+  const double unmasked =
+      batch_localization_loss(twice_audio, twice, torch::tensor({0, 1, 2}, torch::kLong), 0.1)
+          .item<double>();
+  // As different videos the same frames tie: log 2 for each of the two, 0 for the third.
+  EXPECT_NEAR(unmasked, 2 * std::log(2.0) / 3, 0.01);
+
+  // The gradient reaches the audio, never the maps.
+  auto audio = background.clone().requires_grad_(true);
+  auto grad_maps = maps.clone().requires_grad_(true);
+  batch_localization_loss(audio, grad_maps, videos, 0.1).backward();
+  EXPECT_GT(audio.grad().abs().sum().item<float>(), 0.f);
+  EXPECT_FALSE(grad_maps.grad().defined());
+}
+
 TEST(GroundingTemperature, SharpensTheAttentionAroundTheSamePeak) {
   torch::manual_seed(3);
   StAvqaOptions o = testing::small_widths();

@@ -295,6 +295,10 @@ TEST(Trainer, GroundingScoresAgainstTheTruth) {
   EXPECT_GT(perfect.pointing_accuracy,
             0.6);  // a box centre falls in its own box unless covered by another's cell edge
   EXPECT_NEAR(perfect.temporal_mass, 1.0, 1e-6);
+  // A peak on a sounding instrument is a peak on a visible one.
+  EXPECT_GE(perfect.pointing_any_instrument, perfect.pointing_accuracy);
+  EXPECT_GE(real.pointing_any_instrument, real.pointing_accuracy);
+  EXPECT_LE(real.pointing_any_instrument, 1.0);
   // What is scored and what chance is depend on the truth alone, not on the attention.
   EXPECT_EQ(real.pointing_segments, perfect.pointing_segments);
   EXPECT_DOUBLE_EQ(real.pointing_chance, perfect.pointing_chance);
