@@ -49,9 +49,16 @@ at::Tensor StAvqaModel::loss(const at::Tensor& logits,
   out.match_negative = e.state.at(2);
   if (!out.match_negative.defined()) return torch::cross_entropy_loss(logits, labels);
   auto loss = training_loss(out, labels, weights_.match);
+  const double temperature = net_->options().grounding_temperature;
   if (weights_.localization > 0) {
-    loss = loss + weights_.localization * localization_loss(e.state.at(4), e.state.at(5),
-                                                            net_->options().grounding_temperature);
+    loss =
+        loss + weights_.localization * localization_loss(e.state.at(4), e.state.at(5), temperature);
+  }
+  if (weights_.batch_localization > 0) {
+    const at::Tensor& maps = batch.inputs.at(1);  // [B, T, C, H, W]
+    loss = loss +
+           weights_.batch_localization * batch_localization_loss(e.state.at(6), maps.flatten(3),
+                                                                 batch.context.at(3), temperature);
   }
   const at::Tensor truth = batch.context.size() > 2 ? batch.context[2] : at::Tensor();
   if (weights_.supervision > 0 && truth.defined()) {

@@ -16,6 +16,7 @@
 #include "avqa/qa_dataset.h"
 #include "avqa/spatial_grounding.h"
 #include "avqa/st_avqa_net.h"
+#include "avqa/st_avqa_task.h"
 #include "core/atomic_file.h"
 #include "core/input_error.h"
 #include "datasets/annotations.h"
@@ -137,6 +138,50 @@ TEST(BatchLocalization, RanksTheOwnFrameAboveTheBatchsOtherVideos) {
   batch_localization_loss(audio, grad_maps, videos, 0.1).backward();
   EXPECT_GT(audio.grad().abs().sum().item<float>(), 0.f);
   EXPECT_FALSE(grad_maps.grad().defined());
+}
+
+// Each weight reaches the training loss: a model with it on and one without, the same weights
+// and batch, differ by that loss alone.
+TEST(StAvqaModelLoss, EachGroundingWeightAddsItsLoss) {
+  torch::manual_seed(5);
+  StAvqaOptions o = testing::small_widths();
+  o.grounding_temperature = 0.1;
+  train::Batch batch;
+  batch.inputs = {torch::randn({3, 2, o.audio_dim}), torch::randn({3, 2, o.visual_channels, 2, 2})};
+  auto truth = torch::zeros({3, 2, 4});
+  truth.index_put_({torch::indexing::Slice(), torch::indexing::Slice(), 1}, 1.0);
+  batch.context = {torch::randint(1, o.vocab_size, {3, 5}, torch::kLong),
+                   torch::randn({3, 2, o.visual_channels, 2, 2}), truth,
+                   torch::tensor({0, 1, 1}, torch::kLong)};
+  batch.labels = torch::tensor({0, 1, 2}, torch::kLong);
+  StAvqaNet net(o);
+  const auto loss_with = [&](GroundingLossWeights w) {
+    StAvqaModel model(net, w);
+    model.set_training(false);  // no dropout: the same forward each time
+    const train::Encoded e = model.encode(batch);
+    return std::pair{model.loss(model.fuse(e), batch.labels, e, batch).item<double>(), e};
+  };
+  const auto [base, e] = loss_with({});
+  const double temperature = 0.1;
+  GroundingLossWeights w;
+  w.localization = 2;
+  EXPECT_NEAR(loss_with(w).first - base,
+              2 * localization_loss(e.state.at(4), e.state.at(5), temperature).item<double>(),
+              1e-5);
+  w = {};
+  w.batch_localization = 1;
+  const double batch_term = batch_localization_loss(e.state.at(6), batch.inputs[1].flatten(3),
+                                                    batch.context[3], temperature)
+                                .item<double>();
+  EXPECT_GT(batch_term, 0.0);
+  EXPECT_NEAR(loss_with(w).first - base, batch_term, 1e-5);
+  w = {};
+  w.supervision = 1;
+  const auto attention = e.state.at(3);
+  EXPECT_NEAR(
+      loss_with(w).first - base,
+      attention_supervision_loss(attention.reshape({-1, 4}), truth.reshape({-1, 4})).item<double>(),
+      1e-5);
 }
 
 TEST(GroundingTemperature, SharpensTheAttentionAroundTheSamePeak) {
