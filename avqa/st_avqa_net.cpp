@@ -238,8 +238,16 @@ StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
   const auto audio_query = options_.grounding_temperature == 1.0
                                ? audio_unit
                                : audio_unit / options_.grounding_temperature;
-  const SpatialGrounding g = ground_segments(visual.reshape({n, c, -1}), audio_query);
-  const auto grounded = torch::cat({g.pooled, g.attended}, 1);  // [N, 2C]
+  // Centred patches (options_.centre_patches): the spatial mean is the raw maps' all the same.
+  const auto patches = [&](const torch::Tensor& maps) {
+    const auto flat = maps.reshape({n, c, -1});
+    return options_.centre_patches ? flat - flat.mean(2, /*keepdim=*/true) : flat;
+  };
+  const auto pooled = [&](const torch::Tensor& maps, const SpatialGrounding& grounding) {
+    return options_.centre_patches ? maps.reshape({n, c, -1}).mean(2) : grounding.pooled;
+  };
+  const SpatialGrounding g = ground_segments(patches(visual), audio_query);
+  const auto grounded = torch::cat({pooled(visual, g), g.attended}, 1);  // [N, 2C]
   Grounded out;
   out.attention = g.attention;
   out.localization = (audio_unit * g.attended).sum(1);  // sum_i p_i cos_i
@@ -247,8 +255,8 @@ StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
     std::tie(out.features, out.match) = head(grounded, audio_n);
     return out;
   }
-  const SpatialGrounding h = ground_segments(visual_negative.reshape({n, c, -1}), audio_query);
-  const auto grounded_negative = torch::cat({h.pooled, h.attended}, 1);
+  const SpatialGrounding h = ground_segments(patches(visual_negative), audio_query);
+  const auto grounded_negative = torch::cat({pooled(visual_negative, h), h.attended}, 1);
   out.localization_negative = (audio_unit * h.attended).sum(1);
   if (2 * n <= kFewRows) {
     // A few rows (batch-1 answers): the negative frames go through the same layers as extra

@@ -29,6 +29,11 @@ struct StAvqaOptions {
   /// by at most e^2); smaller values let it pick a patch. The peak (argmax) is the same for any
   /// temperature: only how much the attended feature, and so the losses, depend on it changes.
   double grounding_temperature = 1.0;
+  /// Compare the audio with each patch minus its frame's mean patch instead of the raw patch.
+  /// ResNet maps are non-negative after the ReLU, so raw patches share a large common direction
+  /// and their cosines with any audio differ little; centred, a patch keeps what sets it apart.
+  /// The pooled half of the grounded feature stays the raw mean. false: the original.
+  bool centre_patches = false;
 };
 
 /// Question encoder: Embedding -> tanh -> LSTM over every step (pads included, no packing) ->

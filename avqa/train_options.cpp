@@ -114,6 +114,10 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
       {"grounding-temperature",
        "Spatial attention = softmax(cosine / T); the original's 1 leaves it nearly uniform",
        &O::grounding_temperature, Range::Positive},
+      {"centre-patches",
+       "Spatial grounding compares the audio with each patch minus its frame's mean patch (the "
+       "original: raw patches, which share a large common direction)",
+       &O::centre_patches},
       {"localization-weight",
        "Weight of the localization ranking: a segment's audio must fit a patch of its own frame "
        "better than any patch of the negative frame (0: the original)",

@@ -53,6 +53,8 @@ struct TrainOptions : train::BalanceOptions {
   double match_weight = 0.5;  ///< weight of the audio-visual match loss
   /// spatial attention = softmax(cosine / grounding_temperature) (1: the original)
   double grounding_temperature = 1.0;
+  /// compare the audio with patches minus their frame's mean (StAvqaOptions::centre_patches)
+  bool centre_patches = false;
   /// weight of the localization ranking (grounding_objectives.h; 0: the original)
   double localization_weight = 0;
   /// weight of the localization ranking against the batch's other videos (0: the original)

@@ -123,6 +123,7 @@ TrainReport train(const TrainOptions& o) {
   StAvqaOptions widths;
   widths.heads = o.heads;
   widths.grounding_temperature = o.grounding_temperature;
+  widths.centre_patches = o.centre_patches;
   widths.vocab_size = data::question_vocabulary_size(vocab);
   widths.answers = static_cast<std::int64_t>(vocab.answers.size());
   const QaBatch probe = train_data.load({0}, false, 0);

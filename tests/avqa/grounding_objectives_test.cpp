@@ -184,6 +184,29 @@ TEST(StAvqaModelLoss, EachGroundingWeightAddsItsLoss) {
       1e-5);
 }
 
+// Centred patches: a component every patch of a frame shares (the background's) cannot move
+// the attention; with raw patches it does.
+TEST(CentrePatches, AttentionIgnoresWhatEveryPatchShares) {
+  torch::manual_seed(4);
+  StAvqaOptions o = testing::small_widths();
+  const auto audio = torch::randn({2, 3, o.audio_dim});
+  const auto visual = torch::randn({2, 3, o.visual_channels, 3, 3});
+  const auto shared = torch::rand({1, 1, o.visual_channels, 1, 1}) * 5;
+  const auto question = torch::randint(1, o.vocab_size, {2, 5}, torch::kLong);
+  const auto attention = [&](bool centre, const torch::Tensor& maps) {
+    StAvqaOptions with = o;
+    with.centre_patches = centre;
+    torch::manual_seed(9);  // the same weights for every network
+    StAvqaNet net(with);
+    net->eval();
+    return net->forward(audio, maps, question).spatial_attention;
+  };
+  EXPECT_TRUE(
+      torch::allclose(attention(true, visual), attention(true, visual + shared), 1e-4, 1e-5));
+  EXPECT_FALSE(
+      torch::allclose(attention(false, visual), attention(false, visual + shared), 1e-3, 1e-4));
+}
+
 TEST(GroundingTemperature, SharpensTheAttentionAroundTheSamePeak) {
   torch::manual_seed(3);
   StAvqaOptions o = testing::small_widths();
