@@ -66,9 +66,15 @@ echo
 echo "== avqa train: ST-AVQA on the features (options in $out/run.json), and the question-only"
 echo "   baseline on the same questions (the same file, one flag more); the ST-AVQA run keeps"
 echo "   copies of the backbone weights, so it answers new videos on its own"
+# Beside the original recipe, the two grounding options that teach the spatial attention where the
+# sound is (README, "Where the attention looks"): a softmax over cosines / 0.1 instead of plain
+# cosines, and the localization ranking (a segment's audio must fit a patch of its own frame better
+# than any patch of another video's frame) at weight 3. Without them the peak lands on a sounding
+# instrument in about 1 % of segments (chance 13 %), with them in about half.
 cat > "$out/run.json" <<JSON
 {"train": "synthetic/annotations/avqa-train.json", "val": "synthetic/annotations/avqa-val.json",
- "cache": "synthetic/features.h5", "epochs": 10, "lr": 3e-4, "lr_step": 6, "batch": 64, "seed": 1$vocab_key}
+ "cache": "synthetic/features.h5", "epochs": 10, "lr": 3e-4, "lr_step": 6, "batch": 64, "seed": 1,
+ "grounding_temperature": 0.1, "localization_weight": 3$vocab_key}
 JSON
 rm -rf "$out/run" "$out/run-question-only"
 "$avqa" train --config "$out/run.json" --out "$out/run" \
@@ -77,7 +83,8 @@ rm -rf "$out/run" "$out/run-question-only"
 
 echo
 echo "== avqa eval: the test split, per question type, and where and when the model looked"
-"$avqa" eval --run "$out/run" --annotations "$data/annotations/avqa-test.json" --predictions "$out/predictions.json"
+"$avqa" eval --run "$out/run" --annotations "$data/annotations/avqa-test.json" --predictions "$out/predictions.json" \
+  --per-template
 echo "-- question-only baseline, same questions:"
 "$avqa" eval --run "$out/run-question-only" --annotations "$data/annotations/avqa-test.json" | grep '^Overall'
 echo "-- predicting each template's most frequent training answer (manifest.json):"
