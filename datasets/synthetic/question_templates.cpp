@@ -14,7 +14,7 @@ using Candidates = std::vector<QuestionCandidate>;
 
 const std::vector<QuestionTemplate> kTemplates = {
     {0, QuestionType::AudioCounting, "Is there a <Object> sound?", {}},
-    {1, QuestionType::AudioCounting, "Are there <Object> and <Object> sound?", {}},
+    {1, QuestionType::AudioCounting, "Are there <Object> and <Object> sound? ", {}},
     {2,
      QuestionType::AudioCounting,
      "How many musical instruments were heard throughout the video?",
@@ -34,7 +34,7 @@ const std::vector<QuestionTemplate> kTemplates = {
      {}},
     {10, QuestionType::VisualLocation, "Where is the performance?", {}},
     {11, QuestionType::VisualLocation, "What kind of musical instrument is it?", {}},
-    {12, QuestionType::VisualLocation, "What kind of instrument is the <LRer> instrument?", {}},
+    {12, QuestionType::VisualLocation, "What kind of instrument is the <LRer> instrument? ", {}},
     {13, QuestionType::VisualLocation, "What is the instrument on the <LR> of <Object>?", {}},
     {14,
      QuestionType::AudioVisualExistential,
