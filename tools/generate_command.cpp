@@ -164,6 +164,12 @@ void add_generate_command(CLI::App& app) {
       ->add_option("--ambiguous-snr", o.scene.imbalance_snr_db,
                    "SNR (dB) of the noise that buries the audio of acoustically ambiguous videos")
       ->capture_default_str();
+  knobs
+      ->add_option("--playing-tilt", o.scene.playing_tilt,
+                   "Degrees a sounding instrument is drawn tilted, so one frame shows who plays "
+                   "as a player's pose does (0: sounding instruments only bob)")
+      ->check(CLI::Range(0.0, 45.0))
+      ->capture_default_str();
   cmd->callback([args, cmd] { run_generate(*args, *cmd); });
 }
 

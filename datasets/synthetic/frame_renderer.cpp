@@ -69,20 +69,33 @@ struct FrameRenderer::Impl {
                    const InstrumentSpec& spec,
                    const Box& box,
                    bool flip,
-                   double brightness) const {
+                   double brightness,
+                   double tilt_degrees = 0) const {
     const double w = box.width();
     const double h = box.height();
+    const double tilt = tilt_degrees * M_PI / 180.0;
+    const double cos_t = std::cos(tilt), sin_t = std::sin(tilt);
+    // Unit-square sprite coordinates to pixels, rotated by the tilt about the box centre.
     auto to_px = [&](const std::array<double, 2>& p) {
       const double fx = flip ? 1.0 - p[0] : p[0];
-      return cv::Point(static_cast<int>(std::lround(box.x0 + fx * w)),
-                       static_cast<int>(std::lround(box.y0 + p[1] * h)));
+      const double dx = (fx - 0.5) * w, dy = (p[1] - 0.5) * h;
+      return cv::Point(static_cast<int>(std::lround(box.center_x() + cos_t * dx - sin_t * dy)),
+                       static_cast<int>(std::lround(box.center_y() + sin_t * dx + cos_t * dy)));
     };
     for (const SpritePrimitive& prim : spec.sprite) {
       const cv::Scalar color = scaled(prim.rgb, brightness);
       switch (prim.shape) {
         case SpritePrimitive::Shape::Rect:
-          cv::rectangle(image, to_px(prim.points[0]), to_px(prim.points[1]), color, cv::FILLED,
-                        cv::LINE_AA);
+          if (tilt == 0) {
+            cv::rectangle(image, to_px(prim.points[0]), to_px(prim.points[1]), color, cv::FILLED,
+                          cv::LINE_AA);
+          } else {
+            const auto& a = prim.points[0];
+            const auto& b = prim.points[1];
+            const std::vector<cv::Point> corners = {to_px({a[0], a[1]}), to_px({b[0], a[1]}),
+                                                    to_px({b[0], b[1]}), to_px({a[0], b[1]})};
+            cv::fillPoly(image, std::vector<std::vector<cv::Point>>{corners}, color, cv::LINE_AA);
+          }
           break;
         case SpritePrimitive::Shape::Circle:
           cv::circle(image, to_px(prim.points[0]),
@@ -93,7 +106,8 @@ struct FrameRenderer::Impl {
           cv::ellipse(image, to_px(prim.points[0]),
                       cv::Size(std::max(1, static_cast<int>(std::lround(prim.axes[0] * w))),
                                std::max(1, static_cast<int>(std::lround(prim.axes[1] * h)))),
-                      flip ? -prim.angle : prim.angle, 0, 360, color, cv::FILLED, cv::LINE_AA);
+                      (flip ? -prim.angle : prim.angle) + tilt_degrees, 0, 360, color, cv::FILLED,
+                      cv::LINE_AA);
           break;
         case SpritePrimitive::Shape::Line:
           cv::line(image, to_px(prim.points[0]), to_px(prim.points[1]), color,
@@ -137,6 +151,15 @@ Box FrameRenderer::box_at(std::size_t instrument, double seconds, bool sounding)
   return box;
 }
 
+double FrameRenderer::tilt_at(std::size_t instrument, double seconds, bool sounding) const {
+  const double tilt = impl_->params.playing_tilt;
+  if (!sounding || tilt == 0 || impl_->scene.motion_suppressed) return 0;
+  const PlannedInstrument& inst = impl_->scene.instruments.at(instrument);
+  // Sways between 0.6 and 1 times the tilt, to the side its phase picks: never upright.
+  const double side = std::sin(inst.motion_phase) >= 0 ? 1.0 : -1.0;
+  return side * tilt * (0.8 + 0.2 * std::sin(2 * M_PI * 1.7 * seconds + inst.motion_phase));
+}
+
 void FrameRenderer::render(double seconds,
                            const std::vector<bool>& sounding,
                            std::vector<std::uint8_t>& rgb) const {
@@ -149,7 +172,7 @@ void FrameRenderer::render(double seconds,
     if (!instruments[i].visible) continue;
     const bool plays = i < sounding.size() && sounding[i];
     impl_->draw_sprite(image, impl_->table.at(instruments[i].spec), box_at(i, seconds, plays),
-                       instruments[i].flip, instruments[i].brightness);
+                       instruments[i].flip, instruments[i].brightness, tilt_at(i, seconds, plays));
   }
   for (const ClutterShape& shape : impl_->scene.clutter) {
     if (shape.occluder) blend_shape(image, shape);

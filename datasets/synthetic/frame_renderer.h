@@ -27,6 +27,9 @@ class FrameRenderer {
 
   /// Where instrument i is drawn at `seconds`, motion included.
   Box box_at(std::size_t instrument, double seconds, bool sounding) const;
+  /// How far instrument i is tilted at `seconds`, degrees (0 unless it sounds and
+  /// SceneParams::playing_tilt is set).
+  double tilt_at(std::size_t instrument, double seconds, bool sounding) const;
 
  private:
   struct Impl;

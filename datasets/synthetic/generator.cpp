@@ -348,26 +348,29 @@ std::vector<int> assign_splits(const GeneratorOptions& o) {
 
 ordered_json parameters_json(const GeneratorOptions& o) {
   const SceneParams& s = o.scene;
-  return ordered_json{{"videos", o.videos},
-                      {"seconds", s.seconds},
-                      {"size", s.width},
-                      {"video_fps", o.video_fps},
-                      {"sample_rate", o.sample_rate},
-                      {"instruments", {s.min_instruments, s.max_instruments}},
-                      {"split", o.split},
-                      {"questions_per_video", o.questions_per_video},
-                      {"silent_rate", s.silent_rate},
-                      {"offscreen_rate", s.offscreen_rate},
-                      {"duplicate_rate", s.duplicate_rate},
-                      {"outdoor_rate", s.outdoor_rate},
-                      {"clutter", s.clutter},
-                      {"blur", s.blur_sigma},
-                      {"snr_db", s.snr_db ? ordered_json(*s.snr_db) : ordered_json(nullptr)},
-                      {"imbalance", s.imbalance},
-                      {"ambiguous_audio", s.ambiguous_audio},
-                      {"ambiguous_snr_db", s.imbalance_snr_db},
-                      {"video_prefix", o.video_prefix},
-                      {"classes", o.classes}};
+  ordered_json out{{"videos", o.videos},
+                   {"seconds", s.seconds},
+                   {"size", s.width},
+                   {"video_fps", o.video_fps},
+                   {"sample_rate", o.sample_rate},
+                   {"instruments", {s.min_instruments, s.max_instruments}},
+                   {"split", o.split},
+                   {"questions_per_video", o.questions_per_video},
+                   {"silent_rate", s.silent_rate},
+                   {"offscreen_rate", s.offscreen_rate},
+                   {"duplicate_rate", s.duplicate_rate},
+                   {"outdoor_rate", s.outdoor_rate},
+                   {"clutter", s.clutter},
+                   {"blur", s.blur_sigma},
+                   {"snr_db", s.snr_db ? ordered_json(*s.snr_db) : ordered_json(nullptr)},
+                   {"imbalance", s.imbalance},
+                   {"ambiguous_audio", s.ambiguous_audio},
+                   {"ambiguous_snr_db", s.imbalance_snr_db},
+                   {"video_prefix", o.video_prefix},
+                   {"classes", o.classes}};
+  // Only when set: manifests written before the option existed stay what they were.
+  if (s.playing_tilt != 0) out["playing_tilt"] = s.playing_tilt;
+  return out;
 }
 
 void prepare_output(const GeneratorOptions& o) {
@@ -428,6 +431,7 @@ void validate(const GeneratorOptions& o) {
   require(s.imbalance_snr_db >= -40 && s.imbalance_snr_db <= 40,
           "--ambiguous-snr must be in -40..40 dB");
   require(s.blur_sigma >= 0 && s.blur_sigma <= 20, "--blur must be in 0..20 pixels");
+  require(s.playing_tilt >= 0 && s.playing_tilt <= 45, "--playing-tilt must be in 0..45 degrees");
   require(!s.snr_db || (*s.snr_db >= -20 && *s.snr_db <= 80), "--snr must be in -20..80 dB");
   require(!o.video_prefix.empty() && o.video_prefix.find_first_of("/\\ .") == std::string::npos,
           "--prefix must be a non-empty name without '/', '\\', '.' or spaces");

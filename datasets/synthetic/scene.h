@@ -42,12 +42,17 @@ struct SceneParams {
   int height = 224;
   int min_instruments = 1;  ///< visible instruments per scene
   int max_instruments = 4;
-  double silent_rate = 0.25;     ///< chance a visible instrument never sounds (a distractor)
-  double offscreen_rate = 0.3;   ///< chance of an extra instrument heard but not seen
-  double duplicate_rate = 0.3;   ///< chance the scene holds two instances of one class
-  double outdoor_rate = 0.5;     ///< chance of an outdoor background
-  double clutter = 0.0;          ///< 0..1: background shapes and partial occluders
-  double blur_sigma = 0.0;       ///< Gaussian blur of every frame, pixels
+  double silent_rate = 0.25;    ///< chance a visible instrument never sounds (a distractor)
+  double offscreen_rate = 0.3;  ///< chance of an extra instrument heard but not seen
+  double duplicate_rate = 0.3;  ///< chance the scene holds two instances of one class
+  double outdoor_rate = 0.5;    ///< chance of an outdoor background
+  double clutter = 0.0;         ///< 0..1: background shapes and partial occluders
+  double blur_sigma = 0.0;      ///< Gaussian blur of every frame, pixels
+  /// A sounding instrument is drawn tilted by this many degrees (swaying between 0.6x and 1x of
+  /// it, one side or the other), so one frame shows who plays, as a player's pose does in real
+  /// videos; silent ones stand upright. 0: the bob alone, which a single frame cannot tell
+  /// from standing still.
+  double playing_tilt = 0.0;
   std::optional<double> snr_db;  ///< white noise at this SNR (dB) against the mix; none = clean
   double imbalance = 0.0;  ///< -1..1: >0 removes visual motion cues, <0 buries audio in noise, in
                            ///< that share of clips

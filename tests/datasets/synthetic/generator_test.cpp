@@ -14,6 +14,7 @@
 #include "core/sha256.h"
 #include "datasets/annotations.h"
 #include "datasets/media/media_reader.h"
+#include "datasets/synthetic/frame_renderer.h"
 #include "datasets/synthetic/scene.h"
 #include "datasets/vocabulary.h"
 #include "tests/test_paths.h"
@@ -388,6 +389,39 @@ TEST(Generator, ClassificationAmbiguitySharesAreDisjointAndAsAsked) {
   EXPECT_NEAR(audio / double(draws), 0.3, 0.04);
 }
 
+// --playing-tilt: a sounding instrument is drawn tilted, one side, never upright; a silent one,
+// and every instrument without the option, exactly as before.
+TEST(Generator, PlayingTiltShowsWhoPlaysInOneFrame) {
+  const InstrumentTable table = InstrumentTable::builtin();
+  SceneParams params;
+  params.seconds = 2;
+  params.width = params.height = 112;
+  params.min_instruments = params.max_instruments = 1;
+  Rng rng(3);
+  const Scene scene = sample_scene(table, params, rng);
+  SceneParams tilted = params;
+  tilted.playing_tilt = 12;
+  const FrameRenderer plain(table, scene, params);
+  const FrameRenderer leaning(table, scene, tilted);
+  std::vector<std::uint8_t> a, b;
+  plain.render(0.5, {false}, a);
+  leaning.render(0.5, {false}, b);
+  EXPECT_EQ(a, b) << "a silent instrument stands upright either way";
+  plain.render(0.5, {true}, a);
+  leaning.render(0.5, {true}, b);
+  EXPECT_NE(a, b) << "a sounding one leans";
+  double side = 0;
+  for (double t = 0; t < 2; t += 0.05) {
+    EXPECT_EQ(plain.tilt_at(0, t, true), 0.0);
+    EXPECT_EQ(leaning.tilt_at(0, t, false), 0.0);
+    const double tilt = leaning.tilt_at(0, t, true);
+    EXPECT_GE(std::abs(tilt), 0.6 * 12 - 1e-9);
+    EXPECT_LE(std::abs(tilt), 12 + 1e-9);
+    if (side == 0) side = tilt;
+    EXPECT_GT(tilt * side, 0) << "one side, never upright";
+  }
+}
+
 TEST(Generator, RefusesBadArgumentsAndNonEmptyFolders) {
   TempDir dir("gen_args");
   auto expect_invalid = [&](auto change, const std::string& option) {
@@ -406,6 +440,7 @@ TEST(Generator, RefusesBadArgumentsAndNonEmptyFolders) {
       [](GeneratorOptions& o) { o.scene.min_instruments = 3, o.scene.max_instruments = 2; },
       "--instruments");
   expect_invalid([](GeneratorOptions& o) { o.scene.clutter = 2; }, "--clutter");
+  expect_invalid([](GeneratorOptions& o) { o.scene.playing_tilt = 60; }, "--playing-tilt");
   expect_invalid(
       [](GeneratorOptions& o) {
         o.classes = 3, o.scene.imbalance = 0.8, o.scene.ambiguous_audio = 0.3;
