@@ -75,9 +75,15 @@ struct FrameRenderer::Impl {
     const double h = box.height();
     const double tilt = tilt_degrees * M_PI / 180.0;
     const double cos_t = std::cos(tilt), sin_t = std::sin(tilt);
-    // Unit-square sprite coordinates to pixels, rotated by the tilt about the box centre.
+    // Unit-square sprite coordinates to pixels, rotated by the tilt about the box centre. Untilted
+    // sprites take the plain formula: the rotated one rounds differently at half pixels, and
+    // datasets generated without a tilt must stay pixel for pixel what they were.
     auto to_px = [&](const std::array<double, 2>& p) {
       const double fx = flip ? 1.0 - p[0] : p[0];
+      if (tilt == 0) {
+        return cv::Point(static_cast<int>(std::lround(box.x0 + fx * w)),
+                         static_cast<int>(std::lround(box.y0 + p[1] * h)));
+      }
       const double dx = (fx - 0.5) * w, dy = (p[1] - 0.5) * h;
       return cv::Point(static_cast<int>(std::lround(box.center_x() + cos_t * dx - sin_t * dy)),
                        static_cast<int>(std::lround(box.center_y() + sin_t * dx + cos_t * dy)));
