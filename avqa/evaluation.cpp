@@ -217,7 +217,7 @@ EvalReport evaluate_run(const EvalOptions& o) {
   report.truth_supervised = config.truth_supervised;
   // Grounding against a generated dataset's truth: --truth, or the truth/ beside annotations/.
   report.truth = o.truth;
-  const fs::path beside = o.annotations.parent_path().parent_path() / "truth";
+  const fs::path beside = truth_folder_beside(o.annotations);
   if (report.truth.empty() && fs::is_directory(beside)) report.truth = beside;
   if (!report.truth.empty() && cache) {
     const FeatureRecipe recipe = FeatureRecipe::of_cache(cache->layout());

@@ -137,6 +137,10 @@ std::vector<TruthBox> truth_boxes(const json& truth, std::size_t second, double 
   return out;
 }
 
+fs::path truth_folder_beside(const fs::path& annotations) {
+  return annotations.parent_path().parent_path() / "truth";
+}
+
 std::vector<float> cells_inside(
     const std::vector<TruthBox>& boxes, int rows, int cols, double width, double height) {
   std::vector<float> out(static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols), 0.f);

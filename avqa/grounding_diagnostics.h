@@ -22,6 +22,10 @@ struct TruthBox {
 };
 std::vector<TruthBox> truth_boxes(const nlohmann::json& truth, std::size_t second, double scale);
 
+/// A generated dataset's truth/ folder as `avqa generate` lays it out: beside the folder that holds
+/// `annotations` (DIR/annotations/avqa-test.json -> DIR/truth).
+std::filesystem::path truth_folder_beside(const std::filesystem::path& annotations);
+
 /// Which cells of a rows x cols grid over a width x height frame have their centre inside one of
 /// `boxes`: 1 or 0 per cell, row-major.
 std::vector<float> cells_inside(

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "avqa/qa_dataset.h"
 #include "core/input_error.h"
 
 namespace avqa::net {
@@ -338,9 +339,11 @@ void validate_train_options(const TrainOptions& o) {
     throw std::invalid_argument("--grounding-supervision must be none or truth, not '" +
                                 o.grounding_supervision + "'");
   }
-  if (o.negatives != "other-video" && o.negatives != "same-video" && o.negatives != "mixed")
-    throw std::invalid_argument("--negatives must be other-video, same-video or mixed, not '" +
-                                o.negatives + "'");
+  try {
+    QaDataset::parse_negatives(o.negatives);  // the one list of names
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("--") + e.what());
+  }
 }
 
 }  // namespace avqa::net

@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include "avqa/evaluation.h"
+#include "avqa/grounding_diagnostics.h"
 #include "avqa/run_folder.h"
 #include "avqa/st_avqa_task.h"
 #include "core/atomic_file.h"
@@ -103,12 +104,11 @@ TrainReport train(const TrainOptions& o) {
   if (supervised) losses.supervision = o.grounding_supervision_weight;
   if ((supervised || o.negatives != "other-video") && cache) {
     // Only generated data has truth: both options read it, and neither is the default.
-    const fs::path truth =
-        o.truth.empty() ? o.train.parent_path().parent_path() / "truth" : o.truth;
+    const fs::path truth = o.truth.empty() ? truth_folder_beside(o.train) : o.truth;
     if (!fs::is_directory(truth)) {
       throw core::InputError({truth.string(), std::nullopt, ""},
                              "no truth folder: --grounding-supervision truth and --negatives "
-                             "same-video need a generated dataset's truth/ (--truth DIR)");
+                             "same-video or mixed need a generated dataset's truth/ (--truth DIR)");
     }
     train_data.attach_truth(truth);
     train_data.set_negatives(QaDataset::parse_negatives(o.negatives));
