@@ -50,6 +50,16 @@ torch::Tensor training_loss(const StAvqaOutput& out,
 
 TrainReport train(const TrainOptions& o) {
   validate_train_options(o);
+  // Only generated data has truth: both options read it, and neither is the default. Checked
+  // before anything is written.
+  const bool needs_truth = (o.grounding_supervision == "truth" || o.negatives != "other-video") &&
+                           !o.cache.empty() && !o.question_only;
+  const fs::path truth_dir = o.truth.empty() ? truth_folder_beside(o.train) : o.truth;
+  if (needs_truth && !fs::is_directory(truth_dir)) {
+    throw core::InputError({truth_dir.string(), std::nullopt, ""},
+                           "no truth folder: --grounding-supervision truth and --negatives "
+                           "same-video or mixed need a generated dataset's truth/ (--truth DIR)");
+  }
   const data::AnnotationSet train_set = load_split(o.train, o.duplicates);
   const data::AnnotationSet val_set = load_split(o.val, o.duplicates);
   std::shared_ptr<const features::FeatureCacheReader> cache;
@@ -102,21 +112,14 @@ TrainReport train(const TrainOptions& o) {
   losses.batch_localization = o.batch_localization_weight;
   const bool supervised = o.grounding_supervision == "truth";
   if (supervised) losses.supervision = o.grounding_supervision_weight;
-  if ((supervised || o.negatives != "other-video") && cache) {
-    // Only generated data has truth: both options read it, and neither is the default.
-    const fs::path truth = o.truth.empty() ? truth_folder_beside(o.train) : o.truth;
-    if (!fs::is_directory(truth)) {
-      throw core::InputError({truth.string(), std::nullopt, ""},
-                             "no truth folder: --grounding-supervision truth and --negatives "
-                             "same-video or mixed need a generated dataset's truth/ (--truth DIR)");
-    }
-    train_data.attach_truth(truth);
+  if (needs_truth) {
+    train_data.attach_truth(truth_dir);
     train_data.set_negatives(QaDataset::parse_negatives(o.negatives));
     if (supervised) {
       std::fprintf(stderr,
                    "train: DIAGNOSTIC run: the spatial attention is supervised by the generator's "
                    "truth boxes (%s); an upper bound of what the features allow, not a method\n",
-                   truth.string().c_str());
+                   truth_dir.string().c_str());
     }
   }
 
