@@ -10,6 +10,65 @@
 
 namespace avqa::synthetic {
 
+namespace {
+
+// In-place iterative radix-2 FFT; `re` and `im` have a power-of-two size.
+void fft(std::vector<double>& re, std::vector<double>& im) {
+  const std::size_t n = re.size();
+  for (std::size_t i = 1, j = 0; i < n; ++i) {
+    std::size_t bit = n >> 1;
+    for (; j & bit; bit >>= 1)
+      j ^= bit;
+    j ^= bit;
+    if (i < j) {
+      std::swap(re[i], re[j]);
+      std::swap(im[i], im[j]);
+    }
+  }
+  for (std::size_t len = 2; len <= n; len <<= 1) {
+    const double angle = -2.0 * M_PI / static_cast<double>(len);
+    for (std::size_t i = 0; i < n; i += len) {
+      for (std::size_t k = 0; k < len / 2; ++k) {
+        const double wr = std::cos(angle * static_cast<double>(k));
+        const double wi = std::sin(angle * static_cast<double>(k));
+        const std::size_t a = i + k;
+        const std::size_t b = a + len / 2;
+        const double xr = re[b] * wr - im[b] * wi;
+        const double xi = re[b] * wi + im[b] * wr;
+        re[b] = re[a] - xr;
+        im[b] = im[a] - xi;
+        re[a] += xr;
+        im[a] += xi;
+      }
+    }
+  }
+}
+
+// Power spectrum (dB per bin, floored) of a Hann window of `size` samples centred at `centre`.
+std::vector<float> spectrum_db(const std::vector<float>& samples,
+                               std::size_t centre,
+                               std::size_t size) {
+  std::vector<double> re(size, 0.0);
+  std::vector<double> im(size, 0.0);
+  for (std::size_t k = 0; k < size; ++k) {
+    const std::ptrdiff_t i =
+        static_cast<std::ptrdiff_t>(centre + k) - static_cast<std::ptrdiff_t>(size / 2);
+    if (i < 0 || i >= static_cast<std::ptrdiff_t>(samples.size())) continue;
+    const double hann =
+        0.5 - 0.5 * std::cos(2.0 * M_PI * static_cast<double>(k) / static_cast<double>(size));
+    re[k] = hann * samples[static_cast<std::size_t>(i)];
+  }
+  fft(re, im);
+  std::vector<float> out(size / 2);
+  for (std::size_t k = 0; k < size / 2; ++k) {
+    // Floored well below the hearing threshold so that silence does not "rise".
+    out[k] = static_cast<float>(10.0 * std::log10(re[k] * re[k] + im[k] * im[k] + 1e-9));
+  }
+  return out;
+}
+
+}  // namespace
+
 StemAnalysis analyse_stem(const std::vector<float>& samples,
                           int sample_rate,
                           int seconds,
@@ -19,22 +78,44 @@ StemAnalysis analyse_stem(const std::vector<float>& samples,
   const std::size_t frames = samples.size() / frame;
   out.frame_db.resize(frames);
   out.frame_sounding.resize(frames);
-  double db_sum = 0;
-  std::size_t sounding_frames = 0;
+  double power_sum = 0;
+  std::size_t heard_frames = 0;
   for (std::size_t f = 0; f < frames; ++f) {
     double energy = 0;
     for (std::size_t i = f * frame; i < (f + 1) * frame; ++i)
       energy += static_cast<double>(samples[i]) * samples[i];
-    const double db = 10.0 * std::log10(energy / static_cast<double>(frame) + 1e-12);
+    const double power = energy / static_cast<double>(frame);
+    const double db = 10.0 * std::log10(power + 1e-12);
     out.frame_db[f] = static_cast<float>(db);
     out.frame_sounding[f] = db > params.sounding_db;
     if (out.frame_sounding[f]) {
-      db_sum += db;
-      ++sounding_frames;
+      power_sum += power;
+      ++heard_frames;
     }
   }
-  out.sounding_seconds = static_cast<double>(sounding_frames) * params.frame_seconds;
-  if (sounding_frames > 0) out.loudness_db = db_sum / static_cast<double>(sounding_frames);
+  // Mean power, not mean dB: a decaying note's quiet tail would otherwise pull a plucked or
+  // struck part several dB below a sustained one a listener hears as equally loud.
+  if (heard_frames > 0)
+    out.loudness_db = 10.0 * std::log10(power_sum / static_cast<double>(heard_frames) + 1e-12);
+
+  // Played: heard, or a silence between heard frames shorter than the bridge (the gap between
+  // two notes of one part, which a listener hears as the part going on).
+  out.frame_playing = out.frame_sounding;
+  const auto bridge =
+      static_cast<std::size_t>(std::lround(params.bridge_seconds / params.frame_seconds));
+  std::optional<std::size_t> last_heard;
+  for (std::size_t f = 0; f < frames; ++f) {
+    if (!out.frame_sounding[f]) continue;
+    if (last_heard && f - *last_heard > 1 && f - *last_heard - 1 < bridge) {
+      for (std::size_t g = *last_heard + 1; g < f; ++g)
+        out.frame_playing[g] = true;
+    }
+    if (!out.first_sound) out.first_sound = static_cast<double>(f) * params.frame_seconds;
+    out.last_sound = static_cast<double>(f + 1) * params.frame_seconds;
+    last_heard = f;
+  }
+  const auto played = std::count(out.frame_playing.begin(), out.frame_playing.end(), true);
+  out.sounding_seconds = static_cast<double>(played) * params.frame_seconds;
 
   const auto per_second = static_cast<std::size_t>(std::lround(1.0 / params.frame_seconds));
   for (int s = 0; s < seconds; ++s) {
@@ -46,30 +127,69 @@ StemAnalysis analyse_stem(const std::vector<float>& samples,
     out.rms_per_second.push_back(
         end > begin ? static_cast<float>(std::sqrt(energy / static_cast<double>(end - begin)))
                     : 0.f);
-    std::size_t count = 0;
-    for (std::size_t f = s * per_second; f < std::min(frames, (s + 1) * per_second); ++f)
-      count += out.frame_sounding[f];
-    out.sounding_per_second.push_back(static_cast<double>(count) >=
-                                      params.second_fraction * static_cast<double>(per_second));
   }
 
+  // Onsets: the overall level jumps (a note after silence, a drum hit), or most of the frame's
+  // energy lies in spectral bins that were much quieter a moment ago (a new note of a legato
+  // part, whose level does not dip between notes).
   const auto lookback =
       static_cast<std::size_t>(std::lround(params.onset_lookback / params.frame_seconds));
+  const auto fft_size = static_cast<std::size_t>(params.spectrum_size);
+  // Frames whose window reaches into this frame's own first half already hold the new note.
+  const std::size_t overlap = (fft_size / 2 + frame - 1) / frame;
+  const auto spectral_lookback = std::max<std::size_t>(
+      1,
+      static_cast<std::size_t>(std::lround(params.onset_spectral_lookback / params.frame_seconds)));
+  std::vector<std::vector<float>> spectra(frames);
   double last_onset = -1e9;
   for (std::size_t f = 0; f < frames; ++f) {
     if (!out.frame_sounding[f]) continue;
+    const double t = static_cast<double>(f) * params.frame_seconds;
+    if (t - last_onset < params.onset_refractory) continue;
     float recent_min = f == 0 ? -120.f : out.frame_db[f - 1];
     for (std::size_t k = 1; k <= lookback && k <= f; ++k)
       recent_min = std::min(recent_min, out.frame_db[f - k]);
-    const double t = static_cast<double>(f) * params.frame_seconds;
-    if (out.frame_db[f] - recent_min >= params.onset_rise_db &&
-        t - last_onset >= params.onset_refractory) {
+    bool onset = out.frame_db[f] - recent_min >= params.onset_rise_db;
+    if (!onset && f >= spectral_lookback) {
+      for (std::size_t g = f - spectral_lookback; g <= f; ++g) {
+        if (spectra[g].empty()) spectra[g] = spectrum_db(samples, g * frame + frame / 2, fft_size);
+      }
+      // A bin is new when it stands well above what it and its neighbours held over the last
+      // moments: vibrato moves a partial by a bin or so within that window and does not count.
+      const std::vector<float>& now = spectra[f];
+      double total = 0;
+      double risen = 0;
+      for (std::size_t k = 0; k < now.size(); ++k) {
+        float before = -1000.f;
+        for (std::size_t g = f - spectral_lookback; g + overlap <= f; ++g) {
+          before = std::max(before, spectra[g][k]);
+        }
+        const double power = std::pow(10.0, now[k] / 10.0);
+        total += power;
+        if (now[k] - before >= params.onset_rise_db) risen += power;
+      }
+      onset = total > 0 && risen >= params.onset_new_energy * total;
+    }
+    if (onset) {
       out.onsets.push_back(t);
       last_onset = t;
     }
   }
   if (out.sounding_seconds > 0)
     out.onset_rate = static_cast<double>(out.onsets.size()) / out.sounding_seconds;
+
+  // A second sounds when it is half played, or when a note begins in it: the last, short note
+  // of a passage is heard as playing, a release tail alone is not.
+  for (int s = 0; s < seconds; ++s) {
+    std::size_t count = 0;
+    for (std::size_t f = s * per_second; f < std::min(frames, (s + 1) * per_second); ++f)
+      count += out.frame_playing[f];
+    const bool onset = std::any_of(out.onsets.begin(), out.onsets.end(),
+                                   [s](double t) { return t >= s && t < s + 1; });
+    out.sounding_per_second.push_back(onset ||
+                                      static_cast<double>(count) >=
+                                          params.second_fraction * static_cast<double>(per_second));
+  }
   return out;
 }
 
@@ -132,6 +252,8 @@ std::string to_json(const SceneTruth& truth) {
       rms.push_back(std::round(static_cast<double>(r) * 1e6) / 1e6);
     item["loudness_per_second"] = rms;
     item["sounding_seconds"] = round3(inst.sounding_seconds);
+    item["first_sound"] = inst.first_sound ? json(round3(*inst.first_sound)) : json(nullptr);
+    item["last_sound"] = inst.last_sound ? json(round3(*inst.last_sound)) : json(nullptr);
     item["loudness_db"] = round3(inst.loudness_db);
     item["onset_rate"] = round3(inst.onset_rate);
     json onsets = json::array();
@@ -139,6 +261,14 @@ std::string to_json(const SceneTruth& truth) {
       onsets.push_back(round3(o));
     item["onsets"] = onsets;
     instruments.push_back(item);
+  }
+  json voiceover = nullptr;
+  if (truth.voiceover) {
+    const auto& v = *truth.voiceover;
+    voiceover = {{"text", v.text},
+                 {"first_sound", v.first_sound ? json(round3(*v.first_sound)) : json(nullptr)},
+                 {"last_sound", v.last_sound ? json(round3(*v.last_sound)) : json(nullptr)},
+                 {"loudness_db", round3(v.loudness_db)}};
   }
   json doc = {{"video_id", truth.video_id},
               {"seconds", truth.seconds},
@@ -151,11 +281,14 @@ std::string to_json(const SceneTruth& truth) {
               {"snr_db", truth.snr_db ? json(*truth.snr_db) : json(nullptr)},
               {"mix_gain", std::round(truth.mix_gain * 1e6) / 1e6},
               {"instruments", instruments},
+              {"voiceover", voiceover},
               {"units",
                {{"box", "pixels [x0, y0, x1, y1)"},
                 {"loudness_per_second", "RMS of the instrument's own track, full scale 1"},
-                {"loudness_db", "mean RMS dBFS over its sounding 20 ms frames"},
-                {"onset_rate", "onsets per sounding second"}}}};
+                {"loudness_db", "dBFS of the mean power over its heard 20 ms frames"},
+                {"sounding_seconds", "time played, gaps of under 0.6 s between notes included"},
+                {"first_sound", "seconds: start of the first heard 20 ms frame"},
+                {"onset_rate", "onsets per second played"}}}};
   if (!truth.label.empty()) {
     doc["label"] = truth.label;
     doc["ambiguous"] = truth.ambiguous;
@@ -183,6 +316,7 @@ SceneTruth load_truth(const std::filesystem::path& file) {
     t.height = doc.at("height").get<int>();
     field = "instruments";
     for (const json& item : doc.at("instruments")) {
+      field = "instruments[" + std::to_string(t.instruments.size()) + "]";
       InstrumentTruth inst;
       inst.name = item.at("class").get<std::string>();
       inst.visible = item.at("visible").get<bool>();
@@ -195,7 +329,26 @@ SceneTruth load_truth(const std::filesystem::path& file) {
         inst.sounding_intervals.push_back({interval.at(0).get<int>(), interval.at(1).get<int>()});
       for (const json& b : item.at("sounding_per_second"))
         inst.sounding_per_second.push_back(b.get<int>() != 0);
+      // Files written before these fields existed read as "not measured".
+      inst.sounding_seconds = item.value("sounding_seconds", 0.0);
+      inst.loudness_db = item.value("loudness_db", -120.0);
+      inst.onset_rate = item.value("onset_rate", 0.0);
+      if (item.contains("onsets")) inst.onsets = item.at("onsets").get<std::vector<double>>();
+      if (item.contains("first_sound") && !item.at("first_sound").is_null())
+        inst.first_sound = item.at("first_sound").get<double>();
+      if (item.contains("last_sound") && !item.at("last_sound").is_null())
+        inst.last_sound = item.at("last_sound").get<double>();
       t.instruments.push_back(std::move(inst));
+    }
+    field = "voiceover";
+    if (doc.contains("voiceover") && !doc.at("voiceover").is_null()) {
+      const json& v = doc.at("voiceover");
+      VoiceoverTruth voice;
+      voice.text = v.at("text").get<std::string>();
+      if (!v.at("first_sound").is_null()) voice.first_sound = v.at("first_sound").get<double>();
+      if (!v.at("last_sound").is_null()) voice.last_sound = v.at("last_sound").get<double>();
+      voice.loudness_db = v.value("loudness_db", -120.0);
+      t.voiceover = voice;
     }
     field = "motion_suppressed";
     t.motion_suppressed = doc.value("motion_suppressed", false);
