@@ -40,8 +40,7 @@ const std::vector<QuestionTemplate> kTemplates = {
      QuestionType::AudioVisualExistential,
      "Is this sound from the instrument in the video?",
      {}},
-    {15, QuestionType::AudioVisualExistential, "Is there a voiceover?",
-     "no speech track is rendered, so the answer would always be 'no'"},
+    {15, QuestionType::AudioVisualExistential, "Is there a voiceover?", {}},
     {16, QuestionType::AudioVisualExistential, "Is the <Object> in the video always playing?", {}},
     {17, QuestionType::AudioVisualCounting, "How many instruments are sounding in the video?", {}},
     {18,
@@ -189,27 +188,39 @@ class SceneView {
     return side[0].second;
   }
 
-  /// The instrument that starts first (or last) among `pool`, when no other starts in the same
-  /// second.
-  std::optional<std::size_t> by_onset(const std::vector<std::size_t>& pool, bool first) const {
-    if (pool.empty()) return std::nullopt;
-    std::vector<std::pair<int, std::size_t>> order;
-    for (const std::size_t i : pool)
-      order.emplace_back(*at(i).first_second(), i);
-    std::sort(order.begin(), order.end());
-    if (!first) std::reverse(order.begin(), order.end());
-    if (order.size() > 1 && order[0].first == order[1].first) return std::nullopt;
-    return order[0].second;
+  /// When `i` is first heard: the measured time, else (hand-built truth) the start of its first
+  /// sounding second.
+  double entry(std::size_t i) const {
+    return at(i).first_sound.value_or(static_cast<double>(*at(i).first_second()));
   }
 
-  /// `pool` sorted by onset second; ties keep their relative order.
-  std::vector<std::pair<int, std::size_t>> onset_order(const std::vector<std::size_t>& pool) const {
-    std::vector<std::pair<int, std::size_t>> order;
+  /// `pool` sorted by entry; ties keep their relative order.
+  std::vector<std::pair<double, std::size_t>> onset_order(
+      const std::vector<std::size_t>& pool) const {
+    std::vector<std::pair<double, std::size_t>> order;
     for (const std::size_t i : pool)
-      order.emplace_back(*at(i).first_second(), i);
+      order.emplace_back(entry(i), i);
     std::stable_sort(order.begin(), order.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     return order;
+  }
+
+  /// Whether the k-th entry of `order` is clearly apart from its neighbours, so "the k-th to come
+  /// in" names one instrument a listener would agree on.
+  bool entry_apart(const std::vector<std::pair<double, std::size_t>>& order, std::size_t k) const {
+    const double gap = m_.entry_seconds;
+    return (k == 0 || order[k].first - order[k - 1].first >= gap) &&
+           (k + 1 == order.size() || order[k + 1].first - order[k].first >= gap);
+  }
+
+  /// The instrument that comes in first (or last) among `pool`, when it comes in clearly apart
+  /// from the next.
+  std::optional<std::size_t> by_onset(const std::vector<std::size_t>& pool, bool first) const {
+    if (pool.empty()) return std::nullopt;
+    const auto order = onset_order(pool);
+    const std::size_t k = first ? 0 : order.size() - 1;
+    if (!entry_apart(order, k)) return std::nullopt;
+    return order[k].second;
   }
 
  private:
@@ -359,7 +370,8 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
     case 14:  // Is this sound from the instrument in the video?
       if (!v.sounding().empty()) add(out, {}, t.offscreen_sounds() ? "no" : "yes");
       break;
-    case 15:  // Is there a voiceover? (unsupported)
+    case 15:  // Is there a voiceover?
+      add(out, {}, t.voiceover && t.voiceover->first_sound ? "yes" : "no");
       break;
     case 16:  // Is the <Object> in the video always playing?
       for (const auto& name : visible_names) {
@@ -389,24 +401,29 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
       if (!v.visible().empty()) add(out, {}, count_answer(v.names(v.visible_sounding()).size()));
       break;
     case 21: {  // Where is the <LL> instrument?  (lowest = quietest)
-      const auto& pool = v.visible_sounding();
-      if (pool.size() < 2) break;
+      // Everything heard competes; when the winner is off screen, "where" has no answer.
+      const auto& pool = v.sounding();
+      if (v.visible_sounding().size() < 2) break;
       std::vector<std::pair<double, std::size_t>> by_level;
       for (const std::size_t i : pool)
         by_level.emplace_back(v.at(i).loudness_db, i);
       std::sort(by_level.begin(), by_level.end());
       const double margin = v.margins().loudness_db;
-      if (by_level[by_level.size() - 1].first - by_level[by_level.size() - 2].first >= margin) {
-        add(out, {"loudest"}, to_string(v.at(by_level.back().second).column));
+      const std::size_t loudest = by_level.back().second;
+      const std::size_t lowest = by_level.front().second;
+      if (by_level[by_level.size() - 1].first - by_level[by_level.size() - 2].first >= margin &&
+          v.at(loudest).visible) {
+        add(out, {"loudest"}, to_string(v.at(loudest).column));
       }
-      if (by_level[1].first - by_level[0].first >= margin)
-        add(out, {"lowest"}, to_string(v.at(by_level.front().second).column));
+      if (by_level[1].first - by_level[0].first >= margin && v.at(lowest).visible)
+        add(out, {"lowest"}, to_string(v.at(lowest).column));
       break;
     }
     case 22:  // Is the <FL> sound coming from the <LR> instrument?
+      // Off-screen sources take part in the order: the first sound may come from none of them.
       for (const bool first : {true, false}) {
-        const auto winner = v.by_onset(v.visible_sounding(), first);
-        if (!winner || v.visible_sounding().size() < 2) continue;
+        const auto winner = v.by_onset(v.sounding(), first);
+        if (!winner || v.sounding().size() < 2 || v.visible_sounding().empty()) continue;
         for (const char* column : kColumns) {
           const auto there = v.in_column(column);
           if (there.size() == 1)
@@ -416,8 +433,8 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
       break;
     case 23:  // What is the <LR> instrument of the <FL> sounding instrument?
       for (const bool first : {true, false}) {
-        const auto winner = v.by_onset(v.visible_sounding(), first);
-        if (!winner || v.visible_sounding().size() < 2) continue;
+        const auto winner = v.by_onset(v.sounding(), first);
+        if (!winner || v.sounding().size() < 2 || !v.at(*winner).visible) continue;
         for (const bool left : {true, false}) {
           if (const auto n = v.neighbour(*winner, left))
             add(out, {left ? "left" : "right", first ? "first" : "last"}, v.at(*n).name);
@@ -425,10 +442,11 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
       }
       break;
     case 24:  // Which is the musical instrument that sounds at the same time as the <Object>?
+      // The partner may be heard off screen: a listener names it all the same.
       for (const std::size_t a : v.visible_sounding()) {
-        if (!v.unique(v.visible(), v.at(a).name)) continue;
+        if (!v.unique(v.all(), v.at(a).name)) continue;
         std::vector<std::pair<int, std::size_t>> overlaps;
-        for (const std::size_t b : v.visible_sounding()) {
+        for (const std::size_t b : v.sounding()) {
           if (b == a) continue;
           int both = 0;
           for (std::size_t s = 0; s < v.at(a).sounding_per_second.size(); ++s) {
@@ -458,10 +476,10 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
       return compare_by_column(v,
                                [&](std::size_t a, std::size_t b) { return v.more_rhythmic(a, b); });
     case 29:  // Where is the <FL> sounding instrument?
-      if (v.visible_sounding().size() < 2) break;
+      if (v.sounding().size() < 2) break;
       for (const bool first : {true, false}) {
-        if (const auto w = v.by_onset(v.visible_sounding(), first))
-          add(out, {first ? "first" : "last"}, to_string(v.at(*w).column));
+        const auto w = v.by_onset(v.sounding(), first);
+        if (w && v.at(*w).visible) add(out, {first ? "first" : "last"}, to_string(v.at(*w).column));
       }
       break;
     case 30:  // Which <Object> makes the sound <FL>?
@@ -474,10 +492,12 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
         for (const bool first : {true, false}) {
           auto order = v.onset_order(same);
           if (!first) std::reverse(order.begin(), order.end());
-          if (order[0].first == order[1].first) {
+          const double apart = std::abs(order[1].first - order[0].first);
+          if (apart < v.margins().together_seconds) {
             add(out, {name, first ? "first" : "last"}, "simultaneously");
             continue;
           }
+          if (apart < v.margins().entry_seconds) continue;  // neither together nor one first
           const std::size_t w = order[0].second;
           const auto column_mates = v.in_column(to_string(v.at(w).column));
           if (v.count(column_mates, name) == 1)
@@ -486,27 +506,24 @@ Candidates generate(int id, const SceneView& v, const std::vector<std::string>& 
       }
       break;
     case 31: {  // What is the <TH> instrument that comes in?
-      const auto order = v.onset_order(v.visible_sounding());
+      // Everything heard comes in, on screen or off.
+      const auto order = v.onset_order(v.sounding());
       for (std::size_t k = 0; k < order.size() && k < 5; ++k) {
-        const bool distinct = (k == 0 || order[k - 1].first != order[k].first) &&
-                              (k + 1 == order.size() || order[k + 1].first != order[k].first);
-        if (distinct && order.size() >= 2) add(out, {kOrdinals[k]}, v.at(order[k].second).name);
+        if (order.size() >= 2 && v.entry_apart(order, k))
+          add(out, {kOrdinals[k]}, v.at(order[k].second).name);
       }
       break;
     }
     case 32: {  // Which instrument makes sounds <BA> the <Object>?
-      const auto order = v.onset_order(v.visible_sounding());
-      auto distinct = [&](std::size_t k) {
-        return (k == 0 || order[k - 1].first != order[k].first) &&
-               (k + 1 == order.size() || order[k + 1].first != order[k].first);
-      };
+      const auto order = v.onset_order(v.sounding());
       for (std::size_t k = 0; k < order.size(); ++k) {
         const std::string& name = v.at(order[k].second).name;
-        if (!v.unique(v.visible(), name) || !distinct(k)) continue;
-        if (k > 0 && distinct(k - 1) && v.at(order[k - 1].second).name != name) {
+        if (!v.unique(v.all(), name) || !v.entry_apart(order, k)) continue;
+        if (k > 0 && v.entry_apart(order, k - 1) && v.at(order[k - 1].second).name != name) {
           add(out, {"before", name}, v.at(order[k - 1].second).name);
         }
-        if (k + 1 < order.size() && distinct(k + 1) && v.at(order[k + 1].second).name != name) {
+        if (k + 1 < order.size() && v.entry_apart(order, k + 1) &&
+            v.at(order[k + 1].second).name != name) {
           add(out, {"after", name}, v.at(order[k + 1].second).name);
         }
       }

@@ -28,6 +28,8 @@ struct AnswerMargins {
   double onset_ratio = 1.5;       ///< ...and ratio of the two rates
   double duration_seconds = 1.0;  ///< playing longer
   double overlap_seconds = 1.0;   ///< "at the same time as": best overlap beats the next by this
+  double entry_seconds = 0.5;     ///< first / last / n-th to come in: entries this far apart
+  double together_seconds = 0.1;  ///< "simultaneously": entries closer than this
   double location_fraction =
       1.0 / 12;  ///< leftest / left of: centres this share of the width apart
 };
