@@ -71,6 +71,9 @@ void run_generate(GenerateArgs& args, const CLI::App& cmd) {
   o.scene.height = o.scene.width;
   o.progress = !args.quiet;
   parse_instruments(args.instruments, o.scene);
+  // Asking for a number of instruments means that number: ensembles only when asked for too.
+  if (cmd.count("--instruments") > 0 && cmd.count("--ensemble-rate") == 0)
+    o.scene.ensemble_rate = 0;
   o.split = parse_split(args.split);
   if (cmd.count("--snr") > 0) o.scene.snr_db = args.snr;
   const synthetic::GenerationSummary summary = synthetic::generate_dataset(o);
@@ -141,6 +144,17 @@ void add_generate_command(CLI::App& app) {
   knobs
       ->add_option("--offscreen-rate", o.scene.offscreen_rate,
                    "Chance of an extra instrument heard but not seen")
+      ->capture_default_str();
+  knobs
+      ->add_option("--voiceover-rate", o.scene.voiceover_rate,
+                   "Chance a narrator speaks a line over the music (needs Debian's espeak-ng)")
+      ->capture_default_str();
+  knobs
+      ->add_option("--ensemble-rate", o.scene.ensemble_rate,
+                   "Chance of an ensemble of 5..--ensemble-max instruments in up to three rows "
+                   "(0 when --instruments is given alone)")
+      ->capture_default_str();
+  knobs->add_option("--ensemble-max", o.scene.ensemble_max, "Largest ensemble (5..9)")
       ->capture_default_str();
   knobs
       ->add_option("--duplicate-rate", o.scene.duplicate_rate,

@@ -24,6 +24,9 @@ PACKAGES=(
   libhdf5-dev hdf5-tools
   # synthetic audio: the synthesiser and Debian's General MIDI soundfont (MIT)
   libfluidsynth-dev fluid-soundfont-gm
+  # the synthetic voiceovers: a narrator's line spoken by the espeak-ng command (GPL-3, run as a
+  # separate program)
+  espeak-ng
   # SentencePiece (the free-form question tokenizer), linked only by the torch-free avqa-spm
   libsentencepiece-dev
   # AVQA Studio (gui/): Qt 6 widgets; the qpa plugins hold the offscreen platform its tests

@@ -21,6 +21,7 @@
 #include "datasets/synthetic/frame_renderer.h"
 #include "datasets/synthetic/instrument_synth.h"
 #include "datasets/synthetic/question_templates.h"
+#include "datasets/synthetic/speech_synth.h"
 
 namespace avqa::synthetic {
 namespace {
@@ -41,6 +42,7 @@ struct Context {
   const GeneratorOptions& options;
   InstrumentTable table;
   fs::path soundfont;
+  std::vector<std::vector<float>> voice_lines;  ///< voiceover_lines() spoken, at the sample rate
 };
 
 struct Question {
@@ -62,6 +64,15 @@ double gaussian(Rng& rng) {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
+// Whether instrument i plays at time t: a player moves while playing, between notes included.
+auto playing_at(const std::vector<StemAnalysis>& measured) {
+  const double frame_seconds = StemAnalysisParams{}.frame_seconds;
+  return [&measured, frame_seconds](std::size_t i, double t) {
+    const auto frame = static_cast<std::size_t>(t / frame_seconds);
+    return frame < measured[i].frame_playing.size() && measured[i].frame_playing[frame];
+  };
+}
+
 std::vector<std::array<int, 2>> merge_seconds(const std::vector<bool>& per_second) {
   std::vector<std::array<int, 2>> intervals;
   for (std::size_t s = 0; s < per_second.size(); ++s) {
@@ -75,7 +86,15 @@ std::vector<std::array<int, 2>> merge_seconds(const std::vector<bool>& per_secon
   return intervals;
 }
 
-SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
+// A clip as sampled and heard: everything but its frames.
+struct MeasuredClip {
+  Scene scene;
+  SceneTruth truth;
+  std::vector<float> mix;              ///< the file's audio
+  std::vector<StemAnalysis> measured;  ///< per instrument, at its level in the file
+};
+
+MeasuredClip measure_clip(const Context& ctx, InstrumentSynth& synth, int index) {
   const GeneratorOptions& o = ctx.options;
   const SceneParams& p = o.scene;
   Rng rng(derive_seed(o.seed, static_cast<std::uint64_t>(index)));
@@ -96,6 +115,17 @@ SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
       mix[i] += stem[i];
     }
     stems.push_back(std::move(stem));
+  }
+  std::vector<float> voice;  // the narrator's own track, when there is one
+  if (scene.voiceover) {
+    const std::vector<float>& line = ctx.voice_lines.at(scene.voiceover->line);
+    voice.assign(samples, 0.f);
+    const auto begin = static_cast<std::size_t>(scene.voiceover->start * o.sample_rate);
+    const float gain = static_cast<float>(std::pow(10.0, scene.voiceover->gain_db / 20.0));
+    for (std::size_t i = 0; i < line.size() && begin + i < samples; ++i) {
+      voice[begin + i] = gain * line[i];
+      mix[begin + i] += voice[begin + i];
+    }
   }
   if (scene.snr_db) {
     double energy = 0;
@@ -137,11 +167,18 @@ SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
       x = static_cast<float>(x * mix_gain);  // the level each part has in the file
     measured.push_back(analyse_stem(stem, o.sample_rate, p.seconds, analysis));
   }
-  auto sounding_at = [&](std::size_t i, double t) {
-    const auto frame = static_cast<std::size_t>(t / analysis.frame_seconds);
-    return frame < measured[i].frame_sounding.size() && measured[i].frame_sounding[frame];
-  };
-
+  if (scene.voiceover) {
+    for (float& x : voice)
+      x = static_cast<float>(x * mix_gain);
+    const StemAnalysis speech = analyse_stem(voice, o.sample_rate, p.seconds, analysis);
+    VoiceoverTruth v;
+    v.text = voiceover_lines().at(scene.voiceover->line).text;
+    v.first_sound = speech.first_sound;
+    v.last_sound = speech.last_sound;
+    v.loudness_db = speech.loudness_db;
+    truth.voiceover = v;
+  }
+  const auto sounding_at = playing_at(measured);
   const FrameRenderer renderer(ctx.table, scene, p);
   for (std::size_t i = 0; i < scene.instruments.size(); ++i) {
     const PlannedInstrument& inst = scene.instruments[i];
@@ -158,11 +195,26 @@ SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
     t.sounding_intervals = merge_seconds(t.sounding_per_second);
     t.rms_per_second = measured[i].rms_per_second;
     t.sounding_seconds = measured[i].sounding_seconds;
+    t.first_sound = measured[i].first_sound;
+    t.last_sound = measured[i].last_sound;
     t.loudness_db = measured[i].loudness_db;
     t.onset_rate = measured[i].onset_rate;
     t.onsets = measured[i].onsets;
     truth.instruments.push_back(std::move(t));
   }
+  return {scene, std::move(truth), std::move(mix), std::move(measured)};
+}
+
+SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
+  const GeneratorOptions& o = ctx.options;
+  const SceneParams& p = o.scene;
+  MeasuredClip clip = measure_clip(ctx, synth, index);
+  const Scene& scene = clip.scene;
+  SceneTruth& truth = clip.truth;
+  const std::vector<float>& mix = clip.mix;
+  const std::size_t samples = mix.size();
+  const auto sounding_at = playing_at(clip.measured);
+  const FrameRenderer renderer(ctx.table, scene, p);
 
   media::VideoWriterOptions video;
   video.width = p.width;
@@ -187,7 +239,7 @@ SceneTruth render_clip(const Context& ctx, InstrumentSynth& synth, int index) {
   }
   writer.finish();
   core::write_file_atomically(o.out / "truth" / (truth.video_id + ".json"), to_json(truth));
-  return truth;
+  return std::move(clip.truth);
 }
 
 std::vector<SceneTruth> render_all(const Context& ctx) {
@@ -354,6 +406,9 @@ ordered_json parameters_json(const GeneratorOptions& o) {
                    {"video_fps", o.video_fps},
                    {"sample_rate", o.sample_rate},
                    {"instruments", {s.min_instruments, s.max_instruments}},
+                   {"ensemble_rate", s.ensemble_rate},
+                   {"ensemble_max", s.ensemble_max},
+                   {"voiceover_rate", s.voiceover_rate},
                    {"split", o.split},
                    {"questions_per_video", o.questions_per_video},
                    {"silent_rate", s.silent_rate},
@@ -410,6 +465,7 @@ void validate(const GeneratorOptions& o) {
   require(
       s.min_instruments >= 1 && s.min_instruments <= s.max_instruments && s.max_instruments <= 6,
       "--instruments must be a range within 1-6, e.g. 1-4");
+  require(s.ensemble_max >= 5 && s.ensemble_max <= 9, "--ensemble-max must be in 5..9");
   const double total = o.split[0] + o.split[1] + o.split[2];
   require(o.split[0] >= 0 && o.split[1] >= 0 && o.split[2] >= 0 && std::abs(total - 1.0) < 1e-6,
           "--split must be three non-negative shares summing to 1, e.g. 0.7,0.1,0.2");
@@ -421,7 +477,9 @@ void validate(const GeneratorOptions& o) {
   for (const auto& [value, name] :
        {std::pair{s.silent_rate, "--silent-rate"}, std::pair{s.offscreen_rate, "--offscreen-rate"},
         std::pair{s.duplicate_rate, "--duplicate-rate"},
-        std::pair{s.outdoor_rate, "--outdoor-rate"}, std::pair{s.clutter, "--clutter"}}) {
+        std::pair{s.outdoor_rate, "--outdoor-rate"}, std::pair{s.clutter, "--clutter"},
+        std::pair{s.ensemble_rate, "--ensemble-rate"},
+        std::pair{s.voiceover_rate, "--voiceover-rate"}}) {
     require(value >= 0 && value <= 1, std::string(name) + " must be in 0..1");
   }
   require(s.imbalance >= -1 && s.imbalance <= 1, "--imbalance must be in -1..1");
@@ -437,18 +495,47 @@ void validate(const GeneratorOptions& o) {
           "--prefix must be a non-empty name without '/', '\\', '.' or spaces");
 }
 
-GenerationSummary generate_dataset(const GeneratorOptions& options) {
-  validate(options);
-  const auto start = std::chrono::steady_clock::now();
+namespace {
+
+Context make_context(const GeneratorOptions& options) {
   Context ctx{options,
               options.instrument_table.empty() ? InstrumentTable::builtin()
                                                : InstrumentTable::load(options.instrument_table),
-              options.soundfont.empty() ? fs::path(kDefaultSoundfont) : options.soundfont};
+              options.soundfont.empty() ? fs::path(kDefaultSoundfont) : options.soundfont,
+              {}};
   {
     InstrumentSynth probe(
         ctx.soundfont,
         options.sample_rate);  // fails early, naming the package, if the font is missing
   }
+  // Spoken once, before the workers start: every clip with a voiceover shares these samples.
+  if (options.scene.voiceover_rate > 0 && options.classes == 0) {
+    const SpeechSynth speech(options.sample_rate);
+    for (const VoiceLine& line : voiceover_lines())
+      ctx.voice_lines.push_back(speech.speak(line));
+  }
+  return ctx;
+}
+
+}  // namespace
+
+std::vector<SceneTruth> measure_truths(const GeneratorOptions& options, int count) {
+  GeneratorOptions o = options;
+  o.videos = std::max(1, count);
+  if (o.out.empty()) o.out = ".";  // nothing is written
+  validate(o);
+  const Context ctx = make_context(o);
+  InstrumentSynth synth(ctx.soundfont, o.sample_rate);
+  std::vector<SceneTruth> out;
+  for (int i = 0; i < count; ++i)
+    out.push_back(measure_clip(ctx, synth, i).truth);
+  return out;
+}
+
+GenerationSummary generate_dataset(const GeneratorOptions& options) {
+  validate(options);
+  const auto start = std::chrono::steady_clock::now();
+  const Context ctx = make_context(options);
   prepare_output(options);
   const std::vector<SceneTruth> truths = render_all(ctx);
   const std::vector<Question> questions = choose_questions(ctx, truths);
@@ -554,6 +641,8 @@ GenerationSummary generate_dataset(const GeneratorOptions& options) {
       {"parameters", parameters_json(options)},
       {"soundfont",
        {{"file", ctx.soundfont.filename().string()}, {"sha256", core::sha256_file(ctx.soundfont)}}},
+      {"speech",
+       ctx.voice_lines.empty() ? ordered_json(nullptr) : ordered_json(SpeechSynth::version())},
       {"instrument_table",
        {{"source", options.instrument_table.empty() ? "built-in resources/instruments.json"
                                                     : options.instrument_table.string()},
@@ -570,16 +659,21 @@ GenerationSummary generate_dataset(const GeneratorOptions& options) {
                                        100.0
                                  : 0.0}}},
       {"interpretations",
-       {{"sounding",
-         "a 20 ms frame of the instrument's own track above -45 dBFS; a second sounds when half "
-         "its frames do"},
-        {"louder", "mean dBFS over sounding frames, at least 3 dB apart"},
-        {"more rhythmic", "onsets per sounding second, at least 0.5 and 1.5x apart"},
-        {"playing longer", "sounding time at least 1 s apart"},
+       {{"heard", "a 20 ms frame of the instrument's own track above -45 dBFS"},
+        {"sounding",
+         "played: heard, or a silence of under 0.6 s between heard frames (the gap between two "
+         "notes); a second sounds when half of it is played"},
+        {"louder", "dBFS of the mean power over heard frames, at least 3 dB apart"},
+        {"more rhythmic",
+         "onsets (a level jump, or most of the energy in spectral bins that rose 9 dB: a new "
+         "note) per second played, at least 0.5 and 1.5x apart"},
+        {"playing longer", "time played, at least 1 s apart"},
         {"lowest", "the quietest sounding instrument"},
         {"did not sound from beginning to end", "visible instruments that never sound"},
         {"first/last sounding, comes in, before/after",
-         "order of each instrument's first sounding second"},
+         "order of the first heard frame of every heard instrument, on screen or off, entries "
+         "at least 0.5 s apart; 'simultaneously' within 0.1 s; between the two, not asked"},
+        {"voiceover", "a narrator's line (espeak-ng) heard over the music"},
         {"in the video", "visible; an off-screen source is heard but not seen"}}},
   };
   core::write_file_atomically(options.out / "manifest.json", manifest.dump(2) + "\n");

@@ -6,13 +6,16 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "datasets/synthetic/scene.h"
 #include "datasets/synthetic/truth.h"
 
 namespace avqa::synthetic {
 
-inline constexpr int kGeneratorVersion = 1;
+/// 2: sounding, loudness and onsets measured as a listener hears them (gaps between notes,
+/// mean power, spectral onsets), entry order with off-screen sources, ensembles, voiceovers.
+inline constexpr int kGeneratorVersion = 2;
 
 /// Everything `avqa generate` takes. The same options give byte-identical annotations, truth
 /// and manifest, and identical decoded frames and audio samples.
@@ -47,6 +50,11 @@ struct GenerationSummary {
 
 /// Checks the options; throws std::invalid_argument naming the bad option.
 void validate(const GeneratorOptions& options);
+
+/// The truth of clips 0..count-1 exactly as generate_dataset(options) measures it (same seed,
+/// same scenes, same stems), without drawing frames or writing files: checks of the question
+/// logic over hundreds of clips take seconds instead of minutes.
+std::vector<SceneTruth> measure_truths(const GeneratorOptions& options, int count);
 
 /// Generates the dataset into options.out:
 ///   videos/<id>.mp4                H.264 + AAC

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "datasets/synthetic/speech_synth.h"
+
 namespace avqa::synthetic {
 namespace {
 
@@ -105,7 +107,11 @@ Scene sample_scene(const InstrumentTable& table, const SceneParams& params, Rng&
 
   const int W = params.width;
   const int H = params.height;
-  const int visible = rng.integer(params.min_instruments, params.max_instruments);
+  // Most scenes are a few players; an ensemble fills the stage with up to three rows, so counts
+  // reach past four as the real data's do.
+  const bool ensemble = params.ensemble_rate > 0 && rng.chance(params.ensemble_rate);
+  const int visible = ensemble ? rng.integer(5, params.ensemble_max)
+                               : rng.integer(params.min_instruments, params.max_instruments);
 
   // Classes: distinct, except an optional second instance of the first class.
   std::vector<std::size_t> classes(table.size());
@@ -115,13 +121,15 @@ Scene sample_scene(const InstrumentTable& table, const SceneParams& params, Rng&
   std::vector<std::size_t> chosen(classes.begin(), classes.begin() + visible);
   if (visible >= 2 && rng.chance(params.duplicate_rate)) chosen[1] = chosen[0];
 
-  // Columns: two slots per column; spread out first, sometimes shared.
-  std::vector<Column> first = {Column::Left, Column::Middle, Column::Right};
-  std::vector<Column> second = first;
-  rng.shuffle(first);
-  rng.shuffle(second);
-  std::vector<Column> slots = first;
-  slots.insert(slots.end(), second.begin(), second.end());
+  // Columns: two slots per column (three in a large ensemble); spread out first, sometimes
+  // shared.
+  const int rows = visible > 6 ? 3 : 2;
+  std::vector<Column> slots;
+  for (int r = 0; r < rows; ++r) {
+    std::vector<Column> round = {Column::Left, Column::Middle, Column::Right};
+    rng.shuffle(round);
+    slots.insert(slots.end(), round.begin(), round.end());
+  }
   if (rng.chance(0.3)) rng.shuffle(slots);
   slots.resize(static_cast<std::size_t>(visible));
 
@@ -133,10 +141,14 @@ Scene sample_scene(const InstrumentTable& table, const SceneParams& params, Rng&
     inst.column = slots[static_cast<std::size_t>(i)];
     const int in_column = static_cast<int>(std::count(slots.begin(), slots.end(), inst.column));
     const int rank = static_cast<int>(std::count(slots.begin(), slots.begin() + i, inst.column));
-    const double size = W * (in_column == 1 ? rng.uniform(0.27, 0.33) : rng.uniform(0.22, 0.26));
+    const double size = W * (in_column == 1   ? rng.uniform(0.27, 0.33)
+                             : in_column == 2 ? rng.uniform(0.22, 0.26)
+                                              : rng.uniform(0.18, 0.21));
     const double col0 = third * static_cast<int>(inst.column);
     const double cx = rng.uniform(col0 + margin, col0 + third - margin);
-    const double cy = in_column == 1 ? H * rng.uniform(0.5, 0.62) : H * (rank == 0 ? 0.3 : 0.72);
+    const double cy = in_column == 1   ? H * rng.uniform(0.5, 0.62)
+                      : in_column == 2 ? H * (rank == 0 ? 0.3 : 0.72)
+                                       : H * (0.2 + 0.3 * rank);
     inst.box.x0 = std::clamp(static_cast<int>(std::lround(cx - size / 2)), 0, W - 2);
     inst.box.x1 = std::clamp(static_cast<int>(std::lround(cx + size / 2)), inst.box.x0 + 2, W);
     inst.box.y0 = std::clamp(static_cast<int>(std::lround(cy - size / 2)), 0, H - 2);
@@ -178,6 +190,15 @@ Scene sample_scene(const InstrumentTable& table, const SceneParams& params, Rng&
         rng.uniform(-1.0, 1.0);
     inst.motion_phase = rng.uniform(0.0, 2.0 * M_PI);
   }
+  // Every clip has something to hear (the real data has no silent video): when every visible
+  // instrument drew silence and none plays off screen, the first one plays after all.
+  const bool heard = std::any_of(scene.instruments.begin(), scene.instruments.end(),
+                                 [](const PlannedInstrument& i) { return !i.notes.empty(); });
+  if (!heard && !scene.instruments.empty()) {
+    PlannedInstrument& inst = scene.instruments.front();
+    inst.intervals = sample_intervals(rng, params.seconds);
+    inst.notes = sample_notes(rng, table.at(inst.spec), inst.intervals);
+  }
 
   const int shapes = static_cast<int>(std::lround(params.clutter * 8));
   for (int k = 0; k < shapes; ++k) {
@@ -209,6 +230,16 @@ Scene sample_scene(const InstrumentTable& table, const SceneParams& params, Rng&
     scene.clutter.push_back(shape);
   }
 
+  if (params.voiceover_rate > 0 && rng.chance(params.voiceover_rate)) {
+    VoiceoverPlan voice;
+    voice.line =
+        static_cast<std::size_t>(rng.integer(0, static_cast<int>(voiceover_lines().size()) - 1));
+    // A line lasts about two seconds: it starts where it can finish inside the clip.
+    voice.start = rng.uniform(0.0, std::max(0.0, params.seconds - 2.6));
+    voice.gain_db = rng.uniform(-8.0, -4.0);
+    scene.voiceover = voice;
+  }
+
   scene.snr_db = params.snr_db;
   if (params.imbalance > 0 && rng.chance(params.imbalance)) scene.motion_suppressed = true;
   if (params.imbalance < 0 && rng.chance(-params.imbalance)) scene.snr_db = params.imbalance_snr_db;
@@ -235,6 +266,8 @@ ClassificationScene sample_classification_scene(const InstrumentTable& table,
   p.offscreen_rate = 0;
   p.duplicate_rate = 0;
   p.silent_rate = 0;
+  p.ensemble_rate = 0;
+  p.voiceover_rate = 0;
   p.min_instruments = p.max_instruments = out.visual_ambiguous ? rng.integer(2, 3) : 1;
   out.scene = sample_scene(table, p, rng);
   Scene& scene = out.scene;

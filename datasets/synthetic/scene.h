@@ -42,12 +42,15 @@ struct SceneParams {
   int height = 224;
   int min_instruments = 1;  ///< visible instruments per scene
   int max_instruments = 4;
-  double silent_rate = 0.25;    ///< chance a visible instrument never sounds (a distractor)
-  double offscreen_rate = 0.3;  ///< chance of an extra instrument heard but not seen
-  double duplicate_rate = 0.3;  ///< chance the scene holds two instances of one class
-  double outdoor_rate = 0.5;    ///< chance of an outdoor background
-  double clutter = 0.0;         ///< 0..1: background shapes and partial occluders
-  double blur_sigma = 0.0;      ///< Gaussian blur of every frame, pixels
+  double voiceover_rate = 0.25;  ///< chance a narrator speaks over the music (espeak-ng)
+  double ensemble_rate = 0.1;    ///< chance of an ensemble instead: 5..ensemble_max instruments
+  int ensemble_max = 9;          ///< in up to three rows (at most 9)
+  double silent_rate = 0.25;     ///< chance a visible instrument never sounds (a distractor)
+  double offscreen_rate = 0.3;   ///< chance of an extra instrument heard but not seen
+  double duplicate_rate = 0.3;   ///< chance the scene holds two instances of one class
+  double outdoor_rate = 0.5;     ///< chance of an outdoor background
+  double clutter = 0.0;          ///< 0..1: background shapes and partial occluders
+  double blur_sigma = 0.0;       ///< Gaussian blur of every frame, pixels
   /// A sounding instrument is drawn tilted by this many degrees (swaying between 0.6x and 1x of
   /// it, one side or the other), so one frame shows who plays, as a player's pose does in real
   /// videos; silent ones stand upright. 0: the bob alone, which a single frame cannot tell
@@ -87,6 +90,13 @@ struct ClutterShape {
   double alpha = 1.0;
 };
 
+/// A narrator's line spoken over the music: the real data's "Is there a voiceover?".
+struct VoiceoverPlan {
+  std::size_t line = 0;  ///< index into voiceover_lines()
+  double start = 0;      ///< seconds
+  double gain_db = 0;    ///< applied to the spoken line
+};
+
 struct Scene {
   bool outdoor = false;
   std::array<unsigned char, 3> backdrop{};     ///< wall or sky colour
@@ -95,6 +105,7 @@ struct Scene {
   std::vector<ClutterShape> clutter;
   bool motion_suppressed = false;  ///< imbalance: sounding instruments do not move in this clip
   std::optional<double> snr_db;    ///< noise added to the mix; none = clean
+  std::optional<VoiceoverPlan> voiceover;
 };
 
 /// The classification mode of the generator (`avqa generate --classes N`): every clip's label is
