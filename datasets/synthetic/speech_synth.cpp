@@ -9,7 +9,9 @@
 namespace avqa::synthetic {
 namespace {
 
-constexpr const char* kInstallHint = "install Debian's espeak-ng (apt-get install espeak-ng)";
+constexpr const char* kInstallHint =
+    "install Debian's espeak-ng (apt-get install espeak-ng), or generate without voiceovers "
+    "(--voiceover-rate 0)";
 
 std::uint32_t read_u32(const std::string& b, std::size_t at) {
   std::uint32_t v = 0;

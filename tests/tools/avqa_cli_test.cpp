@@ -210,6 +210,13 @@ TEST(AvqaCli, GenerateRejectsBadArguments) {
   EXPECT_NE(font.code, 0);
   EXPECT_TRUE(contains(font.output, "fluid-soundfont-gm")) << font.output;
   EXPECT_FALSE(fs::exists(out));
+  // Voiceovers need the espeak-ng program: without it on PATH the error says what to install
+  // and how to do without, before anything is written.
+  const Result speech = avqa("generate --out " + quoted(out) + " --videos 1", "PATH=/nonexistent");
+  EXPECT_NE(speech.code, 0);
+  EXPECT_TRUE(contains(speech.output, "apt-get install espeak-ng")) << speech.output;
+  EXPECT_TRUE(contains(speech.output, "--voiceover-rate 0")) << speech.output;
+  EXPECT_FALSE(fs::exists(out));
 }
 
 // The cell probe on a dataset without annotations, or a cache that is not there: exit 2 and the
