@@ -163,6 +163,11 @@ void add_generate_command(CLI::App& app) {
   knobs->add_option("--outdoor-rate", o.scene.outdoor_rate, "Chance of an outdoor scene")
       ->capture_default_str();
   knobs
+      ->add_option("--shared-backgrounds", o.scene.shared_backgrounds,
+                   "N > 0: every video takes one of N fixed backgrounds, so the background cannot "
+                   "tell videos apart (0: colours drawn per video)")
+      ->capture_default_str();
+  knobs
       ->add_option("--imbalance", o.scene.imbalance,
                    "-1..1: in this share of videos, >0 removes the motion of sounding instruments "
                    "(audio more\n"

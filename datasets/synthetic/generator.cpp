@@ -425,6 +425,7 @@ ordered_json parameters_json(const GeneratorOptions& o) {
                    {"classes", o.classes}};
   // Only when set: manifests written before the option existed stay what they were.
   if (s.playing_tilt != 0) out["playing_tilt"] = s.playing_tilt;
+  if (s.shared_backgrounds != 0) out["shared_backgrounds"] = s.shared_backgrounds;
   return out;
 }
 
@@ -466,6 +467,8 @@ void validate(const GeneratorOptions& o) {
       s.min_instruments >= 1 && s.min_instruments <= s.max_instruments && s.max_instruments <= 6,
       "--instruments must be a range within 1-6, e.g. 1-4");
   require(s.ensemble_max >= 5 && s.ensemble_max <= 9, "--ensemble-max must be in 5..9");
+  require(s.shared_backgrounds >= 0 && s.shared_backgrounds <= 1000,
+          "--shared-backgrounds must be in 0..1000");
   const double total = o.split[0] + o.split[1] + o.split[2];
   require(o.split[0] >= 0 && o.split[1] >= 0 && o.split[2] >= 0 && std::abs(total - 1.0) < 1e-6,
           "--split must be three non-negative shares summing to 1, e.g. 0.7,0.1,0.2");

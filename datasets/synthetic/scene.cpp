@@ -104,6 +104,19 @@ Scene sample_scene(const InstrumentTable& table, const SceneParams& params, Rng&
         curtain ? jitter_color(rng, {130, 25, 35}, 25) : jitter_color(rng, {215, 200, 170}, 25);
     scene.floor = jitter_color(rng, {120, 80, 45}, 20);  // wooden stage
   }
+  if (params.shared_backgrounds > 0) {
+    // One of a few fixed sets of its kind (stage or outdoors), the same in every clip that
+    // draws it: the background then says nothing about which clip a sound belongs to. Drawn
+    // from their own generator, so the rest of the scene is what it would have been.
+    const auto k = static_cast<std::uint64_t>(rng.integer(0, params.shared_backgrounds - 1));
+    Rng set(derive_seed(scene.outdoor ? 0x0d7d : 0x57a9, k));
+    const bool curtain = set.chance(0.5);
+    scene.backdrop = scene.outdoor ? jitter_color(set, {120, 180, 235}, 25)
+                     : curtain     ? jitter_color(set, {130, 25, 35}, 25)
+                                   : jitter_color(set, {215, 200, 170}, 25);
+    scene.floor =
+        scene.outdoor ? jitter_color(set, {70, 150, 60}, 25) : jitter_color(set, {120, 80, 45}, 20);
+  }
 
   const int W = params.width;
   const int H = params.height;

@@ -49,8 +49,12 @@ struct SceneParams {
   double offscreen_rate = 0.3;   ///< chance of an extra instrument heard but not seen
   double duplicate_rate = 0.3;   ///< chance the scene holds two instances of one class
   double outdoor_rate = 0.5;     ///< chance of an outdoor background
-  double clutter = 0.0;          ///< 0..1: background shapes and partial occluders
-  double blur_sigma = 0.0;       ///< Gaussian blur of every frame, pixels
+  /// > 0: every clip takes one of this many fixed backgrounds of its kind (stage or outdoors,
+  /// the same colours wherever drawn), so a background cannot tell clips apart; 0: each clip's
+  /// colours are drawn afresh.
+  int shared_backgrounds = 0;
+  double clutter = 0.0;     ///< 0..1: background shapes and partial occluders
+  double blur_sigma = 0.0;  ///< Gaussian blur of every frame, pixels
   /// A sounding instrument is drawn tilted by this many degrees (swaying between 0.6x and 1x of
   /// it, one side or the other), so one frame shows who plays, as a player's pose does in real
   /// videos; silent ones stand upright. 0: the bob alone, which a single frame cannot tell

@@ -2,6 +2,8 @@
 // the ground truth, recomputed here independently from the truth files.
 #include "datasets/synthetic/generator.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -392,6 +394,78 @@ TEST(Generator, ClassificationAmbiguitySharesAreDisjointAndAsAsked) {
   // Binomial std of a share over 2000 draws is about 0.011: 0.04 is more than 3 std.
   EXPECT_NEAR(visual / double(draws), 0.4, 0.04);
   EXPECT_NEAR(audio / double(draws), 0.3, 0.04);
+}
+
+// Ensembles: five to nine instruments, every one inside the frame with its centre clearly inside
+// its column, so "on the left" stays unambiguous however many play.
+TEST(Generator, EnsemblesFillTheStageWithoutAmbiguousColumns) {
+  const InstrumentTable table = InstrumentTable::builtin();
+  SceneParams params;
+  params.ensemble_rate = 1;
+  std::map<std::size_t, int> sizes;
+  for (std::uint64_t seed = 0; seed < 300; ++seed) {
+    Rng rng(derive_seed(17, seed));
+    const Scene scene = sample_scene(table, params, rng);
+    std::size_t visible = 0;
+    for (const PlannedInstrument& inst : scene.instruments) {
+      if (!inst.visible) continue;
+      ++visible;
+      EXPECT_GE(inst.box.x0, 0);
+      EXPECT_LE(inst.box.x1, params.width);
+      EXPECT_GE(inst.box.y0, 0);
+      EXPECT_LE(inst.box.y1, params.height);
+      const double third = params.width / 3.0;
+      const double cx = inst.box.center_x();
+      EXPECT_EQ(static_cast<int>(cx / third), static_cast<int>(inst.column));
+      const double edge = std::min(cx - third * static_cast<int>(inst.column),
+                                   third * (static_cast<int>(inst.column) + 1) - cx);
+      EXPECT_GE(edge, params.width / 12.0 - 1) << "seed " << seed;
+    }
+    ++sizes[visible];
+  }
+  EXPECT_EQ(sizes.begin()->first, 5u);
+  EXPECT_EQ(sizes.rbegin()->first, 9u);
+}
+
+// Every clip has something to hear, even when every visible instrument draws silence.
+TEST(Generator, NoClipIsWhollySilent) {
+  const InstrumentTable table = InstrumentTable::builtin();
+  SceneParams params;
+  params.silent_rate = 1;
+  params.offscreen_rate = 0;
+  for (std::uint64_t seed = 0; seed < 300; ++seed) {
+    Rng rng(derive_seed(5, seed));
+    const Scene scene = sample_scene(table, params, rng);
+    EXPECT_TRUE(std::any_of(scene.instruments.begin(), scene.instruments.end(),
+                            [](const PlannedInstrument& i) { return !i.notes.empty(); }))
+        << "seed " << seed;
+  }
+}
+
+// --shared-backgrounds 1: every stage clip has the same colours, every outdoor clip too, so the
+// background cannot tell clips apart; by default they are drawn per clip.
+TEST(Generator, SharedBackgroundsRepeatAcrossClips) {
+  const InstrumentTable table = InstrumentTable::builtin();
+  for (const int shared : {0, 1}) {
+    SceneParams params;
+    params.shared_backgrounds = shared;
+    std::set<std::array<unsigned char, 6>> looks[2];
+    for (std::uint64_t seed = 0; seed < 60; ++seed) {
+      Rng rng(derive_seed(9, seed));
+      const Scene scene = sample_scene(table, params, rng);
+      std::array<unsigned char, 6> look{};
+      std::copy(scene.backdrop.begin(), scene.backdrop.end(), look.begin());
+      std::copy(scene.floor.begin(), scene.floor.end(), look.begin() + 3);
+      looks[scene.outdoor ? 1 : 0].insert(look);
+    }
+    for (const auto& kind : looks) {
+      if (shared == 1) {
+        EXPECT_EQ(kind.size(), 1u);
+      } else {
+        EXPECT_GT(kind.size(), 10u);
+      }
+    }
+  }
 }
 
 // --playing-tilt: a sounding instrument is drawn tilted, one side, never upright; a silent one,
