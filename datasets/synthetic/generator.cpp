@@ -668,7 +668,7 @@ GenerationSummary generate_dataset(const GeneratorOptions& options) {
          "notes); a second sounds when half of it is played"},
         {"louder", "dBFS of the mean power over heard frames, at least 3 dB apart"},
         {"more rhythmic",
-         "onsets (a level jump, or most of the energy in spectral bins that rose 9 dB: a new "
+         "onsets (a level jump, or 30 % of the power in spectral bins that rose 9 dB: a new "
          "note) per second played, at least 0.5 and 1.5x apart"},
         {"playing longer", "time played, at least 1 s apart"},
         {"lowest", "the quietest sounding instrument"},
