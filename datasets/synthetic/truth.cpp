@@ -12,60 +12,81 @@ namespace avqa::synthetic {
 
 namespace {
 
-// In-place iterative radix-2 FFT; `re` and `im` have a power-of-two size.
-void fft(std::vector<double>& re, std::vector<double>& im) {
-  const std::size_t n = re.size();
-  for (std::size_t i = 1, j = 0; i < n; ++i) {
-    std::size_t bit = n >> 1;
-    for (; j & bit; bit >>= 1)
-      j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      std::swap(re[i], re[j]);
-      std::swap(im[i], im[j]);
+// Power spectra (dB per bin) of Hann windows of one power-of-two size. The window and the
+// FFT's twiddle factors are computed once per analysis, not per frame: the trigonometry
+// otherwise outweighed the transform.
+class SpectrumAnalyser {
+ public:
+  explicit SpectrumAnalyser(std::size_t size) : size_(size), window_(size) {
+    for (std::size_t k = 0; k < size; ++k) {
+      window_[k] =
+          0.5 - 0.5 * std::cos(2.0 * M_PI * static_cast<double>(k) / static_cast<double>(size));
     }
-  }
-  for (std::size_t len = 2; len <= n; len <<= 1) {
-    const double angle = -2.0 * M_PI / static_cast<double>(len);
-    for (std::size_t i = 0; i < n; i += len) {
+    for (std::size_t len = 2; len <= size; len <<= 1) {
+      const double angle = -2.0 * M_PI / static_cast<double>(len);
       for (std::size_t k = 0; k < len / 2; ++k) {
-        const double wr = std::cos(angle * static_cast<double>(k));
-        const double wi = std::sin(angle * static_cast<double>(k));
-        const std::size_t a = i + k;
-        const std::size_t b = a + len / 2;
-        const double xr = re[b] * wr - im[b] * wi;
-        const double xi = re[b] * wi + im[b] * wr;
-        re[b] = re[a] - xr;
-        im[b] = im[a] - xi;
-        re[a] += xr;
-        im[a] += xi;
+        twiddle_re_.push_back(std::cos(angle * static_cast<double>(k)));
+        twiddle_im_.push_back(std::sin(angle * static_cast<double>(k)));
       }
     }
   }
-}
 
-// Power spectrum (dB per bin, floored) of a Hann window of `size` samples centred at `centre`.
-std::vector<float> spectrum_db(const std::vector<float>& samples,
-                               std::size_t centre,
-                               std::size_t size) {
-  std::vector<double> re(size, 0.0);
-  std::vector<double> im(size, 0.0);
-  for (std::size_t k = 0; k < size; ++k) {
-    const std::ptrdiff_t i =
-        static_cast<std::ptrdiff_t>(centre + k) - static_cast<std::ptrdiff_t>(size / 2);
-    if (i < 0 || i >= static_cast<std::ptrdiff_t>(samples.size())) continue;
-    const double hann =
-        0.5 - 0.5 * std::cos(2.0 * M_PI * static_cast<double>(k) / static_cast<double>(size));
-    re[k] = hann * samples[static_cast<std::size_t>(i)];
+  /// The spectrum of the window centred at sample `centre` (zeros beyond the ends), floored
+  /// well below the hearing threshold so that silence does not "rise".
+  std::vector<float> operator()(const std::vector<float>& samples, std::size_t centre) const {
+    std::vector<double> re(size_, 0.0);
+    std::vector<double> im(size_, 0.0);
+    for (std::size_t k = 0; k < size_; ++k) {
+      const std::ptrdiff_t i =
+          static_cast<std::ptrdiff_t>(centre + k) - static_cast<std::ptrdiff_t>(size_ / 2);
+      if (i < 0 || i >= static_cast<std::ptrdiff_t>(samples.size())) continue;
+      re[k] = window_[k] * samples[static_cast<std::size_t>(i)];
+    }
+    fft(re, im);
+    std::vector<float> out(size_ / 2);
+    for (std::size_t k = 0; k < size_ / 2; ++k)
+      out[k] = static_cast<float>(10.0 * std::log10(re[k] * re[k] + im[k] * im[k] + 1e-9));
+    return out;
   }
-  fft(re, im);
-  std::vector<float> out(size / 2);
-  for (std::size_t k = 0; k < size / 2; ++k) {
-    // Floored well below the hearing threshold so that silence does not "rise".
-    out[k] = static_cast<float>(10.0 * std::log10(re[k] * re[k] + im[k] * im[k] + 1e-9));
+
+ private:
+  // In-place iterative radix-2 FFT.
+  void fft(std::vector<double>& re, std::vector<double>& im) const {
+    const std::size_t n = size_;
+    for (std::size_t i = 1, j = 0; i < n; ++i) {
+      std::size_t bit = n >> 1;
+      for (; j & bit; bit >>= 1)
+        j ^= bit;
+      j ^= bit;
+      if (i < j) {
+        std::swap(re[i], re[j]);
+        std::swap(im[i], im[j]);
+      }
+    }
+    std::size_t stage = 0;  // where this stage's twiddles start
+    for (std::size_t len = 2; len <= n; len <<= 1) {
+      for (std::size_t i = 0; i < n; i += len) {
+        for (std::size_t k = 0; k < len / 2; ++k) {
+          const double wr = twiddle_re_[stage + k];
+          const double wi = twiddle_im_[stage + k];
+          const std::size_t a = i + k;
+          const std::size_t b = a + len / 2;
+          const double xr = re[b] * wr - im[b] * wi;
+          const double xi = re[b] * wi + im[b] * wr;
+          re[b] = re[a] - xr;
+          im[b] = im[a] - xi;
+          re[a] += xr;
+          im[a] += xi;
+        }
+      }
+      stage += len / 2;
+    }
   }
-  return out;
-}
+
+  std::size_t size_;
+  std::vector<double> window_;
+  std::vector<double> twiddle_re_, twiddle_im_;  // per stage, cos/sin(-2 pi k / len)
+};
 
 }  // namespace
 
@@ -129,9 +150,9 @@ StemAnalysis analyse_stem(const std::vector<float>& samples,
                     : 0.f);
   }
 
-  // Onsets: the overall level jumps (a note after silence, a drum hit), or most of the frame's
-  // energy lies in spectral bins that were much quieter a moment ago (a new note of a legato
-  // part, whose level does not dip between notes).
+  // Onsets: the overall level jumps (a note after silence, a drum hit), or a good share of the
+  // frame's power lies in spectral bins that were much quieter a moment ago (a new note of a
+  // legato part, whose level does not dip between notes).
   const auto lookback =
       static_cast<std::size_t>(std::lround(params.onset_lookback / params.frame_seconds));
   const auto fft_size = static_cast<std::size_t>(params.spectrum_size);
@@ -141,6 +162,7 @@ StemAnalysis analyse_stem(const std::vector<float>& samples,
       1,
       static_cast<std::size_t>(std::lround(params.onset_spectral_lookback / params.frame_seconds)));
   std::vector<std::vector<float>> spectra(frames);
+  const SpectrumAnalyser spectrum(fft_size);
   double last_onset = -1e9;
   for (std::size_t f = 0; f < frames; ++f) {
     if (!out.frame_sounding[f]) continue;
@@ -152,10 +174,10 @@ StemAnalysis analyse_stem(const std::vector<float>& samples,
     bool onset = out.frame_db[f] - recent_min >= params.onset_rise_db;
     if (!onset && f >= spectral_lookback) {
       for (std::size_t g = f - spectral_lookback; g <= f; ++g) {
-        if (spectra[g].empty()) spectra[g] = spectrum_db(samples, g * frame + frame / 2, fft_size);
+        if (spectra[g].empty()) spectra[g] = spectrum(samples, g * frame + frame / 2);
       }
-      // A bin is new when it stands well above what it and its neighbours held over the last
-      // moments: vibrato moves a partial by a bin or so within that window and does not count.
+      // A bin is new when it stands well above the most it held over the last moments: the look
+      // back spans a vibrato cycle, so a partial swaying by a bin does not count.
       const std::vector<float>& now = spectra[f];
       double total = 0;
       double risen = 0;
