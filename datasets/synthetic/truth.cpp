@@ -250,6 +250,9 @@ std::string to_json(const SceneTruth& truth) {
   using json = nlohmann::json;
   auto box_json = [](const Box& b) { return json::array({b.x0, b.y0, b.x1, b.y1}); };
   auto round3 = [](double v) { return std::round(v * 1000.0) / 1000.0; };
+  auto seconds_or_null = [&](const std::optional<double>& t) {
+    return t ? json(round3(*t)) : json(nullptr);
+  };
   json instruments = json::array();
   for (const InstrumentTruth& inst : truth.instruments) {
     json item = {{"class", inst.name}, {"visible", inst.visible}};
@@ -274,8 +277,8 @@ std::string to_json(const SceneTruth& truth) {
       rms.push_back(std::round(static_cast<double>(r) * 1e6) / 1e6);
     item["loudness_per_second"] = rms;
     item["sounding_seconds"] = round3(inst.sounding_seconds);
-    item["first_sound"] = inst.first_sound ? json(round3(*inst.first_sound)) : json(nullptr);
-    item["last_sound"] = inst.last_sound ? json(round3(*inst.last_sound)) : json(nullptr);
+    item["first_sound"] = seconds_or_null(inst.first_sound);
+    item["last_sound"] = seconds_or_null(inst.last_sound);
     item["loudness_db"] = round3(inst.loudness_db);
     item["onset_rate"] = round3(inst.onset_rate);
     json onsets = json::array();
@@ -288,8 +291,8 @@ std::string to_json(const SceneTruth& truth) {
   if (truth.voiceover) {
     const auto& v = *truth.voiceover;
     voiceover = {{"text", v.text},
-                 {"first_sound", v.first_sound ? json(round3(*v.first_sound)) : json(nullptr)},
-                 {"last_sound", v.last_sound ? json(round3(*v.last_sound)) : json(nullptr)},
+                 {"first_sound", seconds_or_null(v.first_sound)},
+                 {"last_sound", seconds_or_null(v.last_sound)},
                  {"loudness_db", round3(v.loudness_db)}};
   }
   json doc = {{"video_id", truth.video_id},
@@ -317,6 +320,16 @@ std::string to_json(const SceneTruth& truth) {
   }
   return doc.dump(1) + "\n";
 }
+
+namespace {
+
+// A time that may be absent or null (never heard; or a file written before the field existed).
+std::optional<double> seconds_if_any(const nlohmann::json& item, const char* key) {
+  if (!item.contains(key) || item.at(key).is_null()) return std::nullopt;
+  return item.at(key).get<double>();
+}
+
+}  // namespace
 
 SceneTruth load_truth(const std::filesystem::path& file) {
   using json = nlohmann::json;
@@ -356,10 +369,8 @@ SceneTruth load_truth(const std::filesystem::path& file) {
       inst.loudness_db = item.value("loudness_db", -120.0);
       inst.onset_rate = item.value("onset_rate", 0.0);
       if (item.contains("onsets")) inst.onsets = item.at("onsets").get<std::vector<double>>();
-      if (item.contains("first_sound") && !item.at("first_sound").is_null())
-        inst.first_sound = item.at("first_sound").get<double>();
-      if (item.contains("last_sound") && !item.at("last_sound").is_null())
-        inst.last_sound = item.at("last_sound").get<double>();
+      inst.first_sound = seconds_if_any(item, "first_sound");
+      inst.last_sound = seconds_if_any(item, "last_sound");
       t.instruments.push_back(std::move(inst));
     }
     field = "voiceover";
@@ -367,8 +378,8 @@ SceneTruth load_truth(const std::filesystem::path& file) {
       const json& v = doc.at("voiceover");
       VoiceoverTruth voice;
       voice.text = v.at("text").get<std::string>();
-      if (!v.at("first_sound").is_null()) voice.first_sound = v.at("first_sound").get<double>();
-      if (!v.at("last_sound").is_null()) voice.last_sound = v.at("last_sound").get<double>();
+      voice.first_sound = seconds_if_any(v, "first_sound");
+      voice.last_sound = seconds_if_any(v, "last_sound");
       voice.loudness_db = v.value("loudness_db", -120.0);
       t.voiceover = voice;
     }

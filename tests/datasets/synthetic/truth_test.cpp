@@ -152,6 +152,9 @@ TEST(SceneTruth, JsonCarriesTheMeasuredFacts) {
   // What the studio reads back: who is where and who sounds when.
   const auto file = std::filesystem::temp_directory_path() / "avqa-truth-test.json";
   truth.instruments[0].boxes_per_second = {{10, 20, 60, 70}, {12, 20, 62, 70}};
+  truth.instruments[0].first_sound = 0.02;
+  truth.instruments[0].loudness_db = -21.5;
+  truth.voiceover = VoiceoverTruth{"Welcome to tonight's concert.", 0.5, std::nullopt, -30};
   core::write_file_atomically(file, to_json(truth));
   const SceneTruth back = load_truth(file);
   EXPECT_EQ(back.video_id, "syn00042");
@@ -162,6 +165,14 @@ TEST(SceneTruth, JsonCarriesTheMeasuredFacts) {
   EXPECT_EQ(back.instruments[0].sounding_per_second, (std::vector<bool>{true, false}));
   EXPECT_FALSE(back.instruments[1].visible);
   EXPECT_EQ(back.instruments[1].sounding_per_second, (std::vector<bool>{true, true}));
+  // The measurements come back too; a time never heard stays absent.
+  EXPECT_EQ(back.instruments[0].first_sound, 0.02);
+  EXPECT_FALSE(back.instruments[1].first_sound.has_value());
+  EXPECT_EQ(back.instruments[0].loudness_db, -21.5);
+  ASSERT_TRUE(back.voiceover.has_value());
+  EXPECT_EQ(back.voiceover->text, "Welcome to tonight's concert.");
+  EXPECT_EQ(back.voiceover->first_sound, 0.5);
+  EXPECT_FALSE(back.voiceover->last_sound.has_value());
   core::write_file_atomically(file, R"({"video_id": "x", "seconds": "ten"})");
   try {
     load_truth(file);
