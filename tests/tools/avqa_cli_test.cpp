@@ -199,6 +199,10 @@ TEST(AvqaCli, GenerateRejectsBadArguments) {
       {"--classes 3 --imbalance 0.5 --ambiguous-audio 0.7", "--ambiguous-audio"},
       {"--ambiguous-audio 0.2", "--ambiguous-audio needs --classes"},
       {"--videos 0", "--videos"},
+      {"--ensemble-max 12", "--ensemble-max"},
+      {"--ensemble-rate 1.5", "--ensemble-rate"},
+      {"--voiceover-rate 2", "--voiceover-rate"},
+      {"--shared-backgrounds -1", "--shared-backgrounds"},
   };
   for (const auto& [args, message] : cases) {
     const Result r = avqa("generate --out " + quoted(out) + " " + args);
