@@ -224,18 +224,29 @@ void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
                    "Use at most this many training videos (0 = all)")
       ->capture_default_str();
   pretrain->add_option("--seed", pre->seed, "Random seed")->capture_default_str();
-  pretrain->callback([pre, pre_paths, &global] {
+  auto objective = std::make_shared<std::string>("cells");
+  pretrain
+      ->add_option("--objective", *objective,
+                   "What ResNet-18 learns: frames (which instruments a frame shows) or cells "
+                   "(that, and which instrument each cell of its map lies on)")
+      ->check(CLI::IsMember({"frames", "cells"}))
+      ->capture_default_str();
+  pretrain->callback([pre, pre_paths, objective, &global] {
     runtime::configure_torch({global.threads});
     pre->data = (*pre_paths)[0];
     pre->out = (*pre_paths)[1];
+    pre->objective = features::parse_pretrain_objective(*objective);
     const features::PretrainReport r = features::pretrain_backbones(*pre);
     std::printf("trained on %zu frames / seconds of audio, evaluated on %zu (val split)\n",
                 r.train_frames, r.val_frames);
     for (std::size_t e = 0; e < r.epochs.size(); ++e) {
       const auto& s = r.epochs[e];
       std::printf(
-          "  epoch %zu: loss visual %.4f audio %.4f; val micro-F1 visible %.3f sounding %.3f\n",
+          "  epoch %zu: loss visual %.4f audio %.4f; val micro-F1 visible %.3f sounding %.3f",
           e + 1, s.visual_loss, s.audio_loss, s.visual_val_f1, s.audio_val_f1);
+      if (pre->objective == features::PretrainObjective::Cells)
+        std::printf("; cells: loss %.4f, val micro-F1 %.3f", s.cell_loss, s.cell_val_f1);
+      std::printf("\n");
     }
     std::printf("wrote %s and %s (self-trained on synthetic data; see pretraining.json)\n",
                 r.visual_weights.c_str(), r.audio_weights.c_str());

@@ -29,6 +29,7 @@ const std::vector<std::string>& kClasses = data::music_avqa_instruments();
 struct Samples {
   torch::Tensor frames;        // [N, S, S, 3] uint8
   torch::Tensor frame_labels;  // [N, 22] instruments visible
+  torch::Tensor cell_labels;   // [N, G, G, 22] instruments under each cell's centre
   torch::Tensor examples;      // [M, 1, 96, 64] log-mel
   torch::Tensor audio_labels;  // [M, 22] instruments sounding in that second
 };
@@ -38,11 +39,15 @@ std::vector<std::string> split_videos(const fs::path& data, const char* split) {
   return data::video_ids(data::load_annotations(file));
 }
 
-Samples load_samples(const fs::path& data, const std::vector<std::string>& videos, int frame_size) {
+Samples load_samples(const fs::path& data,
+                     const std::vector<std::string>& videos,
+                     int frame_size,
+                     int grid) {
   std::map<std::string, std::int64_t> index;
   for (std::size_t i = 0; i < kClasses.size(); ++i)
     index[kClasses[i]] = static_cast<std::int64_t>(i);
-  std::vector<torch::Tensor> frames, frame_labels, examples, audio_labels;
+  const int classes = static_cast<int>(kClasses.size());
+  std::vector<torch::Tensor> frames, frame_labels, cell_labels, examples, audio_labels;
   for (const std::string& id : videos) {
     const fs::path truth_file = data / "truth" / (id + ".json");
     json truth;
@@ -53,6 +58,9 @@ Samples load_samples(const fs::path& data, const std::vector<std::string>& video
                              std::string("invalid truth file: ") + e.what());
     }
     const int seconds = truth.at("seconds").get<int>();
+    const double width = truth.at("width").get<double>();
+    const double height = truth.at("height").get<double>();
+    std::vector<std::vector<ClassBox>> boxes(static_cast<std::size_t>(seconds));
     media::SamplingOptions sampling;
     sampling.segments = seconds;
     sampling.frame_size = frame_size;
@@ -62,7 +70,15 @@ Samples load_samples(const fs::path& data, const std::vector<std::string>& video
     for (const json& inst : truth.at("instruments")) {
       const auto it = index.find(inst.at("class").get<std::string>());
       if (it == index.end()) continue;
-      if (inst.at("visible").get<bool>()) visible[it->second] = 1;
+      if (inst.at("visible").get<bool>()) {
+        visible[it->second] = 1;
+        const json& per_second = inst.at("box_per_second");
+        for (std::size_t s = 0; s < boxes.size() && s < per_second.size(); ++s) {
+          const json& b = per_second[s];
+          boxes[s].push_back({b.at(0).get<double>(), b.at(1).get<double>(), b.at(2).get<double>(),
+                              b.at(3).get<double>(), it->second});
+        }
+      }
       const auto& per_second = inst.at("sounding_per_second");
       for (int s = 0; s < seconds && s < static_cast<int>(per_second.size()); ++s) {
         if (per_second[static_cast<std::size_t>(s)].get<int>() == 1) sounding[s][it->second] = 1;
@@ -72,11 +88,15 @@ Samples load_samples(const fs::path& data, const std::vector<std::string>& video
                                       {seconds, frame_size, frame_size, 3}, torch::kUInt8)
                          .clone());
     frame_labels.push_back(visible.unsqueeze(0).expand({seconds, -1}).clone());
+    for (const auto& second : boxes) {
+      const std::vector<float> cells = cell_targets(second, grid, width, height, classes);
+      cell_labels.push_back(torch::tensor(cells).view({1, grid, grid, classes}));
+    }
     examples.push_back(vggish_examples(clip.audio, seconds, clip.samples_per_segment));
     audio_labels.push_back(sounding);
   }
-  return {torch::cat(frames), torch::cat(frame_labels), torch::cat(examples),
-          torch::cat(audio_labels)};
+  return {torch::cat(frames), torch::cat(frame_labels), torch::cat(cell_labels),
+          torch::cat(examples), torch::cat(audio_labels)};
 }
 
 double micro_f1(const torch::Tensor& logits, const torch::Tensor& labels) {
@@ -99,6 +119,36 @@ void save_state_dict(torch::nn::Module& module, const fs::path& path) {
 
 }  // namespace
 
+PretrainObjective parse_pretrain_objective(const std::string& name) {
+  if (name == "frames") return PretrainObjective::Frames;
+  if (name == "cells") return PretrainObjective::Cells;
+  throw std::invalid_argument("unknown pretraining objective '" + name +
+                              "' (expected frames or cells)");
+}
+
+const char* to_string(PretrainObjective objective) {
+  return objective == PretrainObjective::Frames ? "frames" : "cells";
+}
+
+std::vector<float> cell_targets(
+    const std::vector<ClassBox>& boxes, int grid, double width, double height, int classes) {
+  std::vector<float> out(static_cast<std::size_t>(grid * grid * classes), 0.f);
+  for (int i = 0; i < grid; ++i) {
+    const double y = (i + 0.5) * height / grid;
+    for (int j = 0; j < grid; ++j) {
+      const double x = (j + 0.5) * width / grid;
+      for (const ClassBox& b : boxes) {
+        if (b.label < 0 || b.label >= classes)
+          throw std::out_of_range("cell_targets: label " + std::to_string(b.label) +
+                                  " outside 0.." + std::to_string(classes - 1));
+        if (x >= b.x0 && x < b.x1 && y >= b.y0 && y < b.y1)
+          out[static_cast<std::size_t>((i * grid + j) * classes + b.label)] = 1.f;
+      }
+    }
+  }
+  return out;
+}
+
 PretrainReport pretrain_backbones(const PretrainOptions& o) {
   if (o.epochs <= 0 || o.batch <= 0 || o.learning_rate <= 0 || o.frame_size < 32) {
     throw std::invalid_argument("--epochs, --batch, --lr must be positive and --size at least 32");
@@ -109,26 +159,45 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
     train.resize(static_cast<std::size_t>(o.max_videos));
   if (train.empty())
     throw core::InputError({o.data.string(), std::nullopt, ""}, "has no training videos");
-  const Samples train_set = load_samples(o.data, train, o.frame_size);
-  const Samples val_set = val.empty() ? train_set : load_samples(o.data, val, o.frame_size);
 
   torch::manual_seed(static_cast<std::int64_t>(o.seed));
   ResNet18 resnet(ResNet18Options{true});
   Vggish vggish;
   torch::nn::Linear visual_head(512, static_cast<std::int64_t>(kClasses.size()));
   torch::nn::Linear audio_head(128, static_cast<std::int64_t>(kClasses.size()));
+  const bool cells = o.objective == PretrainObjective::Cells;
+  // Drawn after the backbones, so both objectives start from the same weights, and only when
+  // used, so the frames objective draws what it drew before there was a choice.
+  torch::nn::Linear cell_head{nullptr};
+  if (cells) cell_head = torch::nn::Linear(512, static_cast<std::int64_t>(kClasses.size()));
+  const int grid = [&] {
+    torch::NoGradGuard no_grad;
+    resnet->eval();  // a training-mode pass would move the batch-norm statistics
+    return static_cast<int>(
+        resnet->forward(torch::zeros({1, 3, o.frame_size, o.frame_size})).size(2));
+  }();
+  const Samples train_set = load_samples(o.data, train, o.frame_size, grid);
+  const Samples val_set = val.empty() ? train_set : load_samples(o.data, val, o.frame_size, grid);
+
   std::vector<torch::Tensor> visual_params = resnet->parameters();
   for (const auto& p : visual_head->parameters())
     visual_params.push_back(p);
+  if (cells) {
+    for (const auto& p : cell_head->parameters())
+      visual_params.push_back(p);
+  }
   std::vector<torch::Tensor> audio_params = vggish->parameters();
   for (const auto& p : audio_head->parameters())
     audio_params.push_back(p);
   torch::optim::Adam visual_opt(visual_params, torch::optim::AdamOptions(o.learning_rate));
   torch::optim::Adam audio_opt(audio_params, torch::optim::AdamOptions(o.learning_rate));
 
+  // Frame logits [B, 22] and cell logits [B, G, G, 22] of frames [B, S, S, 3] uint8.
   auto visual_logits = [&](const torch::Tensor& frames_u8) {
-    return visual_head(
-        resnet->forward(normalize_frames(frames_u8, Normalization::Kinetics)).mean({2, 3}));
+    const auto maps = resnet->forward(normalize_frames(frames_u8, Normalization::Kinetics));
+    const auto frame_logits = visual_head(maps.mean({2, 3}));
+    return std::make_pair(frame_logits,
+                          cells ? cell_head(maps.permute({0, 2, 3, 1})) : torch::Tensor());
   };
   auto audio_logits = [&](const torch::Tensor& examples) {
     return audio_head(vggish->forward(examples));
@@ -153,28 +222,38 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
         const std::int64_t start = (step * o.batch) % n;
         return order.narrow(0, start, std::min<std::int64_t>(o.batch, n - start));
       };
-      // One optimisation step of one backbone and its head on a batch; returns the loss.
-      const auto train_step = [](torch::optim::Adam& opt, const torch::Tensor& logits,
-                                 const torch::Tensor& labels) {
+      // One optimisation step on a loss; returns it.
+      const auto train_step = [](torch::optim::Adam& opt, const torch::Tensor& loss) {
         opt.zero_grad();
-        const auto loss = torch::binary_cross_entropy_with_logits(logits, labels);
         loss.backward();
         opt.step();
-        return loss;
+        return loss.item<double>();
+      };
+      const auto bce = [](const torch::Tensor& logits, const torch::Tensor& labels) {
+        return torch::binary_cross_entropy_with_logits(logits, labels);
       };
       const auto fi = pick(frame_order, n_frames);
       // Half the frames mirrored: the visible instruments stay the same, and without it the few
       // scenes of a small dataset are learnt by heart (train BCE 0.03 at val F1 0.34).
       const auto frames = train_set.frames.index_select(0, fi);  // [B, H, W, 3]
       const auto mirror = (torch::rand({frames.size(0)}) < 0.5).view({-1, 1, 1, 1});
-      const auto vloss =
-          train_step(visual_opt, visual_logits(torch::where(mirror, frames.flip({2}), frames)),
-                     train_set.frame_labels.index_select(0, fi));
+      const auto [frame_logits, cell_logits] =
+          visual_logits(torch::where(mirror, frames.flip({2}), frames));
+      const auto frame_loss = bce(frame_logits, train_set.frame_labels.index_select(0, fi));
+      if (cells) {
+        const auto targets = train_set.cell_labels.index_select(0, fi);  // [B, G, G, 22]
+        const auto cell_loss = bce(cell_logits, torch::where(mirror, targets.flip({2}), targets));
+        stats.cell_loss += cell_loss.item<double>() / static_cast<double>(steps);
+        stats.visual_loss += frame_loss.item<double>() / static_cast<double>(steps);
+        train_step(visual_opt, frame_loss + cell_loss);
+      } else {
+        stats.visual_loss += train_step(visual_opt, frame_loss) / static_cast<double>(steps);
+      }
       const auto ai = pick(example_order, n_examples);
-      const auto aloss = train_step(audio_opt, audio_logits(train_set.examples.index_select(0, ai)),
-                                    train_set.audio_labels.index_select(0, ai));
-      stats.visual_loss += vloss.item<double>() / static_cast<double>(steps);
-      stats.audio_loss += aloss.item<double>() / static_cast<double>(steps);
+      const auto aloss =
+          train_step(audio_opt, bce(audio_logits(train_set.examples.index_select(0, ai)),
+                                    train_set.audio_labels.index_select(0, ai)));
+      stats.audio_loss += aloss / static_cast<double>(steps);
       if (o.progress) progress.update(static_cast<std::size_t>(step + 1));
     }
     if (o.progress) progress.finish();
@@ -189,7 +268,15 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
       }
       return torch::cat(parts);
     };
-    stats.visual_val_f1 = micro_f1(predict(visual_logits, val_set.frames), val_set.frame_labels);
+    std::vector<torch::Tensor> frame_parts, cell_parts;
+    for (std::int64_t s = 0; s < val_set.frames.size(0); s += o.batch) {
+      const auto [f, c] = visual_logits(
+          val_set.frames.narrow(0, s, std::min<std::int64_t>(o.batch, val_set.frames.size(0) - s)));
+      frame_parts.push_back(f);
+      if (cells) cell_parts.push_back(c);
+    }
+    stats.visual_val_f1 = micro_f1(torch::cat(frame_parts), val_set.frame_labels);
+    if (cells) stats.cell_val_f1 = micro_f1(torch::cat(cell_parts), val_set.cell_labels);
     stats.audio_val_f1 = micro_f1(predict(audio_logits, val_set.examples), val_set.audio_labels);
     report.epochs.push_back(stats);
   }
@@ -205,21 +292,30 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
                       {"audio_loss", e.audio_loss},
                       {"visual_val_f1", e.visual_val_f1},
                       {"audio_val_f1", e.audio_val_f1}});
+    if (cells) {
+      epochs.back()["cell_loss"] = e.cell_loss;
+      epochs.back()["cell_val_f1"] = e.cell_val_f1;
+    }
   }
-  const json description = {{"what",
-                             "ResNet-18 (layer4 stride 1) and VGGish trained by avqa "
-                             "pretrain-backbones on synthetic data: "
-                             "NOT ImageNet or AudioSet weights"},
-                            {"data", fs::absolute(o.data).lexically_normal().string()},
-                            {"task",
-                             "22-way multi-label: instruments visible per frame (ResNet-18), "
-                             "instruments sounding per second (VGGish)"},
-                            {"train_videos", train.size()},
-                            {"frame_size", o.frame_size},
-                            {"epochs", epochs},
-                            {"seed", o.seed},
-                            {"learning_rate", o.learning_rate},
-                            {"batch", o.batch}};
+  const json description = {
+      {"what",
+       "ResNet-18 (layer4 stride 1) and VGGish trained by avqa "
+       "pretrain-backbones on synthetic data: "
+       "NOT ImageNet or AudioSet weights"},
+      {"data", fs::absolute(o.data).lexically_normal().string()},
+      {"task",
+       "22-way multi-label: instruments visible per frame (ResNet-18), "
+       "instruments sounding per second (VGGish)"},
+      {"objective", to_string(o.objective)},
+      {"objective_means", cells ? "visible per frame and per cell of the 512-channel map "
+                                  "(the cell's centre in an instrument's truth box)"
+                                : "visible per frame (from the map's mean)"},
+      {"train_videos", train.size()},
+      {"frame_size", o.frame_size},
+      {"epochs", epochs},
+      {"seed", o.seed},
+      {"learning_rate", o.learning_rate},
+      {"batch", o.batch}};
   core::write_file_atomically(o.out / "pretraining.json", description.dump(2) + "\n");
   return report;
 }

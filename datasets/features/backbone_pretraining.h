@@ -7,10 +7,24 @@
 
 namespace avqa::features {
 
+/// What ResNet-18 learns from the truth boxes.
+enum class PretrainObjective {
+  /// Which instruments a frame shows, from the mean of its feature map: any cell may carry the
+  /// answer, so a cell of empty floor can come to say "a violin is somewhere here".
+  Frames,
+  /// That, plus which instruments each cell of the feature map lies on (a 1x1 head per cell;
+  /// the cell's centre inside an instrument's box): cells learn to speak for themselves, as
+  /// ImageNet features do, which the audio-guided attention needs to point anywhere.
+  Cells,
+};
+PretrainObjective parse_pretrain_objective(const std::string& name);  ///< "frames" | "cells"
+const char* to_string(PretrainObjective objective);
+
 /// `avqa pretrain-backbones`: where no pretrained VGGish or ResNet-18 weights can be had, train
 /// the built-in backbones on a generated dataset's ground truth: ResNet-18 to tell which
-/// instruments are visible in a frame, VGGish which instruments sound in a second (22-way
-/// multi-label, binary cross-entropy), through a linear head dropped afterwards.
+/// instruments are visible in a frame (and, with PretrainObjective::Cells, in each cell of its
+/// feature map), VGGish which instruments sound in a second (22-way multi-label, binary
+/// cross-entropy), through linear heads dropped afterwards.
 struct PretrainOptions {
   std::filesystem::path
       data;  ///< a dataset written by `avqa generate` (videos/, truth/, annotations/)
@@ -21,6 +35,7 @@ struct PretrainOptions {
   int frame_size = 112;  ///< training resolution (the trunk is convolutional: extract at any size)
   std::uint64_t seed = 0;
   int max_videos = 0;  ///< 0 = every training video
+  PretrainObjective objective = PretrainObjective::Cells;
   bool progress = true;
 };
 
@@ -29,7 +44,19 @@ struct PretrainEpoch {
   double audio_loss = 0;
   double visual_val_f1 = 0;  ///< micro F1 of the thresholded predictions on the val split
   double audio_val_f1 = 0;
+  double cell_loss = 0;    ///< PretrainObjective::Cells: mean training BCE of the cell head
+  double cell_val_f1 = 0;  ///< and its micro F1 over the val split's cells
 };
+
+/// The targets of PretrainObjective::Cells for one frame: [grid, grid, classes] floats, 1 where
+/// the centre of cell (i, j) of a grid x grid map over the frame lies in a box of that class.
+/// Boxes are [x0, y0, x1, y1) in pixels of a frame `width` x `height`, labels < classes.
+struct ClassBox {
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  std::int64_t label = 0;
+};
+std::vector<float> cell_targets(
+    const std::vector<ClassBox>& boxes, int grid, double width, double height, int classes);
 
 struct PretrainReport {
   std::vector<PretrainEpoch> epochs;

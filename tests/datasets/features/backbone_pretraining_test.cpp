@@ -36,6 +36,9 @@ TEST(PretrainBackbones, LearnsFromTheTruthAndWritesWeightsExtractRecords) {
   // Training fits: the loss falls from the first epoch to the last.
   EXPECT_LT(report.epochs.back().visual_loss, report.epochs.front().visual_loss);
   EXPECT_LT(report.epochs.back().audio_loss, report.epochs.front().audio_loss);
+  // The default objective also trains the cell head, and that fits too.
+  EXPECT_GT(report.epochs.front().cell_loss, 0.0);
+  EXPECT_LT(report.epochs.back().cell_loss, report.epochs.front().cell_loss);
 
   // The weights load into the extractors' modules and are not the random initialisation.
   torch::manual_seed(0);
@@ -49,6 +52,8 @@ TEST(PretrainBackbones, LearnsFromTheTruthAndWritesWeightsExtractRecords) {
 
   const auto description = nlohmann::json::parse(std::ifstream(dir / "weights/pretraining.json"));
   EXPECT_NE(description["what"].get<std::string>().find("NOT ImageNet"), std::string::npos);
+  EXPECT_EQ(description["objective"], "cells");
+  EXPECT_TRUE(description["epochs"][0].contains("cell_val_f1"));
 
   ExtractOptions x;
   x.videos = list_videos_in(dir / "data/videos");
@@ -63,6 +68,78 @@ TEST(PretrainBackbones, LearnsFromTheTruthAndWritesWeightsExtractRecords) {
   EXPECT_EQ(cache.layout().modalities[0].weights.rfind("resnet18.pt sha256:", 0), 0u)
       << cache.layout().modalities[0].weights;
   EXPECT_EQ(cache.layout().modalities[1].weights.rfind("vggish.pt sha256:", 0), 0u);
+}
+
+TEST(PretrainBackbones, TheFramesObjectiveTrainsNoCellHead) {
+  TempDir dir("pretrain-frames");
+  avqa::testing::generate_tiny_dataset(dir.path(), 4, 2, 13, {0.5, 0.5, 0.0});
+  PretrainOptions o;
+  o.data = dir / "data";
+  o.out = dir / "weights";
+  o.epochs = 1;
+  o.batch = 4;
+  o.frame_size = 32;
+  o.progress = false;
+  o.objective = PretrainObjective::Frames;
+  const PretrainReport report = pretrain_backbones(o);
+  EXPECT_EQ(report.epochs.at(0).cell_loss, 0.0);
+  const auto description = nlohmann::json::parse(std::ifstream(dir / "weights/pretraining.json"));
+  EXPECT_EQ(description["objective"], "frames");
+  EXPECT_FALSE(description["epochs"][0].contains("cell_val_f1"));
+}
+
+TEST(PretrainObjective, ParsesItsNamesAndRefusesOthers) {
+  EXPECT_EQ(parse_pretrain_objective("frames"), PretrainObjective::Frames);
+  EXPECT_EQ(parse_pretrain_objective("cells"), PretrainObjective::Cells);
+  EXPECT_STREQ(to_string(PretrainObjective::Cells), "cells");
+  EXPECT_THROW(parse_pretrain_objective("pixels"), std::invalid_argument);
+}
+
+// The cells objective's targets on a hand-built scene: a 4x4 grid over a 64 x 32 frame (cells
+// 16 x 8 px, centres at x = 8, 24, 40, 56 and y = 4, 12, 20, 28).
+TEST(CellTargets, MarkTheCellsWhoseCentreLiesInABoxOfThatClass) {
+  const int classes = 6;
+  const std::vector<ClassBox> boxes = {
+      {0, 0, 30, 10, 3},    // centres x 8, 24 and y 4: cells (0,0), (0,1)
+      {20, 0, 42, 13, 5},   // x 24, 40 and y 4, 12: (0,1), (0,2), (1,1), (1,2)
+      {57, 29, 64, 32, 1},  // holds no centre (x 56 and y 28 lie outside)
+  };
+  const std::vector<float> t = cell_targets(boxes, 4, 64, 32, classes);
+  ASSERT_EQ(t.size(), 4u * 4u * classes);
+  const auto at = [&](int i, int j, int c) {
+    return t[static_cast<std::size_t>((i * 4 + j) * classes + c)];
+  };
+  std::vector<std::array<int, 3>> expected = {{0, 0, 3}, {0, 1, 3}, {0, 1, 5},
+                                              {0, 2, 5}, {1, 1, 5}, {1, 2, 5}};
+  float total = 0;
+  for (float v : t)
+    total += v;
+  EXPECT_EQ(total, static_cast<float>(expected.size()));
+  for (const auto& [i, j, c] : expected)
+    EXPECT_EQ(at(i, j, c), 1.f) << "cell (" << i << ", " << j << ") class " << c;
+  EXPECT_THROW(cell_targets({{0, 0, 64, 32, classes}}, 4, 64, 32, classes), std::out_of_range);
+}
+
+// Pretraining mirrors half its frames and their cell targets with them: the targets of the
+// mirrored boxes must be the mirrored targets, or the augmentation would teach the wrong cells.
+TEST(CellTargets, MirroringTheBoxesMirrorsTheTargets) {
+  const int classes = 3, grid = 7;
+  const double width = 112, height = 112;
+  const std::vector<ClassBox> boxes = {
+      {5, 10, 38, 60, 0}, {70, 30, 111, 90, 2}, {48, 48, 64, 64, 1}};
+  std::vector<ClassBox> mirrored;
+  for (ClassBox b : boxes) {
+    const double x0 = width - b.x1, x1 = width - b.x0;
+    b.x0 = x0;
+    b.x1 = x1;
+    mirrored.push_back(b);
+  }
+  const auto t =
+      torch::tensor(cell_targets(boxes, grid, width, height, classes)).view({grid, grid, classes});
+  const auto m = torch::tensor(cell_targets(mirrored, grid, width, height, classes))
+                     .view({grid, grid, classes});
+  EXPECT_GT(t.sum().item<float>(), 10.f);
+  EXPECT_TRUE(torch::equal(m, t.flip({1})));
 }
 
 }  // namespace
