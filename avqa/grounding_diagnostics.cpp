@@ -11,12 +11,22 @@
 #include "core/atomic_file.h"
 #include "core/input_error.h"
 #include "datasets/features/feature_cache.h"
+#include "datasets/vocabulary.h"
 
 namespace avqa::net {
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+
+json read_truth_file(const fs::path& truth_file) {
+  try {
+    return json::parse(core::read_text_file(truth_file));
+  } catch (const json::exception& e) {
+    throw core::InputError({truth_file.string(), std::nullopt, ""},
+                           std::string("invalid truth file: ") + e.what());
+  }
+}
 
 // Cells of some videos: features [N, C], labels [N] (1 inside a box), and per segment the range
 // of its cells with whether any of them is inside (for the peak score).
@@ -52,14 +62,7 @@ Cells gather_cells(const features::FeatureCacheReader& cache,
     if (!index)
       throw core::InputError({cache_file.string(), std::nullopt, "video_ids"},
                              "'" + id + "' is not in the feature cache");
-    const fs::path truth_file = truth_dir / (id + ".json");
-    json truth;
-    try {
-      truth = json::parse(core::read_text_file(truth_file));
-    } catch (const json::exception& e) {
-      throw core::InputError({truth_file.string(), std::nullopt, ""},
-                             std::string("invalid truth file: ") + e.what());
-    }
+    const json truth = read_truth_file(truth_dir / (id + ".json"));
     const auto maps = cache.read("visual", *index);  // [T, C, G, G]
     const auto all =
         torch::from_blob(const_cast<float*>(maps.data()), {layout.segments, channels, cells})
@@ -87,6 +90,56 @@ Cells gather_cells(const features::FeatureCacheReader& cache,
   out.features = torch::cat(features);
   out.labels = torch::tensor(labels);
   return out;
+}
+
+// Seconds of some videos: audio features [N, D] and which of the 22 instruments sound [N, 22].
+struct Seconds {
+  torch::Tensor features;
+  torch::Tensor labels;
+};
+
+Seconds gather_seconds(const features::FeatureCacheReader& cache,
+                       const fs::path& cache_file,
+                       const fs::path& truth_dir,
+                       const std::vector<std::string>& videos) {
+  const features::CacheLayout& layout = cache.layout();
+  const features::ModalityLayout* audio = nullptr;
+  for (const auto& m : layout.modalities) {
+    if (m.name == "audio") audio = &m;
+  }
+  if (!audio || audio->segment_shape.size() != 1)
+    throw std::invalid_argument("the feature cache needs audio features [D]");
+  const auto dims = static_cast<std::int64_t>(audio->segment_shape[0]);
+  const auto& names = data::music_avqa_instruments();
+  const auto classes = static_cast<std::int64_t>(names.size());
+  std::vector<torch::Tensor> features, labels;
+  for (const std::string& id : videos) {
+    const auto index = cache.find(id);
+    if (!index)
+      throw core::InputError({cache_file.string(), std::nullopt, "video_ids"},
+                             "'" + id + "' is not in the feature cache");
+    const fs::path truth_file = truth_dir / (id + ".json");
+    const json truth = read_truth_file(truth_file);
+    const auto values = cache.read("audio", *index);  // [T, D]
+    features.push_back(
+        torch::from_blob(const_cast<float*>(values.data()), {layout.segments, dims}).clone());
+    auto sounding = torch::zeros({layout.segments, classes});
+    for (const json& inst : truth.at("instruments")) {
+      const std::string name = inst.at("class").get<std::string>();
+      const auto it = std::find(names.begin(), names.end(), name);
+      if (it == names.end())
+        throw core::InputError({truth_file.string(), std::nullopt, "instruments.class"},
+                               "'" + name + "' is not one of MUSIC-AVQA's instruments");
+      const auto c = static_cast<std::int64_t>(it - names.begin());
+      const auto& per_second = inst.at("sounding_per_second");
+      for (int k = 0; k < layout.segments; ++k) {
+        const auto second = static_cast<std::size_t>(k / layout.fps);
+        if (second < per_second.size() && per_second[second].get<int>() == 1) sounding[k][c] = 1;
+      }
+    }
+    labels.push_back(sounding);
+  }
+  return {torch::cat(features), torch::cat(labels)};
 }
 
 // Area under the ROC curve by ranks (ties share their mean rank).
@@ -254,6 +307,77 @@ std::string format_cell_probe(const CellProbeReport& r, const CellProbeOptions& 
                 o.sounding_only ? "sounding visible" : "visible", r.train_cells, r.test_cells,
                 100 * r.positive_share, 100 * r.balanced_accuracy, r.auc, 100 * r.peak_hit,
                 r.peak_segments, 100 * r.peak_chance);
+  return text;
+}
+
+AudioProbeReport probe_audio(const fs::path& cache_file,
+                             const fs::path& truth_dir,
+                             const std::vector<std::string>& train_videos,
+                             const std::vector<std::string>& test_videos,
+                             const AudioProbeOptions& o) {
+  if (train_videos.empty() || test_videos.empty())
+    throw std::invalid_argument("the audio probe needs training and test videos");
+  const features::FeatureCacheReader cache(cache_file);
+  const Seconds train = gather_seconds(cache, cache_file, truth_dir, train_videos);
+  const Seconds test = gather_seconds(cache, cache_file, truth_dir, test_videos);
+  AudioProbeReport r;
+  r.train_seconds = static_cast<std::size_t>(train.labels.size(0));
+  r.test_seconds = static_cast<std::size_t>(test.labels.size(0));
+
+  const auto mean = train.features.mean(0);
+  const auto std = train.features.std(0) + 1e-6;
+  const auto x_train = (train.features - mean) / std;
+  const auto x_test = (test.features - mean) / std;
+  torch::manual_seed(static_cast<std::int64_t>(o.seed));
+  torch::nn::Linear probe(x_train.size(1), train.labels.size(1));
+  torch::optim::Adam optimizer(probe->parameters(), torch::optim::AdamOptions(o.learning_rate));
+  const std::int64_t n = x_train.size(0);
+  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+    const auto order = torch::randperm(n);
+    for (std::int64_t start = 0; start < n; start += o.batch) {
+      const auto rows = order.narrow(0, start, std::min<std::int64_t>(o.batch, n - start));
+      const auto loss = torch::binary_cross_entropy_with_logits(
+          probe(x_train.index_select(0, rows)), train.labels.index_select(0, rows));
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+    }
+  }
+  torch::NoGradGuard no_grad;
+  const auto score = probe(x_test);  // [N, 22]
+  double auc_sum = 0;
+  for (std::int64_t c = 0; c < score.size(1); ++c) {
+    const auto label = test.labels.select(1, c).contiguous();
+    const double positives = label.sum().item<double>();
+    if (positives == 0 || positives == static_cast<double>(label.size(0))) continue;
+    auc_sum += roc_auc(score.select(1, c).contiguous(), label);
+    ++r.classes_scored;
+  }
+  if (r.classes_scored > 0) r.macro_auc = auc_sum / static_cast<double>(r.classes_scored);
+  const auto any = test.labels.sum(1) > 0;
+  const auto top = score.argmax(1, true);  // [N, 1]
+  const auto hit = test.labels.gather(1, top).squeeze(1);
+  r.top_seconds = static_cast<std::size_t>(any.sum().item<std::int64_t>());
+  if (r.top_seconds > 0) {
+    r.top_hit = hit.masked_select(any).mean().item<double>();
+    r.top_chance = (test.labels.sum(1) / static_cast<double>(test.labels.size(1)))
+                       .masked_select(any)
+                       .mean()
+                       .item<double>();
+  }
+  return r;
+}
+
+std::string format_audio_probe(const AudioProbeReport& r) {
+  char text[500];
+  std::snprintf(text, sizeof text,
+                "linear probe on the audio feature of one second: which instruments sound?\n"
+                "  seconds: %zu train, %zu test\n"
+                "  ROC AUC %.3f, the mean over %zu instruments (0.5: no information)\n"
+                "  highest-scoring instrument sounds: %.1f%% of %zu seconds with sound "
+                "(chance %.1f%%)\n",
+                r.train_seconds, r.test_seconds, r.macro_auc, r.classes_scored, 100 * r.top_hit,
+                r.top_seconds, 100 * r.top_chance);
   return text;
 }
 

@@ -74,4 +74,35 @@ CellProbeReport probe_cells(const std::filesystem::path& cache,
 
 std::string format_cell_probe(const CellProbeReport& report, const CellProbeOptions& options);
 
+/// Does the audio feature know which instruments sound? The query of the audio-guided attention
+/// is a projection of it: what it cannot tell apart, the attention cannot point at.
+struct AudioProbeOptions {
+  int epochs = 100;
+  int batch = 256;
+  double learning_rate = 1e-2;
+  std::uint64_t seed = 1;
+};
+
+struct AudioProbeReport {
+  std::size_t train_seconds = 0, test_seconds = 0;
+  double macro_auc = 0;  ///< mean over the instruments that sound in some test seconds, not all
+  std::size_t classes_scored = 0;
+  /// Test seconds with something sounding: share whose highest-scoring instrument sounds then,
+  /// and the same for an instrument drawn uniformly from the 22.
+  double top_hit = 0;
+  double top_chance = 0;
+  std::size_t top_seconds = 0;
+};
+
+/// A linear probe (22-way multi-label logistic regression) on the cached audio features [T, D] of
+/// `cache`, learning from `train_videos`' seconds which instruments sound in each (the truth's
+/// sounding_per_second, off-screen ones included), scored on `test_videos`'.
+AudioProbeReport probe_audio(const std::filesystem::path& cache,
+                             const std::filesystem::path& truth_dir,
+                             const std::vector<std::string>& train_videos,
+                             const std::vector<std::string>& test_videos,
+                             const AudioProbeOptions& options = {});
+
+std::string format_audio_probe(const AudioProbeReport& report);
+
 }  // namespace avqa::net

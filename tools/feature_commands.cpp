@@ -111,6 +111,7 @@ struct ProbeCellsArgs {
   std::string train_split = "train";
   std::string test_split = "test";
   net::CellProbeOptions options;
+  bool with_audio = false;
 };
 
 void run_probe_cells(const ProbeCellsArgs& a, const GlobalOptions& global) {
@@ -121,9 +122,12 @@ void run_probe_cells(const ProbeCellsArgs& a, const GlobalOptions& global) {
   };
   const auto train = split(a.train_split);  // in this order, so the first problem is reported
   const auto test = split(a.test_split);
-  const net::CellProbeReport r =
-      net::probe_cells(a.cache, fs::path(a.data) / "truth", train, test, a.options);
+  const fs::path truth = fs::path(a.data) / "truth";
+  const net::CellProbeReport r = net::probe_cells(a.cache, truth, train, test, a.options);
   std::fputs(net::format_cell_probe(r, a.options).c_str(), stdout);
+  if (a.with_audio)
+    std::fputs(net::format_audio_probe(net::probe_audio(a.cache, truth, train, test)).c_str(),
+               stdout);
 }
 
 }  // namespace
@@ -280,6 +284,9 @@ void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
   probe_cmd->add_flag("--sounding", probe->options.sounding_only,
                       "Inside = in a sounding instrument's box (one frame cannot know who plays "
                       "unless motion shows it)");
+  probe_cmd->add_flag("--audio", probe->with_audio,
+                      "Also probe the audio features: does one second's feature tell which "
+                      "instruments sound (the query the spatial attention follows)?");
   probe_cmd->add_option("--epochs", probe->options.epochs, "Probe training epochs")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

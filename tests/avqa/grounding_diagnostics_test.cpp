@@ -127,5 +127,70 @@ TEST(CellProbe, FindsCellsThatMarkTheInstrumentAndNotOthers) {
   }
 }
 
+// Audio features whose channel c rises while instrument c sounds (second 0; nothing sounds in
+// second 1), or noise alone; one of three instruments per video.
+void write_audio_dataset(const fs::path& dir, int videos, bool informative) {
+  features::CacheLayout layout;
+  for (int v = 0; v < videos; ++v)
+    layout.video_ids.push_back("v" + std::to_string(v));
+  layout.segments = kSegments;
+  layout.fps = 1;
+  layout.storage = features::StorageType::Float32;
+  layout.modalities = {{"audio", {4}, "vggish", "random-init"},
+                       {"visual", {kChannels, kGrid, kGrid}, "resnet18", "random-init"}};
+  fs::create_directories(dir / "truth");
+  auto writer = features::FeatureCacheWriter::create(dir / "features.h5", layout);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> noise(0.f, 1.f);
+  const std::vector<std::string> names = {"violin", "piano", "flute"};
+  for (int v = 0; v < videos; ++v) {
+    const int c = v % 3;
+    const json truth = {
+        {"instruments",
+         {{{"class", names[static_cast<std::size_t>(c)]}, {"sounding_per_second", {1, 0}}}}}};
+    core::write_file_atomically(dir / "truth" / ("v" + std::to_string(v) + ".json"), truth.dump());
+    features::VideoFeatures f;
+    std::vector<float> audio(kSegments * 4);
+    for (auto& x : audio)
+      x = noise(rng);
+    if (informative) audio[static_cast<std::size_t>(c)] += 4;
+    f.modalities["audio"] = audio;
+    f.modalities["visual"] = std::vector<float>(kSegments * kChannels * kGrid * kGrid, 0.f);
+    writer.write(static_cast<std::size_t>(v), f);
+  }
+}
+
+TEST(AudioProbe, TellsTheSoundingInstrumentFromFeaturesThatCarryItAndNotFromNoise) {
+  TempDir dir("audio_probe");
+  write_audio_dataset(dir / "good", 48, true);
+  write_audio_dataset(dir / "blind", 48, false);
+  const AudioProbeReport good =
+      probe_audio(dir / "good/features.h5", dir / "good/truth", ids(0, 32), ids(32, 48));
+  EXPECT_EQ(good.train_seconds, 32u * kSegments);
+  EXPECT_EQ(good.test_seconds, 16u * kSegments);
+  EXPECT_EQ(good.classes_scored, 3u);  // the instruments that never sound are not scored
+  EXPECT_GT(good.macro_auc, 0.95);
+  EXPECT_EQ(good.top_seconds, 16u);  // second 0 of each test video
+  EXPECT_GT(good.top_hit, 0.9);
+  EXPECT_NEAR(good.top_chance, 1.0 / 22, 1e-6);  // float32 means
+
+  const AudioProbeReport blind =
+      probe_audio(dir / "blind/features.h5", dir / "blind/truth", ids(0, 32), ids(32, 48));
+  EXPECT_NEAR(blind.macro_auc, 0.5, 0.2);
+  EXPECT_LT(blind.top_hit, 0.6);  // three classes: a third by luck
+
+  // An instrument MUSIC-AVQA does not have: the error names the truth file and the field.
+  core::write_file_atomically(
+      dir / "good/truth/v40.json",
+      json{{"instruments", {{{"class", "Theremin"}, {"sounding_per_second", {1, 0}}}}}}.dump());
+  try {
+    probe_audio(dir / "good/features.h5", dir / "good/truth", ids(0, 32), ids(32, 48));
+    FAIL() << "an unknown instrument was accepted";
+  } catch (const core::InputError& e) {
+    EXPECT_EQ(e.where().file, (dir / "good/truth/v40.json").string());
+    EXPECT_NE(std::string(e.what()).find("Theremin"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace avqa::net
