@@ -42,14 +42,43 @@ void validate(const ModalityModel& model, const Batch& batch, const AttackOption
   if (o.step_size < 0) throw std::invalid_argument("attack: step size must be non-negative");
 }
 
-/// Moves each perturbation one step along its normalised gradient.
+/// Per sample, the l-inf norm over several tensors together: [B].
+at::Tensor joint_max(const std::vector<at::Tensor>& parts) {
+  at::Tensor out = parts.front().reshape({parts.front().size(0), -1}).abs().amax(1);
+  for (std::size_t k = 1; k < parts.size(); ++k)
+    out = torch::maximum(out, parts[k].reshape({parts[k].size(0), -1}).abs().amax(1));
+  return out;
+}
+
+/// Per sample and perturbed modality, the radius: [B] each (the same for every modality unless
+/// the radius is relative and the balls separate: then each modality's own norm sets its own).
+std::vector<at::Tensor> radii(const std::vector<at::Tensor>& clean, const AttackOptions& o) {
+  const std::int64_t n = clean.front().size(0);
+  if (!o.relative) {
+    const at::Tensor r = torch::full({n}, o.radius, clean.front().options());
+    return std::vector<at::Tensor>(clean.size(), r);
+  }
+  const auto size = [&](const std::vector<at::Tensor>& parts) {
+    return o.norm == AttackNorm::L2 ? joint_norms(parts) : joint_max(parts);
+  };
+  if (o.joint) {
+    const at::Tensor r = o.radius * size(clean);
+    return std::vector<at::Tensor>(clean.size(), r);
+  }
+  std::vector<at::Tensor> out;
+  for (const auto& x : clean)
+    out.push_back(o.radius * size({x}));
+  return out;
+}
+
+/// Moves each perturbation one step along its normalised gradient; `step` [B] per modality.
 void ascend(std::vector<at::Tensor>& delta,
             const std::vector<at::Tensor>& grads,
             const AttackOptions& o,
-            double step) {
+            const std::vector<at::Tensor>& step) {
   if (o.norm == AttackNorm::Linf) {
     for (std::size_t k = 0; k < delta.size(); ++k)
-      delta[k] = delta[k] + step * grads[k].sign();
+      delta[k] = delta[k] + per_sample(step[k], grads[k].dim()) * grads[k].sign();
     return;
   }
   // A zero gradient (a sample the model cannot be moved on) leaves its perturbation as it is.
@@ -57,33 +86,39 @@ void ascend(std::vector<at::Tensor>& delta,
   if (o.joint) {
     const at::Tensor norms = joint_norms(grads).clamp_min(kTiny);
     for (std::size_t k = 0; k < delta.size(); ++k)
-      delta[k] = delta[k] + step * grads[k] / per_sample(norms, grads[k].dim());
+      delta[k] = delta[k] + grads[k] * per_sample(step[k] / norms, grads[k].dim());
   } else {
     for (std::size_t k = 0; k < delta.size(); ++k) {
       const at::Tensor norms = squared_norms(grads[k]).sqrt().clamp_min(kTiny);
-      delta[k] = delta[k] + step * grads[k] / per_sample(norms, grads[k].dim());
+      delta[k] = delta[k] + grads[k] * per_sample(step[k] / norms, grads[k].dim());
     }
   }
 }
 
-/// Projects each perturbation back into its ball.
-void project(std::vector<at::Tensor>& delta, const AttackOptions& o) {
+/// Projects each perturbation back into its ball of radius `radius` [B] per modality.
+void project(std::vector<at::Tensor>& delta,
+             const AttackOptions& o,
+             const std::vector<at::Tensor>& radius) {
   if (o.norm == AttackNorm::Linf) {
-    for (auto& d : delta)
-      d = d.clamp(-o.radius, o.radius);
+    for (std::size_t k = 0; k < delta.size(); ++k) {
+      const at::Tensor r = per_sample(radius[k], delta[k].dim());
+      delta[k] = torch::maximum(torch::minimum(delta[k], r), -r);
+    }
     return;
   }
-  const auto shrink = [&](const at::Tensor& norms) {
+  const auto shrink = [](const at::Tensor& r, const at::Tensor& norms) {
     // min(1, r / ||delta||), written so that a zero perturbation keeps factor 1.
-    return (o.radius / norms.clamp_min(1e-30)).clamp_max(1.0);
+    return (r / norms.clamp_min(1e-30)).clamp_max(1.0);
   };
   if (o.joint) {
-    const at::Tensor factor = shrink(joint_norms(delta));
+    const at::Tensor factor = shrink(radius.front(), joint_norms(delta));
     for (auto& d : delta)
       d = d * per_sample(factor, d.dim());
   } else {
-    for (auto& d : delta)
-      d = d * per_sample(shrink(squared_norms(d).sqrt()), d.dim());
+    for (std::size_t k = 0; k < delta.size(); ++k) {
+      const at::Tensor factor = shrink(radius[k], squared_norms(delta[k]).sqrt());
+      delta[k] = delta[k] * per_sample(factor, delta[k].dim());
+    }
   }
 }
 
@@ -107,7 +142,12 @@ Batch attack(ModalityModel& model, const Batch& batch, const AttackOptions& o) {
     delta.push_back(torch::zeros_like(clean.back()));
   }
   // FGM is one step of the whole radius; PGD's default step is rob_test.py's radius / 3.
-  const double step = o.steps == 1 ? o.radius : (o.step_size > 0 ? o.step_size : o.radius / 3);
+  const std::vector<at::Tensor> radius = radii(clean, o);
+  const double step_share =
+      o.steps == 1 ? 1.0 : (o.step_size > 0 ? o.step_size / o.radius : 1.0 / 3);
+  std::vector<at::Tensor> step;
+  for (const auto& r : radius)
+    step.push_back(r * step_share);
   const torch::AutoGradMode enable_grad(true);
   for (int s = 0; s < o.steps && o.radius > 0; ++s) {
     Batch b = batch;
@@ -126,7 +166,7 @@ Batch attack(ModalityModel& model, const Batch& batch, const AttackOptions& o) {
     for (std::size_t k = 0; k < grads.size(); ++k)
       if (!grads[k].defined()) grads[k] = torch::zeros_like(clean[k]);
     ascend(delta, grads, o, step);
-    project(delta, o);
+    project(delta, o, radius);
   }
   Batch out = batch;
   for (std::size_t k = 0; k < clean.size(); ++k)
@@ -142,11 +182,7 @@ at::Tensor perturbation_norms(const Batch& clean,
   for (const std::size_t m : modalities)
     diffs.push_back(perturbed.inputs.at(m) - clean.inputs.at(m));
   if (diffs.empty()) throw std::invalid_argument("perturbation_norms: no modality");
-  if (norm == AttackNorm::L2) return joint_norms(diffs);
-  at::Tensor out = diffs.front().reshape({diffs.front().size(0), -1}).abs().amax(1);
-  for (std::size_t k = 1; k < diffs.size(); ++k)
-    out = torch::maximum(out, diffs[k].reshape({diffs[k].size(0), -1}).abs().amax(1));
-  return out;
+  return norm == AttackNorm::L2 ? joint_norms(diffs) : joint_max(diffs);
 }
 
 CorruptionKind parse_corruption_kind(const std::string& name) {
@@ -252,15 +288,15 @@ Batch vary_quality(const Batch& batch,
   return out;
 }
 
-double accuracy_under(ModalityModel& model,
-                      const TrainingData& data,
-                      int batch,
-                      const BatchTransform& transform,
-                      std::uint64_t seed) {
-  if (batch < 1) throw std::invalid_argument("accuracy_under: batch must be at least 1");
+at::Tensor correct_under(ModalityModel& model,
+                         const TrainingData& data,
+                         int batch,
+                         const BatchTransform& transform,
+                         std::uint64_t seed) {
+  if (batch < 1) throw std::invalid_argument("correct_under: batch must be at least 1");
   model.set_training(false);
   const auto step = static_cast<std::size_t>(batch);
-  std::int64_t correct = 0;
+  std::vector<at::Tensor> correct;
   std::uint64_t k = 0;
   for (std::size_t begin = 0; begin < data.size(); begin += step, ++k) {
     std::vector<std::size_t> indices;
@@ -269,9 +305,18 @@ double accuracy_under(ModalityModel& model,
     Batch b = data.load(indices, false, 0);
     if (transform) b = transform(model, b, seed + k);
     const torch::NoGradGuard no_grad;
-    correct += (model.fuse(model.encode(b)).argmax(1) == b.labels).sum().item<std::int64_t>();
+    correct.push_back(model.fuse(model.encode(b)).argmax(1) == b.labels);
   }
-  return data.size() == 0 ? 0.0 : static_cast<double>(correct) / static_cast<double>(data.size());
+  return correct.empty() ? torch::zeros({0}, torch::kBool) : torch::cat(correct);
+}
+
+double accuracy_under(ModalityModel& model,
+                      const TrainingData& data,
+                      int batch,
+                      const BatchTransform& transform,
+                      std::uint64_t seed) {
+  const at::Tensor correct = correct_under(model, data, batch, transform, seed);
+  return correct.numel() == 0 ? 0.0 : correct.to(torch::kDouble).mean().item<double>();
 }
 
 }  // namespace avqa::train

@@ -33,10 +33,17 @@ struct AttackOptions {
   /// concatenation (rob_test.py's joint attack); false: a ball of `radius` per modality, each
   /// gradient normalised on its own (its modality-specific variant). The same for l-inf.
   bool joint = true;
+  /// The radius as a fraction of each sample's clean input norm (in the attack's norm, over the
+  /// perturbed modalities together when joint, each its own otherwise) instead of an absolute
+  /// bound: comparable across modalities whose
+  /// inputs differ in size and scale (ST-AVQA's audio [T, 128] against its maps [T, 512, 7, 7]).
+  /// The step size is then a fraction too.
+  bool relative = false;
 };
 
 /// `batch` with the attacked inputs replaced by x + delta, where per sample ||delta|| <= radius
-/// (over the attacked modalities together when joint, each alone otherwise), chosen to raise the
+/// (over the attacked modalities together when joint, each alone otherwise; times the sample's
+/// ||x|| when relative), chosen to raise the
 /// cross-entropy of model.fuse(model.encode(.)) against batch.labels. The model is used in the
 /// mode it is in (evaluation calls set evaluation mode); the parameters' gradients are left as
 /// they were. Other inputs and the context are shared with `batch`.
@@ -85,6 +92,15 @@ Batch vary_quality(const Batch& batch,
 
 /// A batch transform an evaluation applies before the model answers.
 using BatchTransform = std::function<Batch(ModalityModel&, const Batch&, std::uint64_t seed)>;
+
+/// Per sample, whether the fused answer is right after `transform` (none: clean): [N] bool in
+/// dataset order; batches of `batch` in evaluation mode, the seed of batch k is seed + k. The
+/// model is left in evaluation mode.
+at::Tensor correct_under(ModalityModel& model,
+                         const TrainingData& data,
+                         int batch,
+                         const BatchTransform& transform = {},
+                         std::uint64_t seed = 1);
 
 /// Accuracy of the fused answer on every sample of `data` (batches of `batch`, evaluation mode)
 /// after `transform` (none: clean); the seed of batch k is seed + k. The model is left in

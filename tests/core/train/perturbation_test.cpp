@@ -84,6 +84,38 @@ TEST(Attack, PerturbationsNeverLeaveTheBall) {
   }
 }
 
+TEST(Attack, RelativeRadiiScaleWithEachSamplesInput) {
+  const ToyData data(64, 7);
+  ToyModel model = trained_model(data);
+  Batch clean = first_samples(data, 16);
+  // A modality a hundred times smaller (not larger: the trained model would saturate, and a
+  // gradient of exactly zero moves nothing).
+  clean.inputs[1] = clean.inputs[1] * 0.01;
+  for (const AttackNorm norm : {AttackNorm::L2, AttackNorm::Linf}) {
+    for (const int steps : {1, 5}) {
+      AttackOptions o;
+      o.norm = norm;
+      o.joint = false;
+      o.relative = true;
+      o.modalities = {0, 1};
+      o.radius = 0.1;
+      o.steps = steps;
+      const Batch adv = attack(model, clean, o);
+      SCOPED_TRACE(std::string(to_string(norm)) + " steps " + std::to_string(steps));
+      for (const std::size_t m : {0, 1}) {
+        Batch zero = clean;
+        zero.inputs[m] = torch::zeros_like(clean.inputs[m]);
+        const auto size = perturbation_norms(zero, clean, {m}, norm);  // ||x|| per sample
+        const auto moved = perturbation_norms(clean, adv, {m}, norm);
+        EXPECT_TRUE((moved <= 0.1 * size * (1 + 1e-5)).all().item<bool>()) << m;
+        if (steps == 1 && norm == AttackNorm::L2) {
+          EXPECT_TRUE(torch::allclose(moved, 0.1 * size, 1e-4)) << m;
+        }
+      }
+    }
+  }
+}
+
 TEST(Attack, LinfFgmMovesEveryElementByTheRadiusAlongTheGradientSign) {
   const ToyData data(64, 7);
   ToyModel model = trained_model(data);
