@@ -185,6 +185,25 @@ std::string format_template_scores(const std::vector<TemplateScore>& templates) 
   return out;
 }
 
+std::shared_ptr<const features::FeatureCacheReader> open_evaluation_cache(const fs::path& run,
+                                                                          const RunConfig& config,
+                                                                          const fs::path& cache) {
+  if (config.question_only)
+    return nullptr;  // a question-only run sees zeros whatever a cache holds
+  const fs::path path = cache.empty() ? config.cache : cache;
+  if (path.empty()) {
+    throw core::InputError({(run / "config.json").string(), std::nullopt, "cache"},
+                           "the run records no feature cache; pass --cache");
+  }
+  if (!fs::exists(path)) {
+    throw core::InputError(
+        {(run / "config.json").string(), std::nullopt, "cache"},
+        "the run's feature cache " + path.string() +
+            " is not there (moved or deleted?); pass the cache of these videos with --cache");
+  }
+  return std::make_shared<const features::FeatureCacheReader>(path);
+}
+
 EvalReport evaluate_run(const EvalOptions& o) {
   if (o.batch <= 0) throw std::invalid_argument("--batch must be positive");
   const RunConfig config = load_run_config(o.run);
@@ -192,21 +211,7 @@ EvalReport evaluate_run(const EvalOptions& o) {
   StAvqaNet model = load_run_model(o.run, config);
   const data::AnnotationSet set = data::load_annotations(o.annotations, {o.duplicates});
 
-  std::shared_ptr<const features::FeatureCacheReader> cache;
-  const fs::path cache_path = o.cache.empty() ? config.cache : o.cache;
-  if (!config.question_only) {  // a question-only run sees zeros whatever a cache holds
-    if (cache_path.empty()) {
-      throw core::InputError({(o.run / "config.json").string(), std::nullopt, "cache"},
-                             "the run records no feature cache; pass --cache");
-    }
-    if (!fs::exists(cache_path)) {
-      throw core::InputError(
-          {(o.run / "config.json").string(), std::nullopt, "cache"},
-          "the run's feature cache " + cache_path.string() +
-              " is not there (moved or deleted?); pass the cache of these videos with --cache");
-    }
-    cache = std::make_shared<const features::FeatureCacheReader>(cache_path);
-  }
+  const auto cache = open_evaluation_cache(o.run, config, o.cache);
   const QaDataset dataset(set, vocab, cache, config.segments);
   const Evaluation e = evaluate(model, dataset, o.batch, config.question_only);
 

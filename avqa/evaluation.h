@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,6 +15,8 @@
 #include "datasets/vocabulary.h"
 
 namespace avqa::net {
+
+struct RunConfig;
 
 /// Predictions of a trained model.
 struct Evaluation {
@@ -88,6 +91,11 @@ struct EvalOptions {
   int batch = 64;
   data::DuplicatePolicy duplicates = data::DuplicatePolicy::Error;
 };
+
+/// The feature cache an evaluation of `run` reads: `cache` when given, else the one the run
+/// trained on; null for a question-only run. A missing cache names config.json's "cache" field.
+std::shared_ptr<const features::FeatureCacheReader> open_evaluation_cache(
+    const std::filesystem::path& run, const RunConfig& config, const std::filesystem::path& cache);
 
 /// One question's answer, for prediction files.
 struct QuestionPrediction {

@@ -15,6 +15,7 @@
 #include "avqa/evaluation.h"
 #include "avqa/original_checkpoint.h"
 #include "avqa/question_answering.h"
+#include "avqa/robust_evaluation.h"
 #include "avqa/run_folder.h"
 #include "avqa/trainer.h"
 #include "core/atomic_file.h"
@@ -169,6 +170,45 @@ void run_eval(const EvalArgs& a, const GlobalOptions& global) {
     core::write_file_atomically(a.predictions, net::predictions_json(report));
 }
 
+struct RobustEvalArgs {
+  net::EvalOptions options;
+  train::RobustEvalOptions robust;
+  std::string run, annotations, cache, json, markdown;
+  std::string duplicates = "error";
+  std::string norm = "l2";
+  bool no_attacks = false;
+  bool no_missing = false;
+  bool absolute = false;
+  bool no_noise = false;
+};
+
+void run_robust_eval(const RobustEvalArgs& a, const GlobalOptions& global) {
+  runtime::configure_torch({global.threads});
+  net::EvalOptions o = a.options;
+  o.run = a.run;
+  o.annotations = a.annotations;
+  o.cache = a.cache;
+  o.duplicates = data::parse_duplicate_policy(a.duplicates);
+  train::RobustEvalOptions r = a.robust;
+  r.norm = train::parse_attack_norm(a.norm);
+  r.attacks = !a.no_attacks;
+  r.relative = !a.absolute;
+  if (a.no_noise) r.snr_db.clear();
+  r.missing = !a.no_missing;
+  const net::RobustEvalRun result = net::robust_evaluate_run(o, r, [](const std::string& label) {
+    std::fprintf(stderr, "robust-eval: %s\n", label.c_str());
+  });
+  const std::string markdown = train::to_markdown(result.report, result.types, result.type_order);
+  std::printf("%s: %lld questions; attacks %s, %d step(s), on the cached features\n%s",
+              a.annotations.c_str(), static_cast<long long>(result.types.size()),
+              train::to_string(r.norm), r.steps, markdown.c_str());
+  if (!a.markdown.empty()) core::write_file_atomically(a.markdown, markdown);
+  if (!a.json.empty()) {
+    core::write_file_atomically(
+        a.json, train::to_json(result.report, result.types, result.type_order).dump(2) + "\n");
+  }
+}
+
 struct AskArgs {
   net::AskOptions options;
   std::string run, video, visual_weights, audio_weights, values, overlay;
@@ -301,6 +341,63 @@ void add_model_commands(CLI::App& app, const GlobalOptions& global) {
                  "Accuracy per question template and, on generated data, with the attention on "
                  "the sounding instrument or not");
   eval->callback([e, &global] { run_eval(*e, global); });
+
+  auto rob = std::make_shared<RobustEvalArgs>();
+  CLI::App* robust = app.add_subcommand(
+      "robust-eval",
+      "Accuracy of a trained run when a modality is attacked (FGM/PGD), missing, noisy or "
+      "degraded per sample: per condition and question type (Markdown; --json, --markdown)");
+  robust->add_option("--run", rob->run, "Run folder written by avqa train")->required();
+  robust->add_option("--annotations", rob->annotations, "Annotations to evaluate")->required();
+  robust->add_option("--cache", rob->cache, "Feature cache (default: the run's)");
+  robust
+      ->add_option("--duplicates", rob->duplicates,
+                   "Repeated question_ids: error, keep-first, keep-last, keep-all")
+      ->check(CLI::IsMember({"error", "keep-first", "keep-last", "keep-all"}))
+      ->capture_default_str();
+  robust->add_option("--batch", rob->options.batch, "Questions per forward pass")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  robust->add_option("--norm", rob->norm, "Attack norm: l2 or linf")
+      ->check(CLI::IsMember({"l2", "linf"}))
+      ->capture_default_str();
+  rob->robust.radii = {0.02, 0.05, 0.1};
+  robust
+      ->add_option("--radii", rob->robust.radii,
+                   "Attack radii per modality, fractions of each question's input norm "
+                   "(comma-separated)")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  robust->add_option("--steps", rob->robust.steps, "PGD steps of radius / 3 (1: FGM)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  robust
+      ->add_option("--snr", rob->robust.snr_db,
+                   "Gaussian noise levels, dB signal-to-noise (comma-separated)")
+      ->delimiter(',')
+      ->capture_default_str();
+  robust
+      ->add_option("--drop-fraction", rob->robust.drop_fraction,
+                   "Share of the seconds dropped (zeroed) per question")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  robust
+      ->add_option("--quality", rob->robust.quality_probability,
+                   "Share of questions that lose a random modality (0: skip)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  robust->add_option("--seed", rob->robust.seed, "Seed of the random corruptions")
+      ->capture_default_str();
+  robust->add_flag("--absolute", rob->absolute,
+                   "Radii as absolute norms (as CRMT's rob_test on images) instead of fractions: "
+                   "the audio [T, 128] and the maps [T, 512, H, W] differ in size and scale");
+  robust->add_flag("--no-attacks", rob->no_attacks, "Skip the attacks (the slow part)");
+  robust->add_flag("--no-missing", rob->no_missing, "Skip the missing-modality conditions");
+  robust->add_flag("--no-noise", rob->no_noise, "Skip the noise conditions");
+  robust->add_option("--json", rob->json, "Also write the report here (JSON)");
+  robust->add_option("--markdown", rob->markdown, "Also write the table here (Markdown)");
+  robust->callback([rob, &global] { run_robust_eval(*rob, global); });
 
   auto imp = std::make_shared<ImportArgs>();
   CLI::App* import_cmd = app.add_subcommand(

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "avqa/evaluation.h"
+#include "avqa/robust_evaluation.h"
 #include "avqa/run_folder.h"
 #include "core/checkpoint/torch_checkpoint.h"
 #include "core/input_error.h"
@@ -425,6 +426,55 @@ TEST(Trainer, QuestionOnlyBaselineSeesNoMedia) {
   TrainOptions needs_cache = options(dir.path(), "needs", 1);
   needs_cache.cache.clear();
   EXPECT_THROW(train(needs_cache), std::invalid_argument);
+}
+
+// robust-eval answers the clean condition exactly as eval does (the same model through the
+// training core's interface), and every corruption the report lists changes the inputs it names.
+TEST(Trainer, RobustEvaluationIsCleanAsEvalAndListsEveryCondition) {
+  TempDir dir("trainer_robust");
+  make_data(dir.path());
+  train(options(dir.path(), "run", 2));
+  EvalOptions e;
+  e.run = dir / "run";
+  e.annotations = dir / "data/annotations/avqa-val.json";  // the tiny set has no test split
+  e.batch = 5;  // batches of the core's loop and of eval's differ: the answers must not
+  const EvalReport eval = evaluate_run(e);
+  train::RobustEvalOptions r;
+  r.radii = {0.1};
+  r.relative = true;
+  r.snr_db = {0};
+  std::vector<std::string> seen;
+  const RobustEvalRun robust =
+      robust_evaluate_run(e, r, [&](const std::string& label) { seen.push_back(label); });
+  const auto& conditions = robust.report.conditions;
+  ASSERT_EQ(conditions.size(), 12u);  // clean, 2 attacks, 2 x (zeros, mean, drop), 2 noise, quality
+  EXPECT_EQ(seen.size(), conditions.size());
+  EXPECT_EQ(conditions[0].kind, "clean");
+  EXPECT_NEAR(conditions[0].accuracy, eval.accuracy.accuracy().value(), 1e-12);
+  const std::vector<double> per_type =
+      train::group_accuracy(conditions[0].correct, robust.types, robust.type_order);
+  for (std::size_t t = 0; t < data::kNumQuestionTypes; ++t) {
+    const auto expected = eval.accuracy.accuracy(data::kAllQuestionTypes[t]);
+    EXPECT_NEAR(per_type[t], expected.value_or(0.0), 1e-12) << robust.type_order[t];
+  }
+  EXPECT_EQ(robust.types.size(), eval.questions);
+  EXPECT_EQ(robust.type_order.size(), data::kNumQuestionTypes);
+  // A PGD attack of a tenth of the input's norm on either modality never helps the model.
+  EXPECT_LE(conditions[1].accuracy, conditions[0].accuracy);
+  EXPECT_LE(conditions[2].accuracy, conditions[0].accuracy);
+  EXPECT_EQ(conditions[5].kind, "drop");
+  EXPECT_EQ(conditions[5].modality, "audio");
+
+  TrainOptions q = options(dir.path(), "qonly", 1);
+  q.question_only = true;
+  train(q);
+  e.run = dir / "qonly";
+  try {
+    robust_evaluate_run(e, r);
+    ADD_FAILURE() << "a question-only run was attacked";
+  } catch (const core::InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("question_only"), std::string::npos) << error.what();
+  }
 }
 
 }  // namespace

@@ -242,6 +242,16 @@ TEST(AvqaCli, ProbeCellsNamesWhatIsMissing) {
   fs::remove_all(out);
 }
 
+TEST(AvqaCli, RobustEvalRefusesBadOptionsAndNamesAMissingRun) {
+  EXPECT_EQ(avqa("robust-eval --run r --annotations a.json --radii -1").code, 2);
+  EXPECT_EQ(avqa("robust-eval --run r --annotations a.json --norm l1").code, 2);
+  EXPECT_EQ(avqa("robust-eval --run r --annotations a.json --quality 2").code, 2);
+  const fs::path missing = fs::temp_directory_path() / "avqa_cli_no_such_run";
+  const Result r = avqa("robust-eval --run " + quoted(missing) + " --annotations a.json");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, missing.string())) << r.output;
+}
+
 // kill -9 in the middle of an extraction, then --resume: nothing finished is lost, the result
 // equals an uninterrupted run, and `cache verify` accepts it.
 TEST(AvqaCli, ExtractSurvivesKillNineAndResumes) {
