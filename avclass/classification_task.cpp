@@ -203,19 +203,48 @@ train::FitReport train_classifier(const net::TrainOptions& o) {
   return train::fit(model, train_data, val_data, t, train::make_balance_hooks(o));
 }
 
-ClassificationEvaluation evaluate_classifier(const fs::path& run,
-                                             const fs::path& labels,
-                                             const fs::path& cache_file,
-                                             const LabelFileOptions& label_options) {
-  const ClassifierRunConfig config = load_classifier_config(run);
+namespace {
+
+/// The videos of `labels` as a run reads them, from `cache_file` or the run's training cache.
+ClassificationData open_split(const ClassifierRunConfig& config,
+                              const fs::path& run,
+                              const fs::path& labels,
+                              const fs::path& cache_file,
+                              const LabelFileOptions& label_options) {
   const fs::path cache_path = cache_file.empty() ? config.cache : cache_file;
   if (cache_path.empty())
     throw core::InputError({(run / "config.json").string(), std::nullopt, "cache"},
                            "names no feature cache: pass --cache");
   const features::FeatureCacheReader cache(cache_path);
   const auto videos = load_labelled_videos(labels, label_options);
-  const ClassificationData data(videos, config.classes, cache, labels, config.segments,
-                                config.visual_pooling);
+  return ClassificationData(videos, config.classes, cache, labels, config.segments,
+                            config.visual_pooling);
+}
+
+}  // namespace
+
+train::RobustReport robust_evaluate_classifier(
+    const fs::path& run,
+    const fs::path& labels,
+    const fs::path& cache,
+    const train::RobustEvalOptions& options,
+    const std::function<void(const std::string&)>& progress,
+    const LabelFileOptions& label_options) {
+  const ClassifierRunConfig config = load_classifier_config(run);
+  const ClassificationData data = open_split(config, run, labels, cache, label_options);
+  if (data.size() == 0)
+    throw core::InputError({labels.string(), std::nullopt, ""}, "holds no videos");
+  LateFusionClassifier model(config.widths);
+  model.load(run / "best.pt");
+  return train::robust_evaluate(model, data, options, progress);
+}
+
+ClassificationEvaluation evaluate_classifier(const fs::path& run,
+                                             const fs::path& labels,
+                                             const fs::path& cache_file,
+                                             const LabelFileOptions& label_options) {
+  const ClassifierRunConfig config = load_classifier_config(run);
+  const ClassificationData data = open_split(config, run, labels, cache_file, label_options);
   LateFusionClassifier model(config.widths);
   model.load(run / "best.pt");
   const train::Validation v = train::validate(model, data, 64, true);

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "avclass/class_labels.h"
 #include "avclass/late_fusion.h"
 #include "core/train/diagnostics.h"
+#include "core/train/robust_evaluation.h"
 #include "core/train/trainer.h"
 
 namespace avqa::features {
@@ -84,6 +86,16 @@ ClassificationEvaluation evaluate_classifier(const std::filesystem::path& run,
                                              const std::filesystem::path& labels,
                                              const std::filesystem::path& cache = {},
                                              const LabelFileOptions& label_options = {});
+
+/// `avqa robust-eval` on a classification run: the core's attacks and corruptions
+/// (core/train/robust_evaluation.h) on the pooled features, audio [T, A] and visual [T, C].
+train::RobustReport robust_evaluate_classifier(
+    const std::filesystem::path& run,
+    const std::filesystem::path& labels,
+    const std::filesystem::path& cache,
+    const train::RobustEvalOptions& options,
+    const std::function<void(const std::string&)>& progress = {},
+    const LabelFileOptions& label_options = {});
 
 /// `avqa eval` on a classification run: accuracy, macro-F1, each modality alone and its
 /// contribution, as text or JSON.

@@ -193,20 +193,33 @@ void run_robust_eval(const RobustEvalArgs& a, const GlobalOptions& global) {
   r.norm = train::parse_attack_norm(a.norm);
   r.attacks = !a.no_attacks;
   r.relative = !a.absolute;
-  if (a.no_noise) r.snr_db.clear();
   r.missing = !a.no_missing;
-  const net::RobustEvalRun result = net::robust_evaluate_run(o, r, [](const std::string& label) {
+  r.batch = o.batch;
+  if (a.no_noise) r.snr_db.clear();
+  const auto progress = [](const std::string& label) {
     std::fprintf(stderr, "robust-eval: %s\n", label.c_str());
-  });
-  const std::string markdown = train::to_markdown(result.report, result.types, result.type_order);
-  std::printf("%s: %lld questions; attacks %s, %d step(s), on the cached features\n%s",
-              a.annotations.c_str(), static_cast<long long>(result.types.size()),
+  };
+  // Questions are grouped by type; a classification run's videos form one group.
+  train::RobustReport report;
+  std::vector<std::string> groups, order;
+  const char* unit = "questions";
+  if (avclass::is_classification_run(o.run)) {
+    report = avclass::robust_evaluate_classifier(o.run, o.annotations, o.cache, r, progress);
+    unit = "videos";
+  } else {
+    net::RobustEvalRun result = net::robust_evaluate_run(o, r, progress);
+    report = std::move(result.report);
+    groups = std::move(result.types);
+    order = std::move(result.type_order);
+  }
+  const std::string markdown = train::to_markdown(report, groups, order);
+  std::printf("%s: %lld %s; attacks %s, %d step(s), on the cached features\n%s",
+              a.annotations.c_str(),
+              static_cast<long long>(report.conditions.front().correct.numel()), unit,
               train::to_string(r.norm), r.steps, markdown.c_str());
   if (!a.markdown.empty()) core::write_file_atomically(a.markdown, markdown);
-  if (!a.json.empty()) {
-    core::write_file_atomically(
-        a.json, train::to_json(result.report, result.types, result.type_order).dump(2) + "\n");
-  }
+  if (!a.json.empty())
+    core::write_file_atomically(a.json, train::to_json(report, groups, order).dump(2) + "\n");
 }
 
 struct AskArgs {

@@ -120,6 +120,23 @@ TEST(ClassificationTask, TrainsWithABalanceMethodAndEvaluates) {
     EXPECT_NE(std::find(classes.begin(), classes.end(), p), classes.end()) << p;
   EXPECT_NE(format_classification_report(e).find("macro-F1"), std::string::npos);
 
+  // robust-eval's clean condition is eval's accuracy; the pooled inputs [T, d] have seconds, so
+  // the dropped-seconds condition runs for both modalities.
+  train::RobustEvalOptions r;
+  r.radii = {0.1};
+  r.relative = true;
+  r.snr_db = {};
+  r.quality_probability = 0;
+  const train::RobustReport robust = robust_evaluate_classifier(o.out, o.val, {}, r);
+  std::vector<std::string> kinds;
+  for (const auto& c : robust.conditions)
+    kinds.push_back(c.kind + "/" + c.modality);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"clean/", "pgd-l2/audio", "pgd-l2/visual",
+                                             "zeros/audio", "mean/audio", "drop/audio",
+                                             "zeros/visual", "mean/visual", "drop/visual"}));
+  EXPECT_DOUBLE_EQ(robust.conditions[0].accuracy, e.fused.accuracy);
+  EXPECT_LE(robust.conditions[1].accuracy, robust.conditions[0].accuracy);
+
   // A pooling that does not exist is refused before anything is written.
   net::TrainOptions bad = o;
   bad.out = dir / "bad-run";
