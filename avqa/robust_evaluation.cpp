@@ -1,9 +1,18 @@
 #include "avqa/robust_evaluation.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <stdexcept>
+#include <string_view>
 
 #include "avqa/run_folder.h"
 #include "avqa/st_avqa_task.h"
+#include "core/atomic_file.h"
 #include "core/input_error.h"
 #include "datasets/question_type.h"
 
@@ -37,6 +46,88 @@ RobustEvalRun robust_evaluate_run(const EvalOptions& o,
   for (const data::QuestionType t : data::kAllQuestionTypes)
     out.type_order.emplace_back(data::short_label(t));
   return out;
+}
+
+void write_attack_plot(const train::RobustReport& report, const std::filesystem::path& png) {
+  // Per attacked modality, (radius, accuracy) from radius 0 (clean) up.
+  std::map<std::string, std::vector<std::pair<double, double>>> lines;
+  std::string kind;
+  bool relative = false;
+  double clean = 0, largest = 0;
+  for (const train::RobustCondition& c : report.conditions) {
+    if (c.kind == "clean") clean = c.accuracy;
+    if (c.kind.rfind("pgd-", 0) != 0 && c.kind.rfind("fgm-", 0) != 0) continue;
+    kind = c.kind;
+    relative = c.relative;
+    lines[c.modality].emplace_back(c.amount, c.accuracy);
+    largest = std::max(largest, c.amount);
+  }
+  if (lines.empty() || largest <= 0)
+    throw std::invalid_argument("no attack in the report to plot (run without --no-attacks)");
+  const int width = 560, height = 380, left = 60, right = 130, top = 40, bottom = 60;
+  const int plot_w = width - left - right, plot_h = height - top - bottom;
+  cv::Mat image(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
+  const auto x_of = [&](double r) {
+    return left + static_cast<int>(std::lround(r / largest * plot_w));
+  };
+  const auto y_of = [&](double a) { return top + static_cast<int>(std::lround((1 - a) * plot_h)); };
+  const cv::Scalar grey(90, 90, 90);
+  for (int tick = 0; tick <= 10; tick += 2) {
+    const int y = y_of(tick / 10.0);
+    cv::line(image, {left, y}, {left + plot_w, y}, cv::Scalar(225, 225, 225), 1);
+    cv::putText(image, std::to_string(tick * 10), {left - 30, y + 4}, cv::FONT_HERSHEY_SIMPLEX, 0.4,
+                grey, 1, cv::LINE_AA);
+  }
+  std::vector<double> radii{0};
+  for (const auto& [name, points] : lines)
+    for (const auto& point : points)
+      radii.push_back(point.first);
+  std::sort(radii.begin(), radii.end());
+  radii.erase(std::unique(radii.begin(), radii.end()), radii.end());
+  for (const double r : radii) {
+    char label[32];
+    std::snprintf(label, sizeof label, relative ? "%g%%" : "%g", relative ? 100 * r : r);
+    cv::line(image, {x_of(r), top + plot_h}, {x_of(r), top + plot_h + 4}, grey, 1);
+    cv::putText(image, label, {x_of(r) - 10, top + plot_h + 18}, cv::FONT_HERSHEY_SIMPLEX, 0.4,
+                grey, 1, cv::LINE_AA);
+  }
+  cv::line(image, {left, top}, {left, top + plot_h}, grey, 1);
+  cv::line(image, {left, top + plot_h}, {left + plot_w, top + plot_h}, grey, 1);
+  // The balance plot's colours (BGR): audio orange, visual blue, any further modality grey.
+  const auto colour_of = [](const std::string& modality) {
+    if (modality == "audio") return cv::Scalar(40, 110, 220);
+    if (modality == "visual") return cv::Scalar(200, 120, 40);
+    return cv::Scalar(60, 60, 60);
+  };
+  int legend_y = top + 10;
+  for (auto& [name, points] : lines) {
+    points.insert(points.begin(), {0.0, clean});
+    std::sort(points.begin(), points.end());
+    const cv::Scalar colour = colour_of(name);
+    for (std::size_t k = 0; k < points.size(); ++k) {
+      const cv::Point p(x_of(points[k].first), y_of(points[k].second));
+      if (k > 0) {
+        cv::line(image, {x_of(points[k - 1].first), y_of(points[k - 1].second)}, p, colour, 2,
+                 cv::LINE_AA);
+      }
+      cv::circle(image, p, 4, colour, cv::FILLED, cv::LINE_AA);
+    }
+    cv::line(image, {left + plot_w + 15, legend_y}, {left + plot_w + 40, legend_y}, colour, 2);
+    cv::putText(image, name, {left + plot_w + 46, legend_y + 4}, cv::FONT_HERSHEY_SIMPLEX, 0.42,
+                cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    legend_y += 22;
+  }
+  cv::putText(image,
+              "accuracy % with one modality attacked, " + kind + ", " +
+                  std::to_string(report.steps) + " step(s)",
+              {left, 24}, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+  cv::putText(image, relative ? "radius: share of each input's own norm" : "radius (absolute norm)",
+              {left, height - 14}, cv::FONT_HERSHEY_SIMPLEX, 0.42, cv::Scalar(0, 0, 0), 1,
+              cv::LINE_AA);
+  std::vector<unsigned char> bytes;
+  if (!cv::imencode(".png", image, bytes)) throw std::runtime_error("PNG encoding failed");
+  core::write_file_atomically(
+      png, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace avqa::net

@@ -173,7 +173,7 @@ void run_eval(const EvalArgs& a, const GlobalOptions& global) {
 struct RobustEvalArgs {
   net::EvalOptions options;
   train::RobustEvalOptions robust;
-  std::string run, annotations, cache, json, markdown;
+  std::string run, annotations, cache, json, markdown, plot;
   std::string duplicates = "error";
   std::string norm = "l2";
   bool no_attacks = false;
@@ -183,6 +183,8 @@ struct RobustEvalArgs {
 };
 
 void run_robust_eval(const RobustEvalArgs& a, const GlobalOptions& global) {
+  if (!a.plot.empty() && a.no_attacks)
+    throw std::invalid_argument("--plot draws the attacks: it needs them (drop --no-attacks)");
   runtime::configure_torch({global.threads});
   net::EvalOptions o = a.options;
   o.run = a.run;
@@ -220,6 +222,7 @@ void run_robust_eval(const RobustEvalArgs& a, const GlobalOptions& global) {
   if (!a.markdown.empty()) core::write_file_atomically(a.markdown, markdown);
   if (!a.json.empty())
     core::write_file_atomically(a.json, train::to_json(report, groups, order).dump(2) + "\n");
+  if (!a.plot.empty()) net::write_attack_plot(report, a.plot);
 }
 
 struct AskArgs {
@@ -410,6 +413,8 @@ void add_model_commands(CLI::App& app, const GlobalOptions& global) {
   robust->add_flag("--no-noise", rob->no_noise, "Skip the noise conditions");
   robust->add_option("--json", rob->json, "Also write the report here (JSON)");
   robust->add_option("--markdown", rob->markdown, "Also write the table here (Markdown)");
+  robust->add_option("--plot", rob->plot,
+                     "Also draw accuracy against the attack radius per modality here (PNG)");
   robust->callback([rob, &global] { run_robust_eval(*rob, global); });
 
   auto imp = std::make_shared<ImportArgs>();
