@@ -6,6 +6,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <random>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -13,6 +14,7 @@
 #include "avqa/run_folder.h"
 #include "avqa/st_avqa_net.h"
 #include "core/input_error.h"
+#include "core/train/perturbation.h"
 #include "datasets/features/extractor.h"
 #include "datasets/features/feature_cache.h"
 #include "datasets/question_text.h"
@@ -226,21 +228,30 @@ PreparedVideo VideoAnswerer::prepare(const fs::path& path,
 }
 
 media::SampledClip edited_clip(media::SampledClip clip, const ModalityEdit& edit) {
-  if (edit.blank_video) std::fill(clip.frames.begin(), clip.frames.end(), std::uint8_t{0});
+  // The training core's corruptions (core/train/perturbation.h), applied to the clip as one
+  // sample of one modality: the studio's toggles and `avqa robust-eval` mean the same thing by
+  // "missing" and "noise at an SNR" (here relative to the clip's own mean power; a silent clip
+  // stays silent: it has no signal to compare against).
+  const auto edit_one = [](auto& values, const train::Corruption& c, std::uint64_t seed) {
+    using Value = typename std::remove_reference_t<decltype(values)>::value_type;
+    if (values.empty()) return;
+    const auto dtype = std::is_same_v<Value, float> ? torch::kFloat : torch::kUInt8;
+    train::Batch b;
+    b.inputs = {
+        torch::from_blob(values.data(), {1, static_cast<std::int64_t>(values.size())}, dtype)
+            .clone()};
+    b.labels = torch::zeros({1}, torch::kLong);
+    at::Tensor out = train::corrupt(b, c, seed).inputs[0];
+    if constexpr (std::is_same_v<Value, float>) out = out.clamp(-1.0, 1.0);  // a waveform's range
+    out = out.contiguous();
+    std::copy_n(out.data_ptr<Value>(), values.size(), values.begin());
+  };
+  if (edit.blank_video) edit_one(clip.frames, {train::CorruptionKind::Zeros, 0, 0, {}}, 0);
   if (edit.mute_audio) {
-    std::fill(clip.audio.begin(), clip.audio.end(), 0.f);
-  } else if (edit.noise_snr_db && !clip.audio.empty()) {
-    // White noise of the power the SNR asks for, relative to the clip's own mean power (a
-    // silent clip stays silent: it has no signal to compare against).
-    double power = 0;
-    for (const float v : clip.audio)
-      power += static_cast<double>(v) * v;
-    power /= static_cast<double>(clip.audio.size());
-    const double sigma = std::sqrt(power / std::pow(10.0, *edit.noise_snr_db / 10.0));
-    std::mt19937_64 rng(edit.noise_seed);
-    std::normal_distribution<double> noise(0.0, sigma);
-    for (float& v : clip.audio)
-      v = static_cast<float>(std::clamp(v + noise(rng), -1.0, 1.0));
+    edit_one(clip.audio, {train::CorruptionKind::Zeros, 0, 0, {}}, 0);
+  } else if (edit.noise_snr_db) {
+    edit_one(clip.audio, {train::CorruptionKind::Noise, 0, *edit.noise_snr_db, {}},
+             edit.noise_seed);
   }
   return clip;
 }

@@ -41,6 +41,45 @@ TrainOptions one_epoch(const fs::path& dir, const fs::path& cache, int segments)
 }
 
 // Features sampled at 2 per second: the model's 3 segments are rows 0, 2, 4, seconds 0, 1, 2.
+// The studio's toggles are the training core's corruptions applied to the clip: zeros for a
+// muted or blank modality, Gaussian noise at the SNR of the clip's own power.
+TEST(EditedClip, MutesBlanksAndAddsNoiseAtTheAskedSnr) {
+  media::SampledClip clip;
+  clip.segments = 2;
+  clip.frame_size = 4;
+  clip.samples_per_segment = 8000;
+  clip.frames.assign(2 * 4 * 4 * 3, 200);
+  for (int i = 0; i < 16000; ++i)
+    clip.audio.push_back(0.1f * std::sin(0.01f * i));
+  ModalityEdit mute;
+  mute.mute_audio = true;
+  const auto muted = edited_clip(clip, mute);
+  EXPECT_TRUE(std::all_of(muted.audio.begin(), muted.audio.end(), [](float v) { return v == 0; }));
+  EXPECT_EQ(muted.frames, clip.frames);
+  ModalityEdit blank;
+  blank.blank_video = true;
+  const auto blanked = edited_clip(clip, blank);
+  EXPECT_TRUE(std::all_of(blanked.frames.begin(), blanked.frames.end(),
+                          [](std::uint8_t v) { return v == 0; }));
+  EXPECT_EQ(blanked.audio, clip.audio);
+  ModalityEdit noisy;
+  noisy.noise_snr_db = 10;
+  noisy.noise_seed = 3;
+  const auto a = edited_clip(clip, noisy);
+  double signal = 0, noise = 0;
+  for (std::size_t i = 0; i < clip.audio.size(); ++i) {
+    signal += static_cast<double>(clip.audio[i]) * clip.audio[i];
+    noise += std::pow(static_cast<double>(a.audio[i]) - clip.audio[i], 2);
+  }
+  EXPECT_NEAR(10 * std::log10(signal / noise), 10.0, 0.2);
+  EXPECT_EQ(edited_clip(clip, noisy).audio, a.audio);  // the seed decides the noise
+  noisy.noise_seed = 4;
+  EXPECT_NE(edited_clip(clip, noisy).audio, a.audio);
+  media::SampledClip silent = clip;
+  std::fill(silent.audio.begin(), silent.audio.end(), 0.f);
+  EXPECT_EQ(edited_clip(silent, noisy).audio, silent.audio);  // no signal, no noise
+}
+
 TEST(Ask, AnswersWithAttentionAndOverlays) {
   TempDir dir("ask");
   avqa::testing::generate_tiny_dataset(dir.path(), 8, 3, 5);
