@@ -200,7 +200,7 @@ train::FitReport train_classifier(const net::TrainOptions& o) {
   torch::manual_seed(static_cast<std::int64_t>(o.seed));
   LateFusionClassifier model(config.widths);
   const train::TrainerOptions t = net::trainer_options(o);
-  return train::fit(model, train_data, val_data, t, train::make_balance_hooks(o));
+  return train::fit(model, train_data, val_data, t, net::training_hooks(o));
 }
 
 namespace {

@@ -154,6 +154,14 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        "Balanced multimodal learning: none, ogm, ogm-ge, opm, tpami-ogm, mmpareto, relearn, "
        "valuation-sample, valuation-modality (each method's settings below)",
        &O::method},
+      {"robust",
+       "Robust training: none, or adv (each batch replaced by a PGD attack on all modalities "
+       "together; composes with --balance)",
+       &O::robust},
+      {"robust-radius", "adv: attack radius, a fraction of each sample's input norm",
+       &O::robust_radius, Range::NonNegative},
+      {"robust-steps", "adv: PGD steps of radius / 3", &O::robust_steps, Range::Positive},
+      {"robust-norm", "adv: attack norm, l2 or linf", &O::robust_norm},
       {"ogm-alpha", "OGM/OGM-GE/TPAMI-OGM: alpha of k = 1 - tanh(alpha rho)", &O::ogm_alpha,
        Range::NonNegative},
       {"ogm-first-epoch", "OGM: first modulated epoch (1-based)", &O::ogm_first_epoch,
@@ -339,11 +347,19 @@ void validate_train_options(const TrainOptions& o) {
     throw std::invalid_argument("--grounding-supervision must be none or truth, not '" +
                                 o.grounding_supervision + "'");
   }
+  train::validate_robust_training(o);
   try {
     QaDataset::parse_negatives(o.negatives);  // the one list of names
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string("--") + e.what());
   }
+}
+
+std::vector<std::shared_ptr<train::Hook>> training_hooks(const TrainOptions& o) {
+  std::vector<std::shared_ptr<train::Hook>> hooks = train::make_robust_hooks(o);
+  for (auto& hook : train::make_balance_hooks(o))
+    hooks.push_back(std::move(hook));
+  return hooks;
 }
 
 }  // namespace avqa::net

@@ -3,12 +3,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <type_traits>
 #include <variant>
 #include <vector>
 
+#include "core/train/adversarial_training.h"
 #include "core/train/balance.h"
 #include "core/train/trainer.h"
 #include "datasets/annotations.h"
@@ -17,7 +19,7 @@ namespace avqa::net {
 
 /// `avqa train`: the original recipe by default (st-avqa.md section 6). The balance method's
 /// settings are train options too (the base), so flags and run.json keys come from one table.
-struct TrainOptions : train::BalanceOptions {
+struct TrainOptions : train::BalanceOptions, train::RobustTrainingOptions {
   /// "st-avqa" (question answering, annotation files) or "classify" (audio-visual classification:
   /// train/val are label files, avclass/)
   std::string task = "st-avqa";
@@ -148,5 +150,9 @@ train::TrainerOptions trainer_options(const TrainOptions& options);
 /// Checks what every run needs (train, val, out; positive counts); throws
 /// std::invalid_argument naming the option.
 void validate_train_options(const TrainOptions& options);
+
+/// The hooks the options ask for: robust training first (it changes the batch), then the balance
+/// method (which acts on that batch).
+std::vector<std::shared_ptr<train::Hook>> training_hooks(const TrainOptions& options);
 
 }  // namespace avqa::net

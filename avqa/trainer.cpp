@@ -163,7 +163,7 @@ TrainReport train(const TrainOptions& o) {
   const QaTrainingData train_batches(train_data, o.question_only);
   const QaTrainingData val_batches(val_data, o.question_only);
   const train::FitReport fitted =
-      train::fit(model, train_batches, val_batches, t, train::make_balance_hooks(o));
+      train::fit(model, train_batches, val_batches, t, training_hooks(o));
   TrainReport report;
   report.epochs = fitted.epochs;
   report.best_val_accuracy = fitted.best_val_accuracy;
