@@ -139,22 +139,46 @@ void run_train(const TrainArgs& a, const CLI::App& cmd, const GlobalOptions& glo
               r.best_epoch, r.best_model.c_str());
 }
 
-struct EvalArgs {
+/// What eval and robust-eval both read: a run, a split of annotations, the features.
+struct RunSplitArgs {
   net::EvalOptions options;
-  std::string run, annotations, cache, predictions, truth;
+  std::string run, annotations, cache;
   std::string duplicates = "error";
+
+  net::EvalOptions eval_options() const {
+    net::EvalOptions o = options;
+    o.run = run;
+    o.annotations = annotations;
+    o.cache = cache;
+    o.duplicates = data::parse_duplicate_policy(duplicates);
+    return o;
+  }
+};
+
+void add_run_split_options(CLI::App& cmd, RunSplitArgs& a) {
+  cmd.add_option("--run", a.run, "Run folder written by avqa train")->required();
+  cmd.add_option("--annotations", a.annotations, "Annotations to evaluate")->required();
+  cmd.add_option("--cache", a.cache, "Feature cache (default: the run's)");
+  cmd.add_option("--duplicates", a.duplicates,
+                 "Repeated question_ids: error, keep-first, keep-last, keep-all")
+      ->check(CLI::IsMember({"error", "keep-first", "keep-last", "keep-all"}))
+      ->capture_default_str();
+  cmd.add_option("--batch", a.options.batch, "Questions per forward pass")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+struct EvalArgs {
+  RunSplitArgs split;
+  std::string predictions, truth;
   bool json = false;
   bool per_template = false;
 };
 
 void run_eval(const EvalArgs& a, const GlobalOptions& global) {
   runtime::configure_torch({global.threads});
-  net::EvalOptions o = a.options;
-  o.run = a.run;
-  o.annotations = a.annotations;
-  o.cache = a.cache;
+  net::EvalOptions o = a.split.eval_options();
   o.truth = a.truth;
-  o.duplicates = data::parse_duplicate_policy(a.duplicates);
   if (avclass::is_classification_run(o.run)) {
     const auto report = avclass::evaluate_classifier(o.run, o.annotations, o.cache);
     std::printf("%s", a.json ? avclass::classification_report_json(report).c_str()
@@ -171,10 +195,9 @@ void run_eval(const EvalArgs& a, const GlobalOptions& global) {
 }
 
 struct RobustEvalArgs {
-  net::EvalOptions options;
+  RunSplitArgs split;
   train::RobustEvalOptions robust;
-  std::string run, annotations, cache, json, markdown, plot;
-  std::string duplicates = "error";
+  std::string json, markdown, plot;
   std::string norm = "l2";
   bool no_attacks = false;
   bool no_missing = false;
@@ -186,11 +209,7 @@ void run_robust_eval(const RobustEvalArgs& a, const GlobalOptions& global) {
   if (!a.plot.empty() && a.no_attacks)
     throw std::invalid_argument("--plot draws the attacks: it needs them (drop --no-attacks)");
   runtime::configure_torch({global.threads});
-  net::EvalOptions o = a.options;
-  o.run = a.run;
-  o.annotations = a.annotations;
-  o.cache = a.cache;
-  o.duplicates = data::parse_duplicate_policy(a.duplicates);
+  const net::EvalOptions o = a.split.eval_options();
   train::RobustEvalOptions r = a.robust;
   r.norm = train::parse_attack_norm(a.norm);
   r.attacks = !a.no_attacks;
@@ -216,7 +235,7 @@ void run_robust_eval(const RobustEvalArgs& a, const GlobalOptions& global) {
   }
   const std::string markdown = train::to_markdown(report, groups, order);
   std::printf("%s: %lld %s; attacks %s, %d step(s), on the cached features\n%s",
-              a.annotations.c_str(),
+              o.annotations.c_str(),
               static_cast<long long>(report.conditions.front().correct.numel()), unit,
               train::to_string(r.norm), r.steps, markdown.c_str());
   if (!a.markdown.empty()) core::write_file_atomically(a.markdown, markdown);
@@ -337,21 +356,12 @@ void add_model_commands(CLI::App& app, const GlobalOptions& global) {
   auto e = std::make_shared<EvalArgs>();
   CLI::App* eval = app.add_subcommand(
       "eval", "Accuracy per question type of a trained run, pooled as the original");
-  eval->add_option("--run", e->run, "Run folder written by avqa train")->required();
-  eval->add_option("--annotations", e->annotations, "Annotations to evaluate")->required();
-  eval->add_option("--cache", e->cache, "Feature cache (default: the run's)");
+  add_run_split_options(*eval, e->split);
   eval->add_option("--predictions", e->predictions,
                    "Write each question's prediction and top-5 here (JSON)");
   eval->add_option(
       "--truth", e->truth,
       "Generated truth/ folder for grounding scores (default: the one beside annotations/)");
-  eval->add_option("--duplicates", e->duplicates,
-                   "Repeated question_ids: error, keep-first, keep-last, keep-all")
-      ->check(CLI::IsMember({"error", "keep-first", "keep-last", "keep-all"}))
-      ->capture_default_str();
-  eval->add_option("--batch", e->options.batch, "Questions per forward pass")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
   eval->add_flag("--json", e->json, "Machine-readable output");
   eval->add_flag("--per-template", e->per_template,
                  "Accuracy per question template and, on generated data, with the attention on "
@@ -363,17 +373,7 @@ void add_model_commands(CLI::App& app, const GlobalOptions& global) {
       "robust-eval",
       "Accuracy of a trained run when a modality is attacked (FGM/PGD), missing, noisy or "
       "degraded per sample: per condition and question type (Markdown; --json, --markdown)");
-  robust->add_option("--run", rob->run, "Run folder written by avqa train")->required();
-  robust->add_option("--annotations", rob->annotations, "Annotations to evaluate")->required();
-  robust->add_option("--cache", rob->cache, "Feature cache (default: the run's)");
-  robust
-      ->add_option("--duplicates", rob->duplicates,
-                   "Repeated question_ids: error, keep-first, keep-last, keep-all")
-      ->check(CLI::IsMember({"error", "keep-first", "keep-last", "keep-all"}))
-      ->capture_default_str();
-  robust->add_option("--batch", rob->options.batch, "Questions per forward pass")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_run_split_options(*robust, rob->split);
   robust->add_option("--norm", rob->norm, "Attack norm: l2 or linf")
       ->check(CLI::IsMember({"l2", "linf"}))
       ->capture_default_str();

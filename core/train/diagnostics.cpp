@@ -75,20 +75,27 @@ at::Tensor shapley_values(const std::vector<at::Tensor>& correct, std::size_t mo
   return torch::stack(columns, 1);
 }
 
+void for_each_batch(const TrainingData& data,
+                    int batch,
+                    const std::function<void(Batch, std::size_t k)>& visit) {
+  if (batch < 1) throw std::invalid_argument("batch must be at least 1");
+  const auto step = static_cast<std::size_t>(batch);
+  std::size_t k = 0;
+  for (std::size_t begin = 0; begin < data.size(); begin += step, ++k) {
+    std::vector<std::size_t> indices;
+    for (std::size_t i = begin; i < std::min(data.size(), begin + step); ++i)
+      indices.push_back(i);
+    visit(data.load(indices, false, 0), k);
+  }
+}
+
 void for_each_encoded_batch(ModalityModel& model,
                             const TrainingData& data,
                             int batch,
                             const std::function<void(const Batch&, const Encoded&)>& visit) {
   const torch::NoGradGuard no_grad;
   model.set_training(false);
-  const auto step = static_cast<std::size_t>(batch);
-  for (std::size_t begin = 0; begin < data.size(); begin += step) {
-    std::vector<std::size_t> indices;
-    for (std::size_t i = begin; i < std::min(data.size(), begin + step); ++i)
-      indices.push_back(i);
-    const Batch b = data.load(indices, false, 0);
-    visit(b, model.encode(b));
-  }
+  for_each_batch(data, batch, [&](Batch b, std::size_t) { visit(b, model.encode(b)); });
   model.set_training(true);
 }
 

@@ -45,6 +45,12 @@ ClassificationScores classification_scores(const at::Tensor& predictions,
 /// Returns [N, M]; each row sums to correct[2^M - 1].
 at::Tensor shapley_values(const std::vector<at::Tensor>& correct, std::size_t modalities);
 
+/// Every sample of `data` in order, in batches of `batch` (evaluation batches: no training
+/// draws); `visit` sees each batch and its index k.
+void for_each_batch(const TrainingData& data,
+                    int batch,
+                    const std::function<void(Batch, std::size_t k)>& visit);
+
 /// Every sample of `data` in order, in batches of `batch`, through the encoders in evaluation mode
 /// without gradients; `visit` sees each batch and its encoding. The model is left in training
 /// mode (every caller runs between training steps).

@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include "core/train/diagnostics.h"
+
 namespace avqa::train {
 
 namespace {
@@ -295,18 +297,12 @@ at::Tensor correct_under(ModalityModel& model,
                          std::uint64_t seed) {
   if (batch < 1) throw std::invalid_argument("correct_under: batch must be at least 1");
   model.set_training(false);
-  const auto step = static_cast<std::size_t>(batch);
   std::vector<at::Tensor> correct;
-  std::uint64_t k = 0;
-  for (std::size_t begin = 0; begin < data.size(); begin += step, ++k) {
-    std::vector<std::size_t> indices;
-    for (std::size_t i = begin; i < std::min(data.size(), begin + step); ++i)
-      indices.push_back(i);
-    Batch b = data.load(indices, false, 0);
+  for_each_batch(data, batch, [&](Batch b, std::size_t k) {
     if (transform) b = transform(model, b, seed + k);
     const torch::NoGradGuard no_grad;
     correct.push_back(model.fuse(model.encode(b)).argmax(1) == b.labels);
-  }
+  });
   return correct.empty() ? torch::zeros({0}, torch::kBool) : torch::cat(correct);
 }
 

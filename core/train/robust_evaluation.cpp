@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "core/train/diagnostics.h"
+
 namespace avqa::train {
 
 namespace {
@@ -40,18 +42,13 @@ std::string RobustCondition::label() const {
 std::vector<at::Tensor> mean_inputs(const TrainingData& data, int batch) {
   if (data.size() == 0) throw std::invalid_argument("mean_inputs: no samples");
   std::vector<at::Tensor> sums;
-  const auto step = static_cast<std::size_t>(batch);
-  for (std::size_t begin = 0; begin < data.size(); begin += step) {
-    std::vector<std::size_t> indices;
-    for (std::size_t i = begin; i < std::min(data.size(), begin + step); ++i)
-      indices.push_back(i);
-    const Batch b = data.load(indices, false, 0);
+  for_each_batch(data, batch, [&](Batch b, std::size_t) {
     if (sums.empty()) sums.resize(b.inputs.size());
     for (std::size_t m = 0; m < b.inputs.size(); ++m) {
       const at::Tensor s = b.inputs[m].to(torch::kDouble).sum(0);
       sums[m] = sums[m].defined() ? sums[m] + s : s;
     }
-  }
+  });
   for (auto& s : sums)
     s = (s / static_cast<double>(data.size())).to(torch::kFloat);
   return sums;

@@ -14,22 +14,8 @@ namespace {
 using testing::ToyData;
 using testing::ToyModel;
 
-/// A toy model fitted for a few hundred full-batch Adam steps: audio decides, visual helps.
 ToyModel trained_model(const ToyData& data) {
-  torch::manual_seed(3);
-  ToyModel model;
-  torch::optim::Adam adam(model.parameters(), torch::optim::AdamOptions(0.05));
-  std::vector<std::size_t> all(data.size());
-  for (std::size_t i = 0; i < all.size(); ++i)
-    all[i] = i;
-  const Batch b = data.load(all, true, 0);
-  for (int step = 0; step < 200; ++step) {
-    adam.zero_grad();
-    torch::nn::functional::cross_entropy(model.fuse(model.encode(b)), b.labels).backward();
-    adam.step();
-  }
-  model.set_training(false);
-  return model;
+  return testing::fitted_toy_model(data, 3, 200);
 }
 
 Batch first_samples(const ToyData& data, std::size_t n) {

@@ -13,19 +13,7 @@ using testing::ToyData;
 using testing::ToyModel;
 
 ToyModel fitted(const ToyData& data) {
-  torch::manual_seed(4);
-  ToyModel model;
-  torch::optim::Adam adam(model.parameters(), torch::optim::AdamOptions(0.05));
-  std::vector<std::size_t> all(data.size());
-  for (std::size_t i = 0; i < all.size(); ++i)
-    all[i] = i;
-  const Batch b = data.load(all, true, 0);
-  for (int step = 0; step < 150; ++step) {
-    adam.zero_grad();
-    torch::nn::functional::cross_entropy(model.fuse(model.encode(b)), b.labels).backward();
-    adam.step();
-  }
-  return model;
+  return testing::fitted_toy_model(data, 4, 150);
 }
 
 TEST(GroupAccuracy, CountsEachGroupsOwnSamples) {

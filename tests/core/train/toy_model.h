@@ -76,4 +76,23 @@ class ToyData : public TrainingData {
   at::Tensor labels_, audio_, visual_;
 };
 
+/// A ToyModel fitted by `steps` full-batch Adam steps (lr 0.05) on all of `data`, its initial
+/// weights from `seed`; left in evaluation mode. Audio decides, visual helps.
+inline ToyModel fitted_toy_model(const ToyData& data, std::int64_t seed, int steps) {
+  torch::manual_seed(seed);
+  ToyModel model;
+  torch::optim::Adam adam(model.parameters(), torch::optim::AdamOptions(0.05));
+  std::vector<std::size_t> all(data.size());
+  for (std::size_t i = 0; i < all.size(); ++i)
+    all[i] = i;
+  const Batch b = data.load(all, true, 0);
+  for (int step = 0; step < steps; ++step) {
+    adam.zero_grad();
+    torch::nn::functional::cross_entropy(model.fuse(model.encode(b)), b.labels).backward();
+    adam.step();
+  }
+  model.set_training(false);
+  return model;
+}
+
 }  // namespace avqa::train::testing
