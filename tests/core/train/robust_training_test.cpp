@@ -1,4 +1,4 @@
-#include "core/train/adversarial_training.h"
+#include "core/train/robust_training.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

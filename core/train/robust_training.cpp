@@ -1,0 +1,52 @@
+#include "core/train/robust_training.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "core/train/crmt.h"
+
+namespace avqa::train {
+
+void validate_robust_training(const RobustTrainingOptions& o) {
+  static const std::vector<std::string> methods{"none", "adv", "crmt", "crmt-at", "crmt-mix"};
+  if (std::find(methods.begin(), methods.end(), o.robust) == methods.end()) {
+    throw std::invalid_argument("--robust: unknown method '" + o.robust +
+                                "' (none, adv, crmt, crmt-at, crmt-mix)");
+  }
+  if (!(o.crmt_rho >= 0)) throw std::invalid_argument("--crmt-rho must be >= 0");
+  if (o.crmt_epochs < 0) throw std::invalid_argument("--crmt-epochs must be >= 0");
+  if (o.crmt_lipschitz_samples < 1)
+    throw std::invalid_argument("--crmt-lipschitz-samples must be at least 1");
+  parse_attack_norm(o.robust_norm);
+  if (!(o.robust_radius >= 0)) throw std::invalid_argument("--robust-radius must be >= 0");
+  if (o.robust_steps < 1) throw std::invalid_argument("--robust-steps must be at least 1");
+}
+
+void AdversarialTraining::on_fit_start(FitContext& fit) {
+  options_.modalities.clear();
+  for (std::size_t m = 0; m < fit.model.modalities().size(); ++m)
+    options_.modalities.push_back(m);
+}
+
+void AdversarialTraining::on_batch(StepContext& step) {
+  step.batch = attack(step.fit.model, step.batch, options_);
+}
+
+std::vector<std::shared_ptr<Hook>> make_robust_hooks(const RobustTrainingOptions& o) {
+  validate_robust_training(o);
+  std::vector<std::shared_ptr<Hook>> hooks;
+  if (o.certified())
+    hooks.push_back(std::make_shared<CrmtTraining>(o.crmt_rho, o.robust == "crmt-mix"));
+  if (o.robust != "adv" && o.robust != "crmt-at") return hooks;
+  AttackOptions a;
+  a.norm = parse_attack_norm(o.robust_norm);
+  a.radius = o.robust_radius;
+  a.steps = o.robust_steps;
+  a.relative = true;
+  a.joint = true;
+  // Before the CRMT hook: it reads the batch the attack made.
+  hooks.insert(hooks.begin(), std::make_shared<AdversarialTraining>(a));
+  return hooks;
+}
+
+}  // namespace avqa::train

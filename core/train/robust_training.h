@@ -1,0 +1,58 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/train/perturbation.h"
+#include "core/train/trainer.h"
+
+// Robust training on the training core (`avqa train --robust M`), composing with any --balance
+// method, which then acts on what these hooks made of the batch:
+//  - adv: every training batch's inputs replaced by a PGD attack on all modalities together
+//    before the step (the model trains on attacked inputs only, as CRMT-AT does);
+//  - crmt: the model built with a CRMT head, its margin regulariser added to the loss, then
+//    phase 2 on the finished run (core/train/crmt.h);
+//  - crmt-at: crmt on adv's attacked batches; crmt-mix: crmt on mixed-up batches.
+namespace avqa::train {
+
+/// CRMT's settings (`avqa train --robust crmt ...`), recorded in run.json.
+struct CrmtOptions {
+  double crmt_rho = 2.0;  ///< weight of the margin regulariser
+  /// Phase 2 epochs; 0: the original's share, floor(phase-1 epochs / 3) - 1, at least 1.
+  int crmt_epochs = 0;
+  double crmt_lr_scale = 0.03;  ///< phase 2's SGD lr = scale x the run's learning rate
+  double crmt_momentum = 0.9;
+  double crmt_weight_decay = 1e-2;
+  int crmt_lipschitz_samples = 1024;  ///< training samples the Lipschitz estimate reads
+};
+
+struct RobustTrainingOptions : CrmtOptions {
+  std::string robust = "none";     ///< "none", "adv", "crmt", "crmt-at", "crmt-mix"
+  double robust_radius = 0.05;     ///< adv, crmt-at: a fraction of each sample's input norm
+  int robust_steps = 3;            ///< PGD steps of radius / 3
+  std::string robust_norm = "l2";  ///< "l2" or "linf"
+
+  /// Whether the model needs a CRMT head (and the run phase 2).
+  bool certified() const { return robust.rfind("crmt", 0) == 0; }
+};
+
+/// Checks the names: throws std::invalid_argument naming the option and its choices.
+void validate_robust_training(const RobustTrainingOptions& options);
+
+class AdversarialTraining : public Hook {
+ public:
+  explicit AdversarialTraining(AttackOptions options) : options_(std::move(options)) {}
+  std::string name() const override { return "adv"; }
+  /// Attacks every modality the model names, jointly.
+  void on_fit_start(FitContext& fit) override;
+  void on_batch(StepContext& step) override;
+
+ private:
+  AttackOptions options_;
+};
+
+/// The hooks `options.robust` asks for (none for "none"); they run before the balance hooks.
+std::vector<std::shared_ptr<Hook>> make_robust_hooks(const RobustTrainingOptions& options);
+
+}  // namespace avqa::train
