@@ -156,7 +156,15 @@ ClassifierRunConfig load_classifier_config(const fs::path& run) {
 train::FitReport train_classifier(const net::TrainOptions& o) {
   net::validate_train_options(o);
   const VisualPooling pooling = parse_visual_pooling(o.visual_pooling);
-  const Fusion fusion = parse_fusion(o.fusion);
+  Fusion fusion = parse_fusion(o.fusion);
+  if (o.certified()) {  // CRMT replaces the concatenation head by its own
+    if (fusion != Fusion::Concat && fusion != Fusion::Crmt) {
+      throw std::invalid_argument("--robust " + o.robust +
+                                  " trains CRMT's head on the concatenated features: --fusion " +
+                                  o.fusion + " cannot be used with it (concat or crmt)");
+    }
+    fusion = Fusion::Crmt;
+  }
   LabelFileOptions label_options{o.id_column, o.label_column};
   const auto train_videos = load_labelled_videos(o.train, label_options);
   const auto val_videos = load_labelled_videos(o.val, label_options);
@@ -200,7 +208,9 @@ train::FitReport train_classifier(const net::TrainOptions& o) {
   torch::manual_seed(static_cast<std::int64_t>(o.seed));
   LateFusionClassifier model(config.widths);
   const train::TrainerOptions t = net::trainer_options(o);
-  return train::fit(model, train_data, val_data, t, net::training_hooks(o));
+  train::FitReport report = train::fit(model, train_data, val_data, t, net::training_hooks(o));
+  if (o.certified()) net::certify(model, train_data, o, t);
+  return report;
 }
 
 namespace {
@@ -236,7 +246,9 @@ train::RobustReport robust_evaluate_classifier(
     throw core::InputError({labels.string(), std::nullopt, ""}, "holds no videos");
   LateFusionClassifier model(config.widths);
   model.load(run / "best.pt");
-  return train::robust_evaluate(model, data, options, progress);
+  train::RobustEvalOptions o = options;
+  o.lipschitz = train::run_lipschitz(run);
+  return train::robust_evaluate(model, data, o, progress);
 }
 
 ClassificationEvaluation evaluate_classifier(const fs::path& run,

@@ -15,7 +15,8 @@ Fusion parse_fusion(const std::string& name) {
   if (name == "concat") return Fusion::Concat;
   if (name == "film") return Fusion::Film;
   if (name == "gated") return Fusion::Gated;
-  throw std::invalid_argument("unknown fusion '" + name + "' (sum, concat, film, gated)");
+  if (name == "crmt") return Fusion::Crmt;
+  throw std::invalid_argument("unknown fusion '" + name + "' (sum, concat, film, gated, crmt)");
 }
 
 const char* to_string(Fusion fusion) {
@@ -28,6 +29,8 @@ const char* to_string(Fusion fusion) {
       return "film";
     case Fusion::Gated:
       return "gated";
+    case Fusion::Crmt:
+      return "crmt";
   }
   return "?";
 }
@@ -60,6 +63,9 @@ LateFusionNetImpl::LateFusionNetImpl(const LateFusionOptions& o) : options_(o) {
       fc_y_ = register_module("fc_y", nn::Linear(d, d));
       fc_out_ = register_module("fc_out", nn::Linear(d, o.classes));
       break;
+    case Fusion::Crmt:
+      crmt_ = register_module("crmt", train::CrmtHead(train::CrmtHeadOptions{{d, d}, o.classes}));
+      break;
   }
 }
 
@@ -85,6 +91,8 @@ torch::Tensor LateFusionNetImpl::fuse(const torch::Tensor& a, const torch::Tenso
     }
     case Fusion::Gated:
       return fc_out_(torch::sigmoid(fc_x_(a)) * fc_y_(v));
+    case Fusion::Crmt:
+      return crmt_->combine(crmt_->modality_logits({a, v}));
   }
   throw std::logic_error("unknown fusion");
 }
@@ -103,6 +111,11 @@ torch::Tensor LateFusionNetImpl::unimodal(const torch::Tensor& a,
     case Fusion::Film:
     case Fusion::Gated:
       return m == 0 ? fuse(a, torch::zeros_like(v)) : fuse(torch::zeros_like(a), v);
+    case Fusion::Crmt: {  // a_m o_m with half the bias, as the split head
+      const auto o = crmt_->modality_logits({a, v});
+      const auto k = static_cast<std::int64_t>(m);
+      return crmt_->integration()[k].unsqueeze(0) * o[m] + crmt_->bias().unsqueeze(0) / 2;
+    }
   }
   throw std::logic_error("unknown fusion");
 }
@@ -149,6 +162,19 @@ void LateFusionClassifier::save(const std::filesystem::path& file) {
 void LateFusionClassifier::load(const std::filesystem::path& file) {
   checkpoint::require_sound_archive(file);
   torch::load(net_, file.string());
+}
+
+}  // namespace avqa::avclass
+
+namespace avqa::avclass {
+
+train::CrmtHeadImpl* LateFusionClassifier::crmt_head() {
+  return net_->crmt().is_empty() ? nullptr : net_->crmt().get();
+}
+
+train::CertifiedLogits LateFusionClassifier::certified_logits(const train::Encoded& e) {
+  if (crmt_head() == nullptr) throw std::logic_error("certified_logits: no CRMT head");
+  return {net_->crmt()->modality_logits(e.features), {}};
 }
 
 }  // namespace avqa::avclass

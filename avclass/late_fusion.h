@@ -10,6 +10,7 @@
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
+#include "core/train/crmt.h"
 #include "core/train/modality_model.h"
 
 // The late-fusion audio-visual classifier of the balanced-learning papers (OGM-GE's
@@ -18,8 +19,10 @@
 // (audio: VGGish 128-d per second; visual: the ResNet-18 map pooled to 512-d per second).
 namespace avqa::avclass {
 
-enum class Fusion { Sum, Concat, Film, Gated };
-Fusion parse_fusion(const std::string& name);  ///< "sum", "concat", "film", "gated"
+/// Crmt: CRMT's head (core/train/crmt.h) over the two encoders' features, what
+/// `--robust crmt` trains.
+enum class Fusion { Sum, Concat, Film, Gated, Crmt };
+Fusion parse_fusion(const std::string& name);  ///< "sum", "concat", "film", "gated", "crmt"
 const char* to_string(Fusion fusion);
 
 struct LateFusionOptions {
@@ -37,7 +40,8 @@ struct LateFusionOptions {
 
 /// Module names: audio_norm, audio_fc1, audio_fc2, visual_norm, visual_fc1, visual_fc2 (the
 /// encoders; the norms with input_norm), then the fusion's
-/// own layers: sum fc_x, fc_y; concat fc_out; film fc (d -> 2d), fc_out; gated fc_x, fc_y, fc_out.
+/// own layers: sum fc_x, fc_y; concat fc_out; film fc (d -> 2d), fc_out; gated fc_x, fc_y, fc_out;
+/// crmt crmt.weight_0, weight_1, integration, bias.
 class LateFusionNetImpl : public torch::nn::Module {
  public:
   explicit LateFusionNetImpl(const LateFusionOptions& options);
@@ -53,6 +57,7 @@ class LateFusionNetImpl : public torch::nn::Module {
   torch::Tensor unimodal(const torch::Tensor& a, const torch::Tensor& v, std::size_t m);
 
   const LateFusionOptions& options() const { return options_; }
+  train::CrmtHead& crmt() { return crmt_; }  ///< empty unless the fusion is Crmt
 
  private:
   LateFusionOptions options_;
@@ -60,12 +65,13 @@ class LateFusionNetImpl : public torch::nn::Module {
   torch::nn::Linear audio_fc1_{nullptr}, audio_fc2_{nullptr};
   torch::nn::Linear visual_fc1_{nullptr}, visual_fc2_{nullptr};
   torch::nn::Linear fc_x_{nullptr}, fc_y_{nullptr}, fc_{nullptr}, fc_out_{nullptr};
+  train::CrmtHead crmt_{nullptr};
 };
 TORCH_MODULE(LateFusionNet);
 
 /// The classifier as the training core sees it: modalities {"audio", "visual"}, encoder groups
 /// the two MLPs.
-class LateFusionClassifier : public train::ModalityModel {
+class LateFusionClassifier : public train::ModalityModel, public train::CertifiableModel {
  public:
   explicit LateFusionClassifier(const LateFusionOptions& options) : net_(options) {}
 
@@ -78,6 +84,8 @@ class LateFusionClassifier : public train::ModalityModel {
   at::Tensor unimodal_logits(const train::Encoded& encoded, std::size_t m) override;
   void save(const std::filesystem::path& file) override;
   void load(const std::filesystem::path& file) override;
+  train::CrmtHeadImpl* crmt_head() override;
+  train::CertifiedLogits certified_logits(const train::Encoded& encoded) override;
 
   LateFusionNet& net() { return net_; }
 

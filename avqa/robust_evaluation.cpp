@@ -39,6 +39,7 @@ RobustEvalRun robust_evaluate_run(const EvalOptions& o,
 
   train::RobustEvalOptions r = options;
   r.batch = o.batch;
+  r.lipschitz = train::run_lipschitz(o.run);
   RobustEvalRun out;
   out.report = train::robust_evaluate(model, data, r, progress);
   for (const data::AnnotationRecord& record : set.records)

@@ -217,8 +217,15 @@ StAvqaNetImpl::StAvqaNetImpl(StAvqaOptions o) : options_(o) {
   dropout4_ = register_module("dropout4", nn::Dropout(o.dropout));
   norm1_ = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({d})));
   norm2_ = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({d})));
-  fc_fusion_ = register_module("fc_fusion", nn::Linear(2 * d, d));
-  fc_ans_ = register_module("fc_ans", nn::Linear(d, o.answers));
+  if (o.crmt_head) {
+    crmt_fusion_a_ = register_module("crmt_fusion_a", nn::Linear(d, d));
+    crmt_fusion_v_ = register_module("crmt_fusion_v", nn::Linear(d, d));
+    crmt_question_ = register_module("crmt_question", nn::Linear(d, o.answers));
+    crmt_ = register_module("crmt", train::CrmtHead(train::CrmtHeadOptions{{d, d}, o.answers}));
+  } else {
+    fc_fusion_ = register_module("fc_fusion", nn::Linear(2 * d, d));
+    fc_ans_ = register_module("fc_ans", nn::Linear(d, o.answers));
+  }
 }
 
 StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
@@ -301,9 +308,26 @@ StAvqaOutput StAvqaNetImpl::forward(const torch::Tensor& audio,
 torch::Tensor StAvqaNetImpl::answer(const torch::Tensor& audio_features,
                                     const torch::Tensor& visual_features,
                                     const torch::Tensor& question_features) {
+  if (crmt_) {
+    const train::CertifiedLogits l =
+        certified_answer(audio_features, visual_features, question_features);
+    return crmt_->combine(l.modality, l.context);
+  }
   auto fused = torch::cat({audio_features, visual_features}, 1);  // [B, 2d]
   fused = affine(torch::tanh(fused), fc_fusion_) * question_features;
   return affine(torch::tanh(fused), fc_ans_);
+}
+
+train::CertifiedLogits StAvqaNetImpl::certified_answer(const torch::Tensor& audio_features,
+                                                       const torch::Tensor& visual_features,
+                                                       const torch::Tensor& question_features) {
+  TORCH_CHECK(crmt_, "certified_answer: the network was built without a CRMT head");
+  const auto branch = [&](const torch::Tensor& z, nn::Linear& fusion) {
+    return torch::tanh(affine(torch::tanh(z), fusion) * question_features);
+  };
+  return {crmt_->modality_logits(
+              {branch(audio_features, crmt_fusion_a_), branch(visual_features, crmt_fusion_v_)}),
+          affine(question_features, crmt_question_)};
 }
 
 StAvqaOutput StAvqaNetImpl::encode(const torch::Tensor& audio,

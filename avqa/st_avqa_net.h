@@ -13,6 +13,8 @@
 #include <torch/nn/modules/rnn.h>
 #include <torch/nn/pimpl.h>
 
+#include "core/train/crmt.h"
+
 namespace avqa::net {
 
 /// Widths of the ST-AVQA network; the defaults are the original's (net_grd_avst/net_avst.py).
@@ -34,6 +36,12 @@ struct StAvqaOptions {
   /// and their cosines with any audio differ little; centred, a patch keeps what sets it apart.
   /// The pooled half of the grounded feature stays the raw mean. false: the original.
   bool centre_patches = false;
+  /// CRMT's certifiable head (`--robust crmt`; core/train/crmt.h) in place of fc_fusion and fc_ans,
+  /// adapted to questions: each branch's answer feature u_m = tanh(crmt_fusion_m(tanh(z_m)) * q)
+  /// (the original's fusion, one branch at a time) gives o_m through the head's normalised rows;
+  /// the question's own logits crmt_question(q) are the part no attack on the media touches:
+  /// h = a_audio * o_audio + a_visual * o_visual + crmt_question(q) + b.
+  bool crmt_head = false;
 };
 
 /// Question encoder: Embedding -> tanh -> LSTM over every step (pads included, no packing) ->
@@ -110,6 +118,12 @@ class StAvqaNetImpl : public torch::nn::Module {
   torch::Tensor answer(const torch::Tensor& audio_features,
                        const torch::Tensor& visual_features,
                        const torch::Tensor& question_features);
+  /// With crmt_head: each branch's logits o_m [B, answers] and the question's (the context).
+  train::CertifiedLogits certified_answer(const torch::Tensor& audio_features,
+                                          const torch::Tensor& visual_features,
+                                          const torch::Tensor& question_features);
+  /// The CRMT head; nullptr without crmt_head.
+  train::CrmtHeadImpl* crmt_head() { return crmt_.is_empty() ? nullptr : crmt_.get(); }
 
   const StAvqaOptions& options() const { return options_; }
 
@@ -144,6 +158,8 @@ class StAvqaNetImpl : public torch::nn::Module {
   torch::nn::Dropout dropout1_{nullptr}, dropout2_{nullptr}, dropout3_{nullptr}, dropout4_{nullptr};
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
   torch::nn::Linear fc_fusion_{nullptr}, fc_ans_{nullptr};
+  torch::nn::Linear crmt_fusion_a_{nullptr}, crmt_fusion_v_{nullptr}, crmt_question_{nullptr};
+  train::CrmtHead crmt_{nullptr};
 };
 TORCH_MODULE(StAvqaNet);
 

@@ -39,6 +39,10 @@ at::Tensor StAvqaModel::fuse(const train::Encoded& e) {
   return net_->answer(e.features.at(0), e.features.at(1), e.state.at(0));
 }
 
+train::CertifiedLogits StAvqaModel::certified_logits(const train::Encoded& e) {
+  return net_->certified_answer(e.features.at(0), e.features.at(1), e.state.at(0));
+}
+
 at::Tensor StAvqaModel::loss(const at::Tensor& logits,
                              const at::Tensor& labels,
                              const train::Encoded& e,

@@ -24,7 +24,7 @@
 // bias and the question stay in both.
 namespace avqa::net {
 
-class StAvqaModel : public train::ModalityModel {
+class StAvqaModel : public train::ModalityModel, public train::CertifiableModel {
  public:
   StAvqaModel(StAvqaNet net, GroundingLossWeights weights)
       : net_(std::move(net)), weights_(weights) {}
@@ -48,6 +48,10 @@ class StAvqaModel : public train::ModalityModel {
                   const train::Batch& batch) override;
   void save(const std::filesystem::path& file) override;
   void load(const std::filesystem::path& file) override;
+  /// Built with StAvqaOptions::crmt_head: the head, and the two branches' logits with the
+  /// question's as the context.
+  train::CrmtHeadImpl* crmt_head() override { return net_->crmt_head(); }
+  train::CertifiedLogits certified_logits(const train::Encoded& encoded) override;
 
   StAvqaNet& net() { return net_; }
 

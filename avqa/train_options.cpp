@@ -1,5 +1,6 @@
 #include "avqa/train_options.h"
 
+#include <cstdio>
 #include <stdexcept>
 #include <type_traits>
 
@@ -7,6 +8,7 @@
 
 #include "avqa/qa_dataset.h"
 #include "core/input_error.h"
+#include "core/train/crmt.h"
 
 namespace avqa::net {
 namespace {
@@ -155,13 +157,24 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        "valuation-sample, valuation-modality (each method's settings below)",
        &O::method},
       {"robust",
-       "Robust training: none, or adv (each batch replaced by a PGD attack on all modalities "
-       "together; composes with --balance)",
+       "Robust training: none; adv (each batch replaced by a PGD attack on all modalities "
+       "together); crmt (CRMT: certifiable head, margin regulariser, then the integration "
+       "weights trained to enlarge the certified radius); crmt-at (crmt on adv's batches); "
+       "crmt-mix (crmt on mixed-up batches, classification only). Composes with --balance",
        &O::robust},
-      {"robust-radius", "adv: attack radius, a fraction of each sample's input norm",
+      {"robust-radius", "adv, crmt-at: attack radius, a fraction of each sample's input norm",
        &O::robust_radius, Range::NonNegative},
-      {"robust-steps", "adv: PGD steps of radius / 3", &O::robust_steps, Range::Positive},
-      {"robust-norm", "adv: attack norm, l2 or linf", &O::robust_norm},
+      {"robust-steps", "adv, crmt-at: PGD steps of radius / 3", &O::robust_steps, Range::Positive},
+      {"robust-norm", "adv, crmt-at: attack norm, l2 or linf", &O::robust_norm},
+      {"crmt-rho", "CRMT: weight of the margin regulariser", &O::crmt_rho, Range::NonNegative},
+      {"crmt-epochs", "CRMT: phase 2 epochs (0: epochs / 3 - 1, at least 1)", &O::crmt_epochs,
+       Range::NonNegative},
+      {"crmt-lr-scale", "CRMT: phase 2 SGD learning rate as a fraction of --lr", &O::crmt_lr_scale,
+       Range::Positive},
+      {"crmt-weight-decay", "CRMT: phase 2 weight decay", &O::crmt_weight_decay,
+       Range::NonNegative},
+      {"crmt-lipschitz-samples", "CRMT: training samples the Lipschitz estimate reads",
+       &O::crmt_lipschitz_samples, Range::Positive},
       {"ogm-alpha", "OGM/OGM-GE/TPAMI-OGM: alpha of k = 1 - tanh(alpha rho)", &O::ogm_alpha,
        Range::NonNegative},
       {"ogm-first-epoch", "OGM: first modulated epoch (1-based)", &O::ogm_first_epoch,
@@ -360,6 +373,25 @@ std::vector<std::shared_ptr<train::Hook>> training_hooks(const TrainOptions& o) 
   for (auto& hook : train::make_balance_hooks(o))
     hooks.push_back(std::move(hook));
   return hooks;
+}
+
+void certify(train::ModalityModel& model,
+             const train::TrainingData& train_data,
+             const TrainOptions& o,
+             const train::TrainerOptions& trainer) {
+  const train::CertifiedTrainingReport report =
+      train::certify_run(model, train_data, o, trainer, [&](int epoch, double radius) {
+        if (o.progress) {
+          std::fprintf(stderr, "CRMT phase 2, epoch %d: mean certified radius %.4g\n", epoch,
+                       radius);
+        }
+      });
+  if (o.progress) {
+    std::fprintf(stderr,
+                 "CRMT: Lipschitz constants from %zu training samples, integration weights trained "
+                 "%zu epochs; best.pt holds the result (phase 1's: best-phase1.pt)\n",
+                 report.lipschitz_samples, report.mean_radius.size());
+  }
 }
 
 }  // namespace avqa::net

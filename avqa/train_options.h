@@ -10,8 +10,8 @@
 #include <variant>
 #include <vector>
 
-#include "core/train/adversarial_training.h"
 #include "core/train/balance.h"
+#include "core/train/robust_training.h"
 #include "core/train/trainer.h"
 #include "datasets/annotations.h"
 
@@ -154,5 +154,12 @@ void validate_train_options(const TrainOptions& options);
 /// The hooks the options ask for: robust training first (it changes the batch), then the balance
 /// method (which acts on that batch).
 std::vector<std::shared_ptr<train::Hook>> training_hooks(const TrainOptions& options);
+
+/// CRMT's phase 2 on a finished run (train::certify_run), its progress on stderr when the options
+/// say so.
+void certify(train::ModalityModel& model,
+             const train::TrainingData& train_data,
+             const TrainOptions& options,
+             const train::TrainerOptions& trainer);
 
 }  // namespace avqa::net

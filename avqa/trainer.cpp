@@ -50,6 +50,11 @@ torch::Tensor training_loss(const StAvqaOutput& out,
 
 TrainReport train(const TrainOptions& o) {
   validate_train_options(o);
+  if (o.robust == "crmt-mix") {
+    throw std::invalid_argument(
+        "--robust crmt-mix mixes whole samples, and ST-AVQA's questions are words that do not "
+        "mix: use crmt or crmt-at");
+  }
   // Only generated data has truth: both options read it, and neither is the default. Checked
   // before anything is written.
   const bool needs_truth = (o.grounding_supervision == "truth" || o.negatives != "other-video") &&
@@ -127,6 +132,7 @@ TrainReport train(const TrainOptions& o) {
   widths.heads = o.heads;
   widths.grounding_temperature = o.grounding_temperature;
   widths.centre_patches = o.centre_patches;
+  widths.crmt_head = o.certified();
   widths.vocab_size = data::question_vocabulary_size(vocab);
   widths.answers = static_cast<std::int64_t>(vocab.answers.size());
   const QaBatch probe = train_data.load({0}, false, 0);
@@ -164,6 +170,7 @@ TrainReport train(const TrainOptions& o) {
   const QaTrainingData val_batches(val_data, o.question_only);
   const train::FitReport fitted =
       train::fit(model, train_batches, val_batches, t, training_hooks(o));
+  if (o.certified()) certify(model, train_batches, o, t);
   TrainReport report;
   report.epochs = fitted.epochs;
   report.best_val_accuracy = fitted.best_val_accuracy;

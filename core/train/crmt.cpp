@@ -81,7 +81,8 @@ at::Tensor CrmtHeadImpl::combine(const std::vector<at::Tensor>& o,
 }
 
 CertifiableModel* as_certifiable(ModalityModel& model) {
-  return dynamic_cast<CertifiableModel*>(&model);
+  auto* certifiable = dynamic_cast<CertifiableModel*>(&model);
+  return certifiable != nullptr && certifiable->crmt_head() != nullptr ? certifiable : nullptr;
 }
 
 CertifiableModel& require_certifiable(ModalityModel& model, const std::string& what) {
@@ -267,8 +268,8 @@ CertifiedTrainingReport enlarge_certified_radius(
   const at::Tensor lipschitz = report.lipschitz.to(torch::kFloat);
   const int epochs = crmt.crmt_epochs > 0 ? crmt.crmt_epochs : std::max(1, run.epochs / 3 - 1);
 
-  CrmtHead& head = certifiable.crmt_head();
-  torch::optim::SGD optimizer(std::vector<at::Tensor>{head->integration()},
+  CrmtHeadImpl& head = *certifiable.crmt_head();
+  torch::optim::SGD optimizer(std::vector<at::Tensor>{head.integration()},
                               torch::optim::SGDOptions(crmt.crmt_lr_scale * run.learning_rate)
                                   .momentum(crmt.crmt_momentum)
                                   .weight_decay(crmt.crmt_weight_decay));
@@ -290,7 +291,7 @@ CertifiedTrainingReport enlarge_certified_radius(
         torch::NoGradGuard no_grad;  // only a trains: the features are constants
         logits = certifiable.certified_logits(model.encode(b));
       }
-      const at::Tensor radius = runner_up_radius(*head, logits, lipschitz, b.labels);
+      const at::Tensor radius = runner_up_radius(head, logits, lipschitz, b.labels);
       optimizer.zero_grad();
       (-radius.mean()).backward();
       optimizer.step();
@@ -361,6 +362,11 @@ at::Tensor read_lipschitz(const fs::path& crmt_json) {
     throw std::runtime_error(crmt_json.string() + ": not JSON: " + e.what());
   }
   return report_from_json(j, crmt_json).lipschitz;
+}
+
+at::Tensor run_lipschitz(const fs::path& run) {
+  const fs::path file = run / "crmt.json";
+  return fs::exists(file) ? read_lipschitz(file) : at::Tensor();
 }
 
 CertifiedTrainingReport certify_run(ModalityModel& model,

@@ -75,16 +75,17 @@ struct CertifiedLogits {
   at::Tensor context;                ///< c [B, C], undefined where none
 };
 
-/// A ModalityModel whose fuse() is its CRMT head's combine(). The tasks implement it next to
-/// ModalityModel when their model is built with a CRMT head.
+/// A ModalityModel that may be built with a CRMT head, its fuse() then the head's combine().
+/// The tasks implement it next to ModalityModel.
 class CertifiableModel {
  public:
   virtual ~CertifiableModel() = default;
-  virtual CrmtHead& crmt_head() = 0;
+  /// The head; nullptr where the model was built without one.
+  virtual CrmtHeadImpl* crmt_head() = 0;
   virtual CertifiedLogits certified_logits(const Encoded& encoded) = 0;
 };
 
-/// The model as a CertifiableModel; nullptr where it has no CRMT head.
+/// The model as a CertifiableModel with a CRMT head; nullptr where it has none.
 CertifiableModel* as_certifiable(ModalityModel& model);
 /// The same, or std::invalid_argument saying that `what` needs a model with a CRMT head.
 CertifiableModel& require_certifiable(ModalityModel& model, const std::string& what);
@@ -191,5 +192,7 @@ CertifiedTrainingReport certify_run(
 nlohmann::json to_json(const CertifiedTrainingReport& report);
 /// The Lipschitz constants of a run's crmt.json; errors name the file and the field.
 at::Tensor read_lipschitz(const std::filesystem::path& crmt_json);
+/// A run folder's constants (its crmt.json); undefined where the run has none (not a CRMT run).
+at::Tensor run_lipschitz(const std::filesystem::path& run);
 
 }  // namespace avqa::train

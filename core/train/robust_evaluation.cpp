@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "core/train/crmt.h"
 #include "core/train/diagnostics.h"
 
 namespace avqa::train {
@@ -25,6 +26,48 @@ std::string percent(double share) {
   return text;
 }
 
+/// Certified accuracy at each radius: right, and the certified radius (over all inputs, then
+/// each alone) at least the radius (times the sample's norm over those inputs when relative).
+void certified_conditions(ModalityModel& model,
+                          const TrainingData& data,
+                          const RobustEvalOptions& o,
+                          RobustReport& report) {
+  CertifiableModel& certifiable = require_certifiable(model, "certified accuracy");
+  const std::size_t modalities = report.modalities.size();
+  std::vector<at::Tensor> correct, joint, joint_norm;
+  std::vector<std::vector<at::Tensor>> alone(modalities), norm(modalities);
+  model.set_training(false);
+  for_each_batch(data, o.batch, [&](Batch b, std::size_t) {
+    torch::NoGradGuard no_grad;
+    const CertifiedLogits logits = certifiable.certified_logits(model.encode(b));
+    const CertifiedRadii radii =
+        certified_radii(*certifiable.crmt_head(), logits, o.lipschitz, b.labels);
+    correct.push_back(radii.correct);
+    joint.push_back(radii.joint);
+    at::Tensor squares = torch::zeros({b.size()}, torch::kDouble);
+    for (std::size_t m = 0; m < modalities; ++m) {
+      alone[m].push_back(radii.modality.at(m));
+      const at::Tensor n = b.inputs[m].flatten(1).to(torch::kDouble).norm(2, {1});
+      norm[m].push_back(n);
+      squares = squares + n * n;
+    }
+    joint_norm.push_back(squares.sqrt());
+  });
+  const at::Tensor right = torch::cat(correct);
+  const auto add = [&](const std::string& modality, const at::Tensor& radius,
+                       const at::Tensor& scale) {
+    for (const double r : o.radii) {
+      RobustCondition c{"certified", modality, r, {}, 0, o.relative};
+      c.correct = right & (radius >= (o.relative ? r * scale : torch::full_like(scale, r)));
+      c.accuracy = c.correct.to(torch::kDouble).mean().item<double>();
+      report.conditions.push_back(std::move(c));
+    }
+  };
+  add("", torch::cat(joint), torch::cat(joint_norm));
+  for (std::size_t m = 0; m < modalities; ++m)
+    add(report.modalities[m], torch::cat(alone[m]), torch::cat(norm[m]));
+}
+
 }  // namespace
 
 std::string RobustCondition::label() const {
@@ -34,6 +77,11 @@ std::string RobustCondition::label() const {
   if (kind == "drop") return modality + ": " + number(100 * amount) + " % of the seconds dropped";
   if (kind == "noise") return modality + " noise at " + number(amount) + " dB SNR";
   if (kind == "quality") return number(100 * amount) + " % of samples lose a random modality";
+  if (kind == "certified") {
+    const std::string ball = modality.empty() ? "all inputs" : modality;
+    return "certified l2 " + ball + " radius " + number(relative ? 100 * amount : amount) +
+           (relative ? " % of its norm" : "");
+  }
   // attacks: "pgd-l2 audio radius 1", "pgd-l2 audio radius 10 % of its norm"
   if (relative) return kind + " " + modality + " radius " + number(100 * amount) + " % of its norm";
   return kind + " " + modality + " radius " + number(amount);
@@ -91,6 +139,7 @@ RobustReport robust_evaluate(ModalityModel& model,
       }
     }
   }
+  if (o.lipschitz.defined()) certified_conditions(model, data, o, report);
   if (o.missing) {
     const std::vector<at::Tensor> means = mean_inputs(data, o.batch);
     const Batch first = data.load({0}, false, 0);

@@ -32,12 +32,18 @@ struct RobustEvalOptions {
   double quality_probability = 0.5;       ///< samples with a random modality zeroed
   int batch = 64;
   std::uint64_t seed = 1;
+  /// A CRMT run's Lipschitz constants [M, M, C] (crmt.json): adds the certified accuracy at each
+  /// radius (l2, all inputs together and each alone; relative radii against the same norms the
+  /// attacks use). Undefined: none.
+  at::Tensor lipschitz;
 };
 
 /// One condition of the evaluation.
 struct RobustCondition {
-  std::string kind;      ///< "clean", "pgd" / "fgm", "zeros", "mean", "drop", "noise", "quality"
-  std::string modality;  ///< a modality's name, or "" (clean, quality)
+  /// "clean", "pgd-l2" / "fgm-linf" ..., "certified", "zeros", "mean", "drop", "noise",
+  /// "quality"
+  std::string kind;
+  std::string modality;  ///< a modality's name, or "" (clean, quality, certified on all inputs)
   double amount = 0;     ///< radius, fraction, SNR dB, probability; 0 where none
   at::Tensor correct;    ///< [N] bool, dataset order
   double accuracy = 0;

@@ -66,6 +66,60 @@ TEST(ClassificationData, GeneratorLabelsTheOneSoundingInstrument) {
   EXPECT_LT(ambiguous, 16);
 }
 
+// --robust crmt on classification: CRMT's head replaces the concatenation head, phase 2 moves only
+// its integration weights, and robust-eval reports certified accuracy.
+TEST(ClassificationTask, TrainsWithCrmtAndReportsCertifiedAccuracy) {
+  TempDir dir("classify_crmt");
+  generate(dir.path(), 0.5);
+  avqa::testing::extract_tiny_features(dir.path(), 2);
+  net::TrainOptions o;
+  o.task = "classify";
+  o.train = dir / "data/annotations/class-train.csv";
+  o.val = dir / "data/annotations/class-val.csv";
+  o.cache = dir / "data/features.h5";
+  o.out = dir / "run";
+  o.epochs = 3;
+  o.batch = 4;
+  o.learning_rate = 1e-3;
+  o.classifier_width = 16;
+  o.robust = "crmt";
+  o.crmt_lr_scale = 100;
+  o.progress = false;
+  train_classifier(o);
+  const ClassifierRunConfig config = load_classifier_config(o.out);
+  EXPECT_EQ(config.widths.fusion, Fusion::Crmt);
+  LateFusionClassifier phase_one(config.widths), certified(config.widths);
+  phase_one.load(o.out / "best-phase1.pt");
+  certified.load(o.out / "best.pt");
+  const auto before = phase_one.net()->named_parameters();
+  std::vector<std::string> changed;
+  for (const auto& p : certified.net()->named_parameters()) {
+    if (!torch::equal(p.value(), before[p.key()])) changed.push_back(p.key());
+  }
+  EXPECT_EQ(changed, std::vector<std::string>{"crmt.integration"});
+
+  train::RobustEvalOptions r;
+  r.radii = {0, 0.05};
+  r.relative = true;
+  r.missing = false;
+  r.snr_db = {};
+  r.quality_probability = 0;
+  const train::RobustReport robust = robust_evaluate_classifier(o.out, o.val, {}, r);
+  std::vector<std::string> kinds;
+  for (const auto& c : robust.conditions)
+    kinds.push_back(c.kind + "/" + c.modality);
+  ASSERT_EQ(kinds.size(), 11u);  // clean, 2 x 2 attacks, 3 x 2 certified
+  EXPECT_EQ(kinds[5], "certified/");
+  EXPECT_EQ(kinds[10], "certified/visual");
+  EXPECT_DOUBLE_EQ(robust.conditions[5].accuracy, robust.conditions[0].accuracy);  // radius 0
+  EXPECT_LE(robust.conditions[6].accuracy, robust.conditions[5].accuracy);
+
+  net::TrainOptions film = o;
+  film.out = dir / "film";
+  film.fusion = "film";
+  EXPECT_THROW(train_classifier(film), std::invalid_argument);
+}
+
 TEST(ClassificationTask, TrainsWithABalanceMethodAndEvaluates) {
   TempDir dir("classify_train");
   generate(dir.path(), 0.5);

@@ -10,7 +10,8 @@ TEST(LateFusion, EveryFusionGivesLogitsAndUniModalLogitsAsTheOriginalTakesThem) 
   torch::manual_seed(0);
   const auto audio = torch::randn({5, 3, 16});
   const auto visual = torch::randn({5, 3, 32});
-  for (const Fusion fusion : {Fusion::Sum, Fusion::Concat, Fusion::Film, Fusion::Gated}) {
+  for (const Fusion fusion :
+       {Fusion::Sum, Fusion::Concat, Fusion::Film, Fusion::Gated, Fusion::Crmt}) {
     LateFusionClassifier model({16, 32, 8, 4, fusion});
     train::Batch b;
     b.inputs = {audio, visual};
@@ -43,6 +44,19 @@ TEST(LateFusion, EveryFusionGivesLogitsAndUniModalLogitsAsTheOriginalTakesThem) 
         EXPECT_TRUE(torch::allclose(
             a, model.fuse({{e.features[0], torch::zeros_like(e.features[1])}, {}})));
         break;
+      case Fusion::Crmt: {
+        // a_m o_m with half the bias each: they add up like the split head's; only this fusion
+        // is certifiable.
+        EXPECT_TRUE(torch::allclose(a + v, logits, 1e-5, 1e-6));
+        ASSERT_NE(train::as_certifiable(model), nullptr);
+        const auto o = model.certified_logits(e).modality;
+        EXPECT_TRUE(
+            torch::allclose(a, 0.1 * o[0] + net.named_parameters()["crmt.bias"] / 2, 1e-5, 1e-6));
+        break;
+      }
+    }
+    if (fusion != Fusion::Crmt) {
+      EXPECT_EQ(train::as_certifiable(model), nullptr);
     }
     // The encoder groups are the two input norms and MLPs and nothing else.
     EXPECT_EQ(model.encoder_parameters(0).size(), 6u);

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <random>
 #include <set>
@@ -475,6 +476,55 @@ TEST(Trainer, RobustEvaluationIsCleanAsEvalAndListsEveryCondition) {
   } catch (const core::InputError& error) {
     EXPECT_NE(std::string(error.what()).find("question_only"), std::string::npos) << error.what();
   }
+}
+
+// --robust crmt: the run keeps phase 1's best weights, phase 2 changes only the head's integration
+// weights, and robust-eval adds certified accuracy that never exceeds what the attack leaves.
+TEST(Trainer, CrmtRunIsCertifiedAndRobustEvalReportsIt) {
+  TempDir dir("trainer_crmt");
+  make_data(dir.path());
+  TrainOptions o = options(dir.path(), "crmt", 2);
+  o.robust = "crmt";
+  o.crmt_epochs = 2;
+  o.crmt_lr_scale = 100;  // two epochs of a tiny set must move the weights visibly
+  train(o);
+  EXPECT_TRUE(load_run_config(o.out).widths.crmt_head);
+  ASSERT_TRUE(fs::exists(o.out / "crmt.json"));
+  const RunConfig config = load_run_config(o.out);
+  StAvqaNet phase_one = load_run_model(o.out, config);
+  load_model_weights(phase_one, o.out / "best-phase1.pt");
+  const StAvqaNet certified = load_run_model(o.out, config);
+  const auto before = phase_one->named_parameters();
+  std::size_t changed = 0;
+  for (const auto& p : certified->named_parameters()) {
+    if (torch::equal(p.value(), before[p.key()])) continue;
+    ++changed;
+    EXPECT_EQ(p.key(), "crmt.integration");
+  }
+  EXPECT_EQ(changed, 1u);
+
+  EvalOptions e;
+  e.run = o.out;
+  e.annotations = dir / "data/annotations/avqa-val.json";
+  train::RobustEvalOptions r;
+  r.radii = {0.02};
+  r.relative = true;
+  r.missing = false;
+  r.snr_db = {};
+  r.quality_probability = 0;
+  const RobustEvalRun robust = robust_evaluate_run(e, r);
+  std::map<std::string, double> accuracy;
+  for (const auto& c : robust.report.conditions)
+    accuracy[c.kind + "/" + c.modality] = c.accuracy;
+  ASSERT_EQ(accuracy.size(), 6u);  // clean, 2 attacks, certified on all inputs and each
+  EXPECT_LE(accuracy["certified/audio"], accuracy["pgd-l2/audio"]);
+  EXPECT_LE(accuracy["certified/visual"], accuracy["pgd-l2/visual"]);
+  EXPECT_LE(accuracy["certified/"],
+            std::min(accuracy["certified/audio"], accuracy["certified/visual"]));
+
+  TrainOptions mix = options(dir.path(), "mix", 1);
+  mix.robust = "crmt-mix";
+  EXPECT_THROW(train(mix), std::invalid_argument);
 }
 
 }  // namespace

@@ -2,12 +2,14 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "core/train/perturbation.h"
+#include "core/train/robust_evaluation.h"
 #include "tests/core/train/toy_model.h"
 #include "tests/test_paths.h"
 
@@ -47,7 +49,7 @@ class LinearCrmtModel : public ModalityModel, public CertifiableModel {
   }
   void save(const std::filesystem::path& file) override { torch::save(net, file.string()); }
   void load(const std::filesystem::path& file) override { torch::load(net, file.string()); }
-  CrmtHead& crmt_head() override { return net->head; }
+  CrmtHeadImpl* crmt_head() override { return net->head.get(); }
   CertifiedLogits certified_logits(const Encoded& e) override {
     return {net->head->modality_logits(e.features), {}};
   }
@@ -199,6 +201,51 @@ TEST(CrmtPhaseTwo, TrainsOnlyTheIntegrationWeightsAndEnlargesTheRadius) {
     EXPECT_TRUE(torch::equal(after[i], before[i])) << "parameter " << i << " changed";
   }
   EXPECT_FALSE(torch::allclose(integration, integration_before));
+}
+
+TEST(CrmtRobustEvaluation, CertifiedAccuracyStartsAtCleanAndStaysBelowWhatAttacksLeave) {
+  const ToyData data(96, 7);
+  LinearCrmtModel model = fitted_linear_crmt(data, 60);
+  RobustEvalOptions o;
+  o.radii = {0, 0.5, 2, 8};
+  o.steps = 10;
+  o.missing = false;
+  o.snr_db = {};
+  o.quality_probability = 0;
+  o.batch = 40;
+  const RobustReport plain = robust_evaluate(model, data, o);
+  for (const auto& c : plain.conditions)
+    EXPECT_NE(c.kind, "certified");  // no constants, no certificates
+  o.lipschitz = estimate_lipschitz(model, data, 32, 1000);
+  const RobustReport report = robust_evaluate(model, data, o);
+  const double clean = report.conditions.at(0).accuracy;
+  std::map<std::string, std::vector<double>> certified, attacked;
+  for (const auto& c : report.conditions) {
+    if (c.kind == "certified") certified[c.modality].push_back(c.accuracy);
+    if (c.kind == "pgd-l2") attacked[c.modality].push_back(c.accuracy);
+  }
+  ASSERT_EQ(certified.size(), 3u);  // all inputs, audio, visual
+  for (const auto& [modality, accuracy] : certified) {
+    SCOPED_TRACE(modality);
+    ASSERT_EQ(accuracy.size(), 4u);
+    EXPECT_DOUBLE_EQ(accuracy[0], clean);
+    for (std::size_t k = 1; k < accuracy.size(); ++k) {
+      EXPECT_LE(accuracy[k], accuracy[k - 1]);
+      if (!modality.empty()) {
+        EXPECT_LE(accuracy[k], attacked.at(modality)[k] + 1e-12);
+      }
+    }
+    EXPECT_LT(accuracy.back(), clean);  // the largest radius certifies less than all
+  }
+  EXPECT_EQ(report.conditions.at(9).label(),
+            "certified l2 all inputs radius 0");  // after 8 attacks
+
+  // Relative radii scale each sample's radius by its own input norm.
+  o.relative = true;
+  o.attacks = false;
+  o.radii = {0.05};
+  const RobustReport relative = robust_evaluate(model, data, o);
+  EXPECT_EQ(relative.conditions.at(1).label(), "certified l2 all inputs radius 5 % of its norm");
 }
 
 // Records the loss terms each step ends with and the batches it saw.
