@@ -1,8 +1,10 @@
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "avqa/evaluation.h"
@@ -25,7 +27,23 @@ RobustEvalRun robust_evaluate_run(const EvalOptions& eval,
                                   const std::function<void(const std::string&)>& progress = {});
 
 /// A PNG of accuracy against the attack radius, one line per attacked modality, from the clean
-/// accuracy at radius 0 (560 x 380). Throws std::invalid_argument when `report` holds no attack.
+/// accuracy at radius 0, and for a CRMT run its certified accuracy dashed (640 x 380). Throws
+/// std::invalid_argument when `report` holds no attack.
 void write_attack_plot(const train::RobustReport& report, const std::filesystem::path& png);
+
+/// One line of a radius plot: (radius, accuracy in [0, 1]) points.
+struct RadiusSeries {
+  std::string name;
+  std::vector<std::pair<double, double>> points;
+  std::array<int, 3> rgb{60, 60, 60};
+  bool dashed = false;
+};
+/// Audio orange, visual blue, anything else grey: the colours of every plot of modalities (RGB).
+std::array<int, 3> modality_colour(const std::string& modality);
+/// Accuracy (0-100 %) against radius, a line per series with its legend, `title` on top.
+void write_radius_plot(const std::vector<RadiusSeries>& series,
+                       bool relative,
+                       const std::string& title,
+                       const std::filesystem::path& png);
 
 }  // namespace avqa::net

@@ -14,12 +14,14 @@
 #include <torch/torch.h>
 
 #include "avclass/balance_benchmark.h"
+#include "avclass/robust_benchmark.h"
 #include "avqa/st_avqa_net.h"
 #include "avqa/trainer.h"
 #include "core/child_process.h"
 #include "core/input_error.h"
 #include "core/runtime/torch_runtime.h"
 #include "core/train/balance.h"
+#include "core/train/robust_training.h"
 #include "datasets/features/extractor.h"
 #include "datasets/features/log_mel.h"
 #include "tools/commands.h"
@@ -321,6 +323,25 @@ void run_bench_balance(avclass::BalanceBenchmarkOptions o,
   }
 }
 
+void run_bench_robust(const avclass::RobustBenchmarkOptions& o, const GlobalOptions& global) {
+  const int threads = runtime::configure_torch({global.threads});
+  for (const auto& m : o.methods) {
+    train::RobustTrainingOptions check;
+    check.robust = m;
+    train::validate_robust_training(check);
+  }
+  std::fprintf(stderr, "%d thread(s)\n", threads);
+  if (!o.data.empty()) {
+    const auto result = avclass::run_robust_benchmark(o);
+    std::printf("%s", avclass::robust_benchmark_markdown(result).c_str());
+  }
+  if (!o.avqa_config.empty()) {
+    const auto result = avclass::run_avqa_robust_benchmark(o);
+    std::printf("\n%s", avclass::robust_benchmark_markdown(result).c_str());
+  }
+  std::fprintf(stderr, "tables and plots in %s\n", o.out.c_str());
+}
+
 }  // namespace
 
 void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
@@ -366,6 +387,51 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   bal->callback([balance, methods, &global] { run_bench_balance(*balance, *methods, global); });
+
+  auto robust = std::make_shared<avclass::RobustBenchmarkOptions>();
+  CLI::App* rob = bench.add_subcommand(
+      "robust",
+      "Joint training against robust training (CRMT, adversarial) x seeds, each run scored by "
+      "robust-eval on the test split (l2 PGD per modality, missing modalities, certified "
+      "accuracy): a Markdown table with the preferred modality's summary and PNGs of accuracy "
+      "against radius (bench/robust.sh does it all)");
+  rob->add_option("--data", robust->data, "Generated classification dataset folder");
+  rob->add_option("--cache", robust->cache, "Its feature cache");
+  rob->add_option("--out", robust->out, "Folder for the runs, tables and plots")->required();
+  rob->add_option("--methods", robust->methods, "--robust methods (none = joint training)")
+      ->delimiter(',')
+      ->capture_default_str();
+  rob->add_option("--seeds", robust->seeds, "Seeds per method")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  rob->add_option("--epochs", robust->epochs, "Epochs per classification run")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  rob->add_option("--adv-radius", robust->adv_radius,
+                  "adv, crmt-at: training attack radius, a share of each input's norm")
+      ->capture_default_str();
+  rob->add_option("--radii", robust->radii, "Evaluation radii, shares of each input's norm")
+      ->delimiter(',')
+      ->capture_default_str();
+  rob->add_option("--steps", robust->steps, "PGD steps of the evaluation attacks")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  rob->add_option("--avqa-config", robust->avqa_config,
+                  "Also ST-AVQA: a run configuration (e.g. the demo's build/demo/run/run.json), "
+                  "retrained per method x seed");
+  rob->add_option("--avqa-epochs", robust->avqa_epochs, "Epochs of each ST-AVQA run")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  rob->add_option("--avqa-seeds", robust->avqa_seeds, "Seeds of the ST-AVQA part")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  rob->callback([robust, &global, rob] {
+    if (robust->data.empty() != robust->cache.empty())
+      throw CLI::ValidationError("--data and --cache go together");
+    if (robust->data.empty() && robust->avqa_config.empty())
+      throw CLI::ValidationError("nothing to run: give --data and --cache, or --avqa-config");
+    run_bench_robust(*robust, global);
+  });
 
   auto a = std::make_shared<BenchExtractArgs>();
   CLI::App* extract = bench.add_subcommand("extract",

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "core/atomic_file.h"
+#include "core/progress_line.h"
 
 namespace avqa::train {
 
@@ -127,12 +128,14 @@ at::Tensor crmt_mix_margin_loss(const std::vector<at::Tensor>& modality_logits,
 at::Tensor estimate_lipschitz(ModalityModel& model,
                               const TrainingData& data,
                               int batch,
-                              std::size_t max_samples) {
+                              std::size_t max_samples,
+                              bool progress) {
   CertifiableModel& certifiable = require_certifiable(model, "the Lipschitz estimate");
   if (batch < 1) throw std::invalid_argument("the Lipschitz estimate: batch must be at least 1");
   const std::size_t n = std::min(data.size(), max_samples);
   if (n == 0) throw std::invalid_argument("the Lipschitz estimate: no samples");
   model.set_training(false);
+  core::ProgressLine line("CRMT Lipschitz estimate", n, "samples");
   at::Tensor lipschitz;  // [M, M, C] double
   for (std::size_t start = 0; start < n; start += static_cast<std::size_t>(batch)) {
     std::vector<std::size_t> indices(std::min(n - start, static_cast<std::size_t>(batch)));
@@ -161,7 +164,9 @@ at::Tensor estimate_lipschitz(ModalityModel& model,
         }
       }
     }
+    if (progress) line.update(start + indices.size());
   }
+  if (progress) line.finish();
   return lipschitz;
 }
 
@@ -261,8 +266,9 @@ CertifiedTrainingReport enlarge_certified_radius(
     const std::function<void(int, double)>& epoch_done) {
   CertifiableModel& certifiable = require_certifiable(model, "phase 2 of CRMT");
   CertifiedTrainingReport report;
-  report.lipschitz = estimate_lipschitz(model, train_data, run.batch,
-                                        static_cast<std::size_t>(crmt.crmt_lipschitz_samples));
+  report.lipschitz =
+      estimate_lipschitz(model, train_data, run.batch,
+                         static_cast<std::size_t>(crmt.crmt_lipschitz_samples), run.progress);
   report.lipschitz_samples =
       std::min(train_data.size(), static_cast<std::size_t>(crmt.crmt_lipschitz_samples));
   const at::Tensor lipschitz = report.lipschitz.to(torch::kFloat);

@@ -107,11 +107,13 @@ at::Tensor crmt_mix_margin_loss(const std::vector<at::Tensor>& modality_logits,
 /// Lipschitz constants of the modality logits, estimated as the original's get_lip: the largest
 /// per-sample input-gradient norm over (at most max_samples, in order) samples of `data`, in
 /// evaluation mode. Returns [M, M, C] double: [m][n][c] = max ||d o_{m,c} / d x_n||_2 with x_n
-/// Batch::inputs[n].
+/// Batch::inputs[n]. One backward pass per modality and class and batch (ST-AVQA's 42 answers:
+/// 84 per batch). `progress`: a progress line on stderr.
 at::Tensor estimate_lipschitz(ModalityModel& model,
                               const TrainingData& data,
                               int batch,
-                              std::size_t max_samples);
+                              std::size_t max_samples,
+                              bool progress = false);
 
 /// Per sample of a batch: the certified radii and whether the answer is right.
 struct CertifiedRadii {

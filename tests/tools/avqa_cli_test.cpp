@@ -252,6 +252,24 @@ TEST(AvqaCli, RobustEvalRefusesBadOptionsAndNamesAMissingRun) {
   EXPECT_TRUE(contains(r.output, missing.string())) << r.output;
 }
 
+// The robust training methods and their benchmark refuse what they cannot run, by name.
+TEST(AvqaCli, RobustTrainingAndItsBenchmarkRefuseBadOptions) {
+  Result r = avqa("train --train t.json --val v.json --out o --question-only --robust crmt-typo");
+  EXPECT_NE(r.code, 0);
+  EXPECT_TRUE(contains(r.output, "crmt-mix")) << r.output;  // the choices are listed
+  EXPECT_NE(
+      avqa("train --train t.json --val v.json --out o --question-only --robust crmt --crmt-rho -1")
+          .code,
+      0);
+  r = avqa("bench robust --out o");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(contains(r.output, "--avqa-config")) << r.output;
+  EXPECT_EQ(avqa("bench robust --out o --data d").code, 2);  // --data without --cache
+  r = avqa("bench robust --out o --avqa-config c.json --methods none,fancy");
+  EXPECT_NE(r.code, 0);
+  EXPECT_TRUE(contains(r.output, "fancy")) << r.output;
+}
+
 // kill -9 in the middle of an extraction, then --resume: nothing finished is lost, the result
 // equals an uninterrupted run, and `cache verify` accepts it.
 TEST(AvqaCli, ExtractSurvivesKillNineAndResumes) {
