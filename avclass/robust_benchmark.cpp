@@ -288,7 +288,7 @@ std::string robust_benchmark_markdown(const RobustBenchmark& benchmark) {
   out += "| method | clean | vs joint | " + preferred + " attacked at " +
          std::to_string(static_cast<int>(std::lround(100 * half))) +
          " % | vs joint | certified there (" + preferred +
-         ") | target (clean within 2, +10 under attack) |\n";
+         ") | target: clean at most 2 points below, +10 attacked |\n";
   out += "|---|---|---|---|---|---|---|\n";
   const double joint_attacked = mean(find(*joint, kAttack, preferred, half)->accuracy);
   for (const auto& row : benchmark.rows) {
@@ -296,7 +296,8 @@ std::string robust_benchmark_markdown(const RobustBenchmark& benchmark) {
     const auto* attacked = find(row, kAttack, preferred, half);
     const auto* certified = find(row, "certified", preferred, half);
     const double a = attacked != nullptr ? mean(attacked->accuracy) : 0;
-    const bool met = std::abs(c - clean) <= 0.02 + 1e-12 && a - joint_attacked >= 0.10 - 1e-12;
+    // "Keeps clean accuracy within 2 points": a gain keeps it too.
+    const bool met = c - clean >= -0.02 - 1e-12 && a - joint_attacked >= 0.10 - 1e-12;
     out += "| " + std::string(row.method == "none" ? "joint" : row.method) + " | " +
            cell(row.conditions.at(0).accuracy) + " | " + signed_points(c - clean) + " | " +
            (attacked != nullptr ? cell(attacked->accuracy) : "–") + " | " +
