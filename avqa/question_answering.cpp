@@ -314,10 +314,115 @@ AskResult VideoAnswerer::answer(const PreparedVideo& video, const EncodedQuestio
   return result;
 }
 
+namespace {
+
+/// The run's network over the backbones' inputs of one prepared video, as the training core's
+/// attacks see a model: inputs {log-mel examples [1, S, 1, 96, 64], frames [1, S, 3, F, F]} of
+/// the clip's S segments, the model's T of them picked after the backbones.
+class DecodedVideoModel : public train::ModalityModel {
+ public:
+  DecodedVideoModel(StAvqaNet net,
+                    features::ClipFeatureExtractor& extractor,
+                    std::vector<int> segments,
+                    std::vector<std::int64_t> visual_shape,
+                    at::Tensor question)
+      : net_(std::move(net)),
+        extractor_(extractor),
+        segments_(torch::tensor(std::vector<std::int64_t>(segments.begin(), segments.end()))),
+        visual_shape_(std::move(visual_shape)),
+        question_(std::move(question)) {}
+
+  std::vector<std::string> modalities() const override { return {"audio", "visual"}; }
+  std::vector<at::Tensor> parameters() override { return net_->parameters(); }
+  std::vector<at::Tensor> encoder_parameters(std::size_t) override { return {}; }
+  void set_training(bool) override { net_->eval(); }  // answering only
+  /// The model's inputs [1, T, ...] of backbone inputs (autograd kept).
+  std::pair<at::Tensor, at::Tensor> features(const train::Batch& b) {
+    const at::Tensor audio = extractor_.features_of("audio", b.inputs.at(0)[0]);
+    std::vector<std::int64_t> shape{1, segments_.size(0)};
+    shape.insert(shape.end(), visual_shape_.begin(), visual_shape_.end());
+    const at::Tensor visual = extractor_.features_of("visual", b.inputs.at(1)[0]);
+    return {audio.index_select(0, segments_).unsqueeze(0),
+            visual.index_select(0, segments_).reshape(shape)};
+  }
+  train::Encoded encode(const train::Batch& b) override {
+    const auto [audio, visual] = features(b);
+    const StAvqaOutput out = net_->encode(audio, visual, question_);
+    return {{out.audio_features, out.visual_features}, {out.question_features}};
+  }
+  at::Tensor fuse(const train::Encoded& e) override {
+    return net_->answer(e.features.at(0), e.features.at(1), e.state.at(0));
+  }
+  void save(const fs::path&) override { throw std::logic_error("DecodedVideoModel: no saving"); }
+  void load(const fs::path&) override { throw std::logic_error("DecodedVideoModel: no loading"); }
+
+ private:
+  StAvqaNet net_;
+  features::ClipFeatureExtractor& extractor_;
+  at::Tensor segments_;
+  std::vector<std::int64_t> visual_shape_;
+  at::Tensor question_;
+};
+
+}  // namespace
+
+AskResult VideoAnswerer::answer_under_attack(const PreparedVideo& video,
+                                             const EncodedQuestion& q,
+                                             const VideoAttack& a) const {
+  const Impl& m = *impl_;
+  if (a.modality != "audio" && a.modality != "visual")
+    throw std::invalid_argument("--attack: unknown modality '" + a.modality + "' (audio, visual)");
+  if (!(a.radius >= 0) || a.steps < 1)
+    throw std::invalid_argument("--attack-radius must be >= 0 and --attack-steps at least 1");
+  if (!m.extractor || m.config.question_only || video.clip.frames.empty()) {
+    throw core::InputError(
+        {(m.options.run / "config.json").string(), std::nullopt, "question_only"},
+        "a question-only run reads no video: nothing to attack");
+  }
+  const AskResult clean = answer(video, q);
+  const auto inputs = m.extractor->backbone_inputs(edited_clip(video.clip, video.edit));
+  const auto& shape = m.config.features->find("visual")->segment_shape;
+  DecodedVideoModel model(m.model, *m.extractor, video.segments,
+                          {static_cast<std::int64_t>(shape[0]), static_cast<std::int64_t>(shape[1]),
+                           static_cast<std::int64_t>(shape[2])},
+                          torch::tensor(q.ids).unsqueeze(0));
+  train::Batch batch;
+  batch.inputs = {inputs.at("audio").unsqueeze(0), inputs.at("visual").unsqueeze(0)};
+  batch.labels = torch::tensor({m.vocab.answers.index(clean.answer)}, torch::kLong);
+  train::AttackOptions o;
+  const std::size_t attacked_modality = a.modality == "audio" ? 0 : 1;
+  o.modalities = {attacked_modality};
+  o.radius = a.radius;
+  o.steps = a.steps;
+  o.relative = true;
+  const train::Batch attacked = train::attack(model, batch, o);
+  PreparedVideo moved = video;
+  {
+    torch::NoGradGuard no_grad;
+    std::tie(moved.audio, moved.visual) = model.features(attacked);
+  }
+  AskResult out = answer(moved, q);
+  const double norm = batch.inputs[attacked_modality].norm().item<double>();
+  const double moved_by =
+      (attacked.inputs[attacked_modality] - batch.inputs[attacked_modality]).norm().item<double>();
+  char note[256];
+  std::snprintf(note, sizeof note,
+                "answered under an l2 PGD attack (%d steps) on the decoded %s: the backbone input "
+                "moved by %.3g (%.1f %% of its norm, %.1f dB below it); the clean answer was '%s' "
+                "(%.1f %%)",
+                a.steps, a.modality.c_str(), moved_by, 100 * moved_by / std::max(norm, 1e-12),
+                20 * std::log10(std::max(norm, 1e-12) / std::max(moved_by, 1e-12)),
+                clean.answer.c_str(), 100 * clean.top5.front().second);
+  out.notes.push_back(note);
+  return out;
+}
+
 AskResult ask(const AskOptions& o) {
   const VideoAnswerer answerer({o.run, o.visual_weights, o.audio_weights});
   const EncodedQuestion question = answerer.encode(o.question, o.values);  // before the work
-  return answerer.answer(answerer.prepare(o.video), question);
+  const PreparedVideo video = answerer.prepare(o.video);
+  return o.attack ? answerer.answer_under_attack(video, question, *o.attack)
+                  : answerer.answer(video, question);
 }
 
 std::vector<fs::path> write_overlays(const AskResult& r, const fs::path& folder) {

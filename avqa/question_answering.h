@@ -22,6 +22,16 @@ namespace avqa::net {
 
 struct RunConfig;
 
+/// An attack on the decoded video (`avqa ask --attack`): untargeted l2 PGD on one modality's
+/// backbone input (the log-mel examples, or the normalised frames; not clamped to valid pixels),
+/// through the backbones, raising the loss of the clean answer. The radius is a share of that
+/// input's l2 norm, as robust-eval's.
+struct VideoAttack {
+  std::string modality = "audio";  ///< "audio" or "visual"
+  double radius = 0.05;
+  int steps = 10;  ///< of radius / 3 each
+};
+
 /// `avqa ask`: a question about a new video, answered by a trained run.
 struct AskOptions {
   std::filesystem::path run;  ///< folder written by `avqa train`
@@ -32,6 +42,7 @@ struct AskOptions {
   /// (`avqa train --keep-weights`).
   std::filesystem::path visual_weights;
   std::filesystem::path audio_weights;
+  std::optional<VideoAttack> attack;  ///< answer under this attack on the decoded video
 };
 
 /// How much each branch gives one answer: the probability of the chosen answer from both branches,
@@ -138,6 +149,12 @@ class VideoAnswerer {
   PreparedVideo edited(const PreparedVideo& video, const ModalityEdit& edit) const;
   /// The answer, its top 5 and where and when the model looked (fast: no extraction).
   AskResult answer(const PreparedVideo& video, const EncodedQuestion& question) const;
+  /// The answer after `attack` moved the decoded input the backbones read (video.clip as its edit
+  /// leaves it); the notes say what was attacked, how far and the answer before. Throws
+  /// core::InputError for a question-only run, std::invalid_argument for an unknown modality.
+  AskResult answer_under_attack(const PreparedVideo& video,
+                                const EncodedQuestion& question,
+                                const VideoAttack& attack) const;
 
  private:
   struct Impl;

@@ -246,7 +246,8 @@ void run_robust_eval(const RobustEvalArgs& a, const GlobalOptions& global) {
 
 struct AskArgs {
   net::AskOptions options;
-  std::string run, video, visual_weights, audio_weights, values, overlay;
+  std::string run, video, visual_weights, audio_weights, values, overlay, attack;
+  net::VideoAttack attack_options;
   bool json = false;
 };
 
@@ -260,6 +261,10 @@ void run_ask(AskArgs& a, const GlobalOptions& global) {
   std::stringstream values(a.values);
   for (std::string v; std::getline(values, v, ',');)
     o.values.push_back(v);
+  if (!a.attack.empty()) {
+    o.attack = a.attack_options;
+    o.attack->modality = a.attack;
+  }
   const net::AskResult r = net::ask(o);
   std::vector<std::filesystem::path> files;
   if (!a.overlay.empty()) files = net::write_overlays(r, a.overlay);
@@ -342,6 +347,17 @@ void add_model_commands(CLI::App& app, const GlobalOptions& global) {
   ask->add_option("--overlay", k->overlay,
                   "Folder for per-segment attention overlays and the temporal plot (PNG)");
   ask->add_flag("--json", k->json, "Machine-readable output");
+  ask->add_option("--attack", k->attack,
+                  "Answer under an l2 PGD attack on the decoded audio or visual input, through "
+                  "the backbones (the clean answer's loss raised)")
+      ->check(CLI::IsMember({"audio", "visual"}));
+  ask->add_option("--attack-radius", k->attack_options.radius,
+                  "Attack radius, a share of that input's l2 norm")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  ask->add_option("--attack-steps", k->attack_options.steps, "PGD steps of radius / 3")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   ask->callback([k, &global] { run_ask(*k, global); });
 
   auto t = std::make_shared<TrainArgs>();

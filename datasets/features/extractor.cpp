@@ -263,6 +263,27 @@ VideoFeatures ClipFeatureExtractor::extract(const media::SampledClip& clip,
   return features;
 }
 
+std::map<std::string, at::Tensor> ClipFeatureExtractor::backbone_inputs(
+    const media::SampledClip& clip) const {
+  const ClipInputs in =
+      clip_inputs(clip, impl_->options, impl_->visual != nullptr, impl_->audio != nullptr);
+  std::map<std::string, at::Tensor> out;
+  if (impl_->visual) out["visual"] = in.frames.contiguous();
+  if (impl_->audio) out["audio"] = in.examples.contiguous();
+  return out;
+}
+
+at::Tensor ClipFeatureExtractor::features_of(const std::string& name, const at::Tensor& input) {
+  Backbone* backbone = name == "visual"  ? impl_->visual.get()
+                       : name == "audio" ? impl_->audio.get()
+                                         : nullptr;
+  if (backbone == nullptr)
+    throw std::invalid_argument("features_of: this extraction has no '" + name + "' backbone");
+  return run_batched(*backbone, input,
+                     name == "visual" ? impl_->options.batch : impl_->options.audio_batch)
+      .to(torch::kFloat32);
+}
+
 void write_failure_report(const fs::path& cache,
                           const std::vector<std::pair<std::string, std::string>>& failures) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();

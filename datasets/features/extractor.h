@@ -2,10 +2,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <ATen/core/Tensor.h>
 
 #include "datasets/features/backbones.h"
 #include "datasets/features/feature_cache.h"
@@ -64,6 +67,14 @@ class ClipFeatureExtractor {
   /// [segments x segment_size] per modality; with `only`, just those modalities (the others'
   /// backbones do not run).
   VideoFeatures extract(const media::SampledClip& clip, const std::vector<std::string>& only = {});
+
+  /// What the backbones read of `clip`: "visual" normalised frames [T, 3, S, S], "audio" log-mel
+  /// examples [T, 1, 96, 64] (the modalities this extractor has). What an attack on the decoded
+  /// video perturbs.
+  std::map<std::string, at::Tensor> backbone_inputs(const media::SampledClip& clip) const;
+  /// Modality `name`'s features of its backbone input, with autograd where the input requires
+  /// gradients: [T, segment_size...] as extract() gives them (float).
+  at::Tensor features_of(const std::string& name, const at::Tensor& input);
 
  private:
   struct Impl;

@@ -215,6 +215,40 @@ TEST(Ask, AnswersWithAttentionAndOverlays) {
         answerer.prepare(o.video, {},
                          [](double fraction, const std::string&) { return fraction < 0.5; }),
         PreparationCancelled);
+    // An attack on the decoded input, through the backbones: radius 0 answers as clean; a
+    // large one on either modality lowers the clean answer's probability, and says how far it
+    // moved the input.
+    const EncodedQuestion question = answerer.encode(o.question, o.values);
+    VideoAttack none;
+    none.radius = 0;
+    const AskResult unmoved = answerer.answer_under_attack(video, question, none);
+    EXPECT_EQ(unmoved.answer, r.answer);
+    EXPECT_NEAR(unmoved.top5[0].second, r.top5[0].second, 1e-5);
+    for (const std::string modality : {"audio", "visual"}) {
+      SCOPED_TRACE(modality);
+      VideoAttack attack;
+      attack.modality = modality;
+      attack.radius = 0.5;
+      attack.steps = 5;
+      const AskResult attacked = answerer.answer_under_attack(video, question, attack);
+      double clean_answer = 0;
+      for (const auto& [answer, p] : attacked.top5)
+        if (answer == r.answer) clean_answer = p;
+      EXPECT_LT(clean_answer, r.top5[0].second);
+      ASSERT_FALSE(attacked.notes.empty());
+      EXPECT_NE(attacked.notes.back().find("decoded " + modality), std::string::npos)
+          << attacked.notes.back();
+      // Inside the ball: PGD's steps need not reach its edge.
+      const std::string& note = attacked.notes.back();
+      const auto at = note.find(" % of its norm");
+      ASSERT_NE(at, std::string::npos) << note;
+      const double share = std::stod(note.substr(note.rfind('(', at) + 1));
+      EXPECT_GT(share, 0) << note;
+      EXPECT_LE(share, 50.0 + 1e-9) << note;
+    }
+    VideoAttack odd;
+    odd.modality = "smell";
+    EXPECT_THROW(answerer.answer_under_attack(video, question, odd), std::invalid_argument);
   }
 
   o.question = "Where is the banjoist?";
