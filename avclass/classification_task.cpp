@@ -190,6 +190,7 @@ train::FitReport train_classifier(const net::TrainOptions& o) {
   config.widths.visual_dim = train_data.visual_dim();
   config.widths.hidden = o.classifier_width;
   config.widths.fusion = fusion;
+  config.widths.crmt_init = o.crmt_init;
   config.widths.classes = static_cast<std::int64_t>(config.classes.size());
   core::write_file_atomically(o.out / "run.json", net::train_config_json(o));
   const json document = {

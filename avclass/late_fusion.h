@@ -36,6 +36,7 @@ struct LateFusionOptions {
   /// 30x the ResNet maps): without it one SGD learning rate cannot suit both encoders, and which
   /// modality learns follows that scale rather than the data. Runs written before had none.
   bool input_norm = true;
+  double crmt_init = 0.1;  ///< Crmt: the integration weights' initial value
 };
 
 /// Module names: audio_norm, audio_fc1, audio_fc2, visual_norm, visual_fc1, visual_fc2 (the

@@ -145,6 +145,7 @@ RobustBenchmark run_robust_benchmark(const RobustBenchmarkOptions& b) {
       o.seed = static_cast<std::uint64_t>(seed);
       o.robust = method;
       o.robust_radius = b.adv_radius;
+      o.crmt_init = b.crmt_init;
       o.progress = false;
       if (!finished(o.out, o.epochs, method)) {
         std::error_code ec;
@@ -183,6 +184,7 @@ RobustBenchmark run_avqa_robust_benchmark(const RobustBenchmarkOptions& b) {
       o.seed = static_cast<std::uint64_t>(seed);
       o.robust = method;
       o.robust_radius = b.adv_radius;
+      o.crmt_init = b.crmt_init;
       o.keep_weights.clear();
       o.resume = false;
       o.progress = false;

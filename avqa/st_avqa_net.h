@@ -42,6 +42,8 @@ struct StAvqaOptions {
   /// the question's own logits crmt_question(q) are the part no attack on the media touches:
   /// h = a_audio * o_audio + a_visual * o_visual + crmt_question(q) + b.
   bool crmt_head = false;
+  double crmt_init =
+      0.1;  ///< the head's integration weights at the start (not saved: weights hold them)
 };
 
 /// Question encoder: Embedding -> tanh -> LSTM over every step (pads included, no packing) ->

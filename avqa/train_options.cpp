@@ -167,6 +167,8 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
       {"robust-steps", "adv, crmt-at: PGD steps of radius / 3", &O::robust_steps, Range::Positive},
       {"robust-norm", "adv, crmt-at: attack norm, l2 or linf", &O::robust_norm},
       {"crmt-rho", "CRMT: weight of the margin regulariser", &O::crmt_rho, Range::NonNegative},
+      {"crmt-init", "CRMT: the integration weights' initial value (the original's 0.1)",
+       &O::crmt_init, Range::Positive},
       {"crmt-epochs", "CRMT: phase 2 epochs (0: epochs / 3 - 1, at least 1)", &O::crmt_epochs,
        Range::NonNegative},
       {"crmt-lr-scale", "CRMT: phase 2 SGD learning rate as a fraction of --lr", &O::crmt_lr_scale,

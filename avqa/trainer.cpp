@@ -133,6 +133,7 @@ TrainReport train(const TrainOptions& o) {
   widths.grounding_temperature = o.grounding_temperature;
   widths.centre_patches = o.centre_patches;
   widths.crmt_head = o.certified();
+  widths.crmt_init = o.crmt_init;
   widths.vocab_size = data::question_vocabulary_size(vocab);
   widths.answers = static_cast<std::int64_t>(vocab.answers.size());
   const QaBatch probe = train_data.load({0}, false, 0);

@@ -52,6 +52,10 @@ TEST(LateFusion, EveryFusionGivesLogitsAndUniModalLogitsAsTheOriginalTakesThem) 
         const auto o = model.certified_logits(e).modality;
         EXPECT_TRUE(
             torch::allclose(a, 0.1 * o[0] + net.named_parameters()["crmt.bias"] / 2, 1e-5, 1e-6));
+        LateFusionOptions wide{16, 32, 8, 4, fusion};
+        wide.crmt_init = 1.0;  // --crmt-init reaches the head
+        LateFusionClassifier other(wide);
+        EXPECT_TRUE(torch::allclose(other.crmt_head()->integration(), torch::ones({2, 4})));
         break;
       }
     }
