@@ -46,10 +46,16 @@ TEST(AttackPlot, DrawsAPngOfItsSizeThatFollowsTheAccuracies) {
   const std::string a = read_bytes(dir / "a.png");
   ASSERT_GT(a.size(), 24u);
   EXPECT_EQ(a.substr(1, 3), "PNG");
-  EXPECT_EQ(big_endian(a, 16), 560u);  // IHDR width
+  EXPECT_EQ(big_endian(a, 16), 640u);  // IHDR width
   EXPECT_EQ(big_endian(a, 20), 380u);  // and height
   EXPECT_NE(a, read_bytes(dir / "b.png"));
   EXPECT_FALSE(std::filesystem::exists(dir / "a.png.tmp"));
+  // A CRMT run's certified accuracy is drawn beside the attacks.
+  train::RobustReport certified = report_with(0.2);
+  certified.conditions.push_back(
+      {"certified", "visual", 0.1, torch::ones({4}, torch::kBool), 0.1, true});
+  write_attack_plot(certified, dir / "certified.png");
+  EXPECT_NE(read_bytes(dir / "certified.png"), a);
 
   train::RobustReport no_attack = report_with(0.2);
   no_attack.conditions.erase(no_attack.conditions.begin() + 1, no_attack.conditions.begin() + 3);
