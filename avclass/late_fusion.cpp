@@ -64,7 +64,8 @@ LateFusionNetImpl::LateFusionNetImpl(const LateFusionOptions& o) : options_(o) {
       fc_out_ = register_module("fc_out", nn::Linear(d, o.classes));
       break;
     case Fusion::Crmt:
-      crmt_ = register_module("crmt", train::CrmtHead(train::CrmtHeadOptions{{d, d}, o.classes, o.crmt_init}));
+      crmt_ = register_module(
+          "crmt", train::CrmtHead(train::CrmtHeadOptions{{d, d}, o.classes, o.crmt_init}));
       break;
   }
 }

@@ -221,7 +221,8 @@ StAvqaNetImpl::StAvqaNetImpl(StAvqaOptions o) : options_(o) {
     crmt_fusion_a_ = register_module("crmt_fusion_a", nn::Linear(d, d));
     crmt_fusion_v_ = register_module("crmt_fusion_v", nn::Linear(d, d));
     crmt_question_ = register_module("crmt_question", nn::Linear(d, o.answers));
-    crmt_ = register_module("crmt", train::CrmtHead(train::CrmtHeadOptions{{d, d}, o.answers, o.crmt_init}));
+    crmt_ = register_module(
+        "crmt", train::CrmtHead(train::CrmtHeadOptions{{d, d}, o.answers, o.crmt_init}));
   } else {
     fc_fusion_ = register_module("fc_fusion", nn::Linear(2 * d, d));
     fc_ans_ = register_module("fc_ans", nn::Linear(d, o.answers));

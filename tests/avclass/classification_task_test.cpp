@@ -5,10 +5,12 @@
 #include <numeric>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "avclass/class_labels.h"
 #include "avqa/train_options.h"
+#include "core/atomic_file.h"
 #include "core/train/epoch_metrics.h"
 #include "datasets/features/feature_cache.h"
 #include "datasets/synthetic/generator.h"
@@ -84,8 +86,15 @@ TEST(ClassificationTask, TrainsWithCrmtAndReportsCertifiedAccuracy) {
   o.classifier_width = 16;
   o.robust = "crmt";
   o.crmt_lr_scale = 100;
+  o.method = train::BalanceMethod::OgmGe;  // --robust composes with --balance
   o.progress = false;
-  train_classifier(o);
+  const train::FitReport fitted = train_classifier(o);
+  EXPECT_EQ(fitted.epochs.size(), 3u);
+  {
+    const auto recorded = nlohmann::json::parse(core::read_text_file(o.out / "run.json"));
+    EXPECT_EQ(recorded.at("robust"), "crmt");
+    EXPECT_EQ(recorded.at("balance"), "ogm-ge");
+  }
   const ClassifierRunConfig config = load_classifier_config(o.out);
   EXPECT_EQ(config.widths.fusion, Fusion::Crmt);
   LateFusionClassifier phase_one(config.widths), certified(config.widths);

@@ -34,7 +34,8 @@ TEST(RobustBenchmark, SummaryJudgesEachMethodAtTheRadiusWhereJointLosesHalf) {
   b.rows.push_back(row("adv", 0.70, {0.70, 0.70, 0.70}, {0.70, 0.65, 0.60}));
   b.rows.push_back(row("crmt-mix", 0.85, {0.80, 0.75, 0.70}, {0.80, 0.50, 0.40}));
   const std::string md = robust_benchmark_markdown(b);
-  EXPECT_NE(md.find("| classification, test accuracy % | joint | crmt | adv | crmt-mix |"), std::string::npos)
+  EXPECT_NE(md.find("| classification, test accuracy % | joint | crmt | adv | crmt-mix |"),
+            std::string::npos)
       << md;
   // The certified row exists for CRMT alone.
   EXPECT_NE(md.find("| certified visual 10 | – | 32.0 ± 2.8 | – | – |"), std::string::npos) << md;
