@@ -2,11 +2,11 @@
 
 #include <cmath>
 #include <cstdio>
-#include <numeric>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "avclass/classification_task.h"
+#include "avclass/seed_statistics.h"
 #include "avqa/evaluation.h"
 #include "avqa/train_options.h"
 #include "avqa/trainer.h"
@@ -17,25 +17,6 @@ namespace avqa::avclass {
 namespace {
 
 namespace fs = std::filesystem;
-
-double mean(const std::vector<double>& x) {
-  return x.empty() ? 0 : std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(x.size());
-}
-
-double stddev(const std::vector<double>& x) {
-  if (x.size() < 2) return 0;
-  const double m = mean(x);
-  double s = 0;
-  for (const double v : x)
-    s += (v - m) * (v - m);
-  return std::sqrt(s / static_cast<double>(x.size() - 1));
-}
-
-std::string cell(const std::vector<double>& x, double scale = 100) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.1f ± %.1f", scale * mean(x), scale * stddev(x));
-  return text;
-}
 
 }  // namespace
 
@@ -84,10 +65,7 @@ std::vector<BalanceBenchmarkRow> run_balance_benchmark(const BalanceBenchmarkOpt
       row.audio_probe.push_back(last.modalities.empty() ? 0 : last.modalities[0].probe_accuracy);
       row.visual_probe.push_back(last.modalities.size() < 2 ? 0
                                                             : last.modalities[1].probe_accuracy);
-      double seconds = 0;
-      for (const auto& m : metrics)
-        seconds += m.seconds;
-      row.seconds_per_epoch.push_back(seconds / static_cast<double>(metrics.size()));
+      row.seconds_per_epoch.push_back(seconds_per_epoch(metrics));
       if (b.progress) {
         std::fprintf(stderr,
                      "%-19s seed %d: test accuracy %.2f%%, audio alone %.2f%%, visual "
@@ -146,10 +124,7 @@ std::vector<BalanceBenchmarkRow> run_avqa_balance_benchmark(const BalanceBenchma
         row.pointing.push_back(test.grounding->pointing_accuracy);
         row.temporal.push_back(test.grounding->temporal_mass);
       }
-      double seconds = 0;
-      for (const auto& m : metrics)
-        seconds += m.seconds;
-      row.seconds_per_epoch.push_back(seconds / static_cast<double>(metrics.size()));
+      row.seconds_per_epoch.push_back(seconds_per_epoch(metrics));
       if (b.progress) {
         std::fprintf(stderr, "ST-AVQA %-19s seed %d: test accuracy %.2f%%\n",
                      train::to_string(method), seed, 100 * row.accuracy.back());
@@ -164,7 +139,7 @@ std::vector<BalanceBenchmarkRow> run_avqa_balance_benchmark(const BalanceBenchma
 std::string avqa_balance_table_markdown(const std::vector<BalanceBenchmarkRow>& rows) {
   double joint_seconds = 0;
   for (const auto& r : rows) {
-    if (r.method == train::BalanceMethod::None) joint_seconds = mean(r.seconds_per_epoch);
+    if (r.method == train::BalanceMethod::None) joint_seconds = seed_mean(r.seconds_per_epoch);
   }
   std::string out =
       "| method | test accuracy % | audio alone % (val) | visual alone % (val) | audio probe % | "
@@ -172,12 +147,12 @@ std::string avqa_balance_table_markdown(const std::vector<BalanceBenchmarkRow>& 
       "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : rows) {
     char time[64];
-    const double s = mean(r.seconds_per_epoch);
+    const double s = seed_mean(r.seconds_per_epoch);
     std::snprintf(time, sizeof time, "%.1f | %.2f", s, joint_seconds > 0 ? s / joint_seconds : 0.0);
-    out += "| " + std::string(train::to_string(r.method)) + " | " + cell(r.accuracy) + " | " +
-           cell(r.audio_alone) + " | " + cell(r.visual_alone) + " | " + cell(r.audio_probe) +
-           " | " + cell(r.visual_probe) + " | " + cell(r.pointing) + " | " + cell(r.temporal) +
-           " | " + time + " |\n";
+    out += "| " + std::string(train::to_string(r.method)) + " | " + mean_sd(r.accuracy) + " | " +
+           mean_sd(r.audio_alone) + " | " + mean_sd(r.visual_alone) + " | " +
+           mean_sd(r.audio_probe) + " | " + mean_sd(r.visual_probe) + " | " + mean_sd(r.pointing) +
+           " | " + mean_sd(r.temporal) + " | " + time + " |\n";
   }
   return out;
 }
@@ -185,20 +160,20 @@ std::string avqa_balance_table_markdown(const std::vector<BalanceBenchmarkRow>& 
 std::string balance_table_markdown(const std::vector<BalanceBenchmarkRow>& rows) {
   double joint_seconds = 0;
   for (const auto& r : rows) {
-    if (r.method == train::BalanceMethod::None) joint_seconds = mean(r.seconds_per_epoch);
+    if (r.method == train::BalanceMethod::None) joint_seconds = seed_mean(r.seconds_per_epoch);
   }
   std::string out =
       "| method | test accuracy % | macro-F1 % | audio alone % | visual alone % | audio probe % | "
       "visual probe % | s / epoch | x joint |\n|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : rows) {
     char time[64];
-    const double s = mean(r.seconds_per_epoch);
+    const double s = seed_mean(r.seconds_per_epoch);
     std::snprintf(
         time, sizeof time, "%.2f | %s", s,
         joint_seconds > 0 ? (std::to_string(s / joint_seconds).substr(0, 4)).c_str() : "-");
-    out += "| " + std::string(train::to_string(r.method)) + " | " + cell(r.accuracy) + " | " +
-           cell(r.macro_f1) + " | " + cell(r.audio_alone) + " | " + cell(r.visual_alone) + " | " +
-           cell(r.audio_probe) + " | " + cell(r.visual_probe) + " | " + time + " |\n";
+    out += "| " + std::string(train::to_string(r.method)) + " | " + mean_sd(r.accuracy) + " | " +
+           mean_sd(r.macro_f1) + " | " + mean_sd(r.audio_alone) + " | " + mean_sd(r.visual_alone) +
+           " | " + mean_sd(r.audio_probe) + " | " + mean_sd(r.visual_probe) + " | " + time + " |\n";
   }
   return out;
 }
@@ -223,9 +198,9 @@ void write_balance_plot(const std::vector<BalanceBenchmarkRow>& rows, const fs::
                                             &rows[i].visual_alone};
     for (int k = 0; k < 3; ++k) {
       const int x = x0 + k * 22;
-      const double m = mean(*series[k]);
+      const double m = seed_mean(*series[k]);
       cv::rectangle(image, {x, y_of(m)}, {x + 18, y_of(0)}, colours[k], cv::FILLED);
-      const double s = stddev(*series[k]);
+      const double s = seed_stddev(*series[k]);
       cv::line(image, {x + 9, y_of(m - s)}, {x + 9, y_of(m + s)}, cv::Scalar(0, 0, 0), 1);
     }
     cv::putText(image, train::to_string(rows[i].method), {x0 - 6, height - 40},

@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <functional>
 #include <map>
-#include <numeric>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
 #include "avclass/classification_task.h"
+#include "avclass/seed_statistics.h"
 #include "avqa/evaluation.h"
 #include "avqa/robust_evaluation.h"
 #include "avqa/train_options.h"
@@ -26,24 +26,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-double mean(const std::vector<double>& x) {
-  return x.empty() ? 0 : std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(x.size());
-}
-
-double stddev(const std::vector<double>& x) {
-  if (x.size() < 2) return 0;
-  const double m = mean(x);
-  double s = 0;
-  for (const double v : x)
-    s += (v - m) * (v - m);
-  return std::sqrt(s / static_cast<double>(x.size() - 1));
-}
-
 std::string cell(const std::vector<double>& x) {
-  if (x.empty()) return "–";
-  char text[64];
-  std::snprintf(text, sizeof text, "%.1f ± %.1f", 100 * mean(x), 100 * stddev(x));
-  return text;
+  return x.empty() ? "–" : mean_sd(x);
 }
 
 std::string signed_points(double share) {
@@ -74,7 +58,14 @@ json scored(const fs::path& run, const std::function<train::RobustReport()>& eva
   return j;
 }
 
-void add_seed(RobustBenchmarkRow& row, const json& report, const fs::path& run) {
+/// One seed's run into `row`: its robust-eval (scored), its seconds per epoch, a progress line.
+void add_seed(RobustBenchmarkRow& row,
+              const fs::path& run,
+              int seed,
+              const std::string& task,
+              bool progress,
+              const std::function<train::RobustReport()>& evaluate) {
+  const json report = scored(run, evaluate);
   const json& conditions = report.at("conditions");
   if (row.conditions.empty()) {
     for (const json& c : conditions) {
@@ -92,14 +83,11 @@ void add_seed(RobustBenchmarkRow& row, const json& report, const fs::path& run) 
   }
   for (std::size_t k = 0; k < conditions.size(); ++k)
     row.conditions[k].accuracy.push_back(conditions[k].at("accuracy").get<double>());
-}
-
-double mean_seconds(const fs::path& run) {
-  const auto metrics = train::read_metrics(run / "metrics.jsonl");
-  double seconds = 0;
-  for (const auto& m : metrics)
-    seconds += m.seconds;
-  return metrics.empty() ? 0 : seconds / static_cast<double>(metrics.size());
+  row.seconds_per_epoch.push_back(seconds_per_epoch(train::read_metrics(run / "metrics.jsonl")));
+  if (progress) {
+    std::fprintf(stderr, "%s %-8s seed %d: clean %.2f%%\n", task.c_str(), row.method.c_str(), seed,
+                 100 * row.conditions.at(0).accuracy.back());
+  }
 }
 
 /// Whether `run` holds `epochs` epochs (and, for a CRMT method, its phase 2).
@@ -152,16 +140,10 @@ RobustBenchmark run_robust_benchmark(const RobustBenchmarkOptions& b) {
         o.resume = fs::exists(o.out / "state.json", ec);
         train_classifier(o);
       }
-      const json report = scored(o.out, [&] {
+      add_seed(row, o.out, seed, out.task, b.progress, [&] {
         return robust_evaluate_classifier(o.out, annotations / "class-test.csv", b.cache,
                                           evaluation_options(b));
       });
-      add_seed(row, report, o.out);
-      row.seconds_per_epoch.push_back(mean_seconds(o.out));
-      if (b.progress) {
-        std::fprintf(stderr, "classification %-8s seed %d: clean %.2f%%\n", method.c_str(), seed,
-                     100 * row.conditions.at(0).accuracy.back());
-      }
     }
     out.rows.push_back(std::move(row));
   }
@@ -197,14 +179,8 @@ RobustBenchmark run_avqa_robust_benchmark(const RobustBenchmarkOptions& b) {
       e.run = o.out;
       e.annotations = o.train.parent_path() / "avqa-test.json";
       e.cache = o.cache;
-      const json report =
-          scored(o.out, [&] { return net::robust_evaluate_run(e, evaluation_options(b)).report; });
-      add_seed(row, report, o.out);
-      row.seconds_per_epoch.push_back(mean_seconds(o.out));
-      if (b.progress) {
-        std::fprintf(stderr, "ST-AVQA %-8s seed %d: clean %.2f%%\n", method.c_str(), seed,
-                     100 * row.conditions.at(0).accuracy.back());
-      }
+      add_seed(row, o.out, seed, out.task, b.progress,
+               [&] { return net::robust_evaluate_run(e, evaluation_options(b)).report; });
     }
     out.rows.push_back(std::move(row));
   }
@@ -243,7 +219,7 @@ std::string robust_benchmark_markdown(const RobustBenchmark& benchmark) {
   out += "| seconds per epoch |";
   for (const auto& row : benchmark.rows) {
     char text[32];
-    std::snprintf(text, sizeof text, " %.1f |", mean(row.seconds_per_epoch));
+    std::snprintf(text, sizeof text, " %.1f |", seed_mean(row.seconds_per_epoch));
     out += text;
   }
   out += "\n";
@@ -252,13 +228,13 @@ std::string robust_benchmark_markdown(const RobustBenchmark& benchmark) {
   const auto joint = std::find_if(benchmark.rows.begin(), benchmark.rows.end(),
                                   [](const auto& r) { return r.method == "none"; });
   if (joint == benchmark.rows.end() || joint->conditions.empty()) return out;
-  const double clean = mean(joint->conditions[0].accuracy);
+  const double clean = seed_mean(joint->conditions[0].accuracy);
   std::vector<double> radii;
   std::map<std::string, double> worst;  // per modality, accuracy at the largest radius
   for (const auto& c : joint->conditions) {
     if (c.kind != kAttack) continue;
     radii.push_back(c.amount);
-    worst[c.modality] = mean(c.accuracy);
+    worst[c.modality] = seed_mean(c.accuracy);
   }
   if (worst.empty()) return out;
   std::sort(radii.begin(), radii.end());
@@ -271,7 +247,7 @@ std::string robust_benchmark_markdown(const RobustBenchmark& benchmark) {
   bool halved = false;
   for (const double r : radii) {
     const auto* c = find(*joint, kAttack, preferred, r);
-    if (c != nullptr && mean(c->accuracy) <= clean / 2) {
+    if (c != nullptr && seed_mean(c->accuracy) <= clean / 2) {
       half = r;
       halved = true;
       break;
@@ -285,19 +261,19 @@ std::string robust_benchmark_markdown(const RobustBenchmark& benchmark) {
                 halved ? "loses half its accuracy under l2 PGD on it at"
                        : "never loses half its accuracy within these radii; at the largest,",
                 100 * half, 100 * clean,
-                100 * mean(find(*joint, kAttack, preferred, half)->accuracy));
+                100 * seed_mean(find(*joint, kAttack, preferred, half)->accuracy));
   out += line;
   out += "| method | clean | vs joint | " + preferred + " attacked at " +
          std::to_string(static_cast<int>(std::lround(100 * half))) +
          " % | vs joint | certified there (" + preferred +
          ") | target: clean at most 2 points below, +10 attacked |\n";
   out += "|---|---|---|---|---|---|---|\n";
-  const double joint_attacked = mean(find(*joint, kAttack, preferred, half)->accuracy);
+  const double joint_attacked = seed_mean(find(*joint, kAttack, preferred, half)->accuracy);
   for (const auto& row : benchmark.rows) {
-    const double c = mean(row.conditions.at(0).accuracy);
+    const double c = seed_mean(row.conditions.at(0).accuracy);
     const auto* attacked = find(row, kAttack, preferred, half);
     const auto* certified = find(row, "certified", preferred, half);
-    const double a = attacked != nullptr ? mean(attacked->accuracy) : 0;
+    const double a = attacked != nullptr ? seed_mean(attacked->accuracy) : 0;
     // "Keeps clean accuracy within 2 points": a gain keeps it too.
     const bool met = c - clean >= -0.02 - 1e-12 && a - joint_attacked >= 0.10 - 1e-12;
     out += "| " + std::string(row.method == "none" ? "joint" : row.method) + " | " +
@@ -330,13 +306,13 @@ void write_robust_benchmark_plot(const RobustBenchmark& benchmark, const fs::pat
       const std::string name = row.method == "none" ? "joint" : row.method;
       const auto colour =
           colours.count(row.method) ? colours.at(row.method) : std::array<int, 3>{60, 60, 60};
-      const double clean = mean(row.conditions.at(0).accuracy);
+      const double clean = seed_mean(row.conditions.at(0).accuracy);
       net::RadiusSeries attacked{name, {{0.0, clean}}, colour, false};
       net::RadiusSeries certified{name + " certified", {{0.0, clean}}, colour, true};
       for (const auto& c : row.conditions) {
         if (c.modality != modality) continue;
-        if (c.kind == kAttack) attacked.points.emplace_back(c.amount, mean(c.accuracy));
-        if (c.kind == "certified") certified.points.emplace_back(c.amount, mean(c.accuracy));
+        if (c.kind == kAttack) attacked.points.emplace_back(c.amount, seed_mean(c.accuracy));
+        if (c.kind == "certified") certified.points.emplace_back(c.amount, seed_mean(c.accuracy));
       }
       series.push_back(attacked);
       if (certified.points.size() > 1) series.push_back(certified);

@@ -24,6 +24,22 @@ namespace {
 namespace fs = std::filesystem;
 using avqa::testing::TempDir;
 
+// Three short epochs on the generated set's train and val files.
+net::TrainOptions short_run(const fs::path& dir) {
+  net::TrainOptions o;
+  o.task = "classify";
+  o.train = dir / "data/annotations/class-train.csv";
+  o.val = dir / "data/annotations/class-val.csv";
+  o.cache = dir / "data/features.h5";
+  o.out = dir / "run";
+  o.epochs = 3;
+  o.batch = 4;
+  o.learning_rate = 1e-3;
+  o.classifier_width = 16;
+  o.progress = false;
+  return o;
+}
+
 void generate(const fs::path& dir, double imbalance) {
   synthetic::GeneratorOptions g;
   g.out = dir / "data";
@@ -74,16 +90,7 @@ TEST(ClassificationTask, TrainsWithCrmtAndReportsCertifiedAccuracy) {
   TempDir dir("classify_crmt");
   generate(dir.path(), 0.5);
   avqa::testing::extract_tiny_features(dir.path(), 2);
-  net::TrainOptions o;
-  o.task = "classify";
-  o.train = dir / "data/annotations/class-train.csv";
-  o.val = dir / "data/annotations/class-val.csv";
-  o.cache = dir / "data/features.h5";
-  o.out = dir / "run";
-  o.epochs = 3;
-  o.batch = 4;
-  o.learning_rate = 1e-3;
-  o.classifier_width = 16;
+  net::TrainOptions o = short_run(dir.path());
   o.robust = "crmt";
   o.crmt_lr_scale = 100;
   o.method = train::BalanceMethod::OgmGe;  // --robust composes with --balance
@@ -133,16 +140,7 @@ TEST(ClassificationTask, TrainsWithABalanceMethodAndEvaluates) {
   TempDir dir("classify_train");
   generate(dir.path(), 0.5);
   avqa::testing::extract_tiny_features(dir.path(), 2);
-  net::TrainOptions o;
-  o.task = "classify";
-  o.train = dir / "data/annotations/class-train.csv";
-  o.val = dir / "data/annotations/class-val.csv";
-  o.cache = dir / "data/features.h5";
-  o.out = dir / "run";
-  o.epochs = 3;
-  o.batch = 4;
-  o.learning_rate = 1e-3;
-  o.classifier_width = 16;
+  net::TrainOptions o = short_run(dir.path());
   o.method = train::BalanceMethod::OgmGe;
   o.progress = false;
   const train::FitReport report = train_classifier(o);
