@@ -31,25 +31,9 @@ avqa=${AVQA:-build/release/tools/avqa}
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) CPU(s); $threads thread(s)"
 mkdir -p "$out"
 # The balance benchmark's data: 480 clips of 6 classes where each modality decides clips the
-# other cannot, backbones pretrained on other generated clips (see bench/balance.sh).
-if [ ! -f "$out/data/annotations/class-test.csv" ]; then
-  "$avqa" generate --out "$out/data" --videos 480 --seconds 3 --size 112 --seed 7 \
-    --classes 6 --imbalance 0.5 --ambiguous-audio 0.25 \
-    --ambiguous-snr -20 --split 0.25,0.15,0.6 --questions-per-video 1 --overwrite
-fi
-if [ ! -f "$out/weights/resnet18.pt" ]; then
-  if [ ! -f "$out/pretrain/manifest.json" ]; then
-    "$avqa" generate --out "$out/pretrain" --videos 240 --seconds 5 --size 112 --seed 8 \
-      --classes 6 --imbalance 0.5 --questions-per-video 1 --overwrite
-  fi
-  "$avqa" --threads "$threads" pretrain-backbones --data "$out/pretrain" --out "$out/weights" \
-    --epochs 4 --size 112 --lr 5e-4
-fi
-if [ ! -f "$out/data/features.h5" ] || ! "$avqa" cache verify "$out/data/features.h5" >/dev/null 2>&1; then
-  "$avqa" --threads "$threads" extract --videos "$out/data/videos" --out "$out/data/features.h5" \
-    --seconds 3 --size 112 --visual-weights "$out/weights/resnet18.pt" \
-    --audio-weights "$out/weights/vggish.pt" --resume
-fi
+# other cannot, backbones pretrained on other generated clips (bench/classification_data.sh).
+. bench/classification_data.sh
+make_classification_data "$out" "$avqa" "$threads" 480 6 0.5 0.25
 avqa_args=()
 [ -n "$avqa_run" ] && avqa_args=(--avqa-config "$avqa_run/run.json" --avqa-epochs "$avqa_epochs" --avqa-seeds "$avqa_seeds")
 start=$(date +%s)
