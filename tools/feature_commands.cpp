@@ -228,6 +228,10 @@ void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
                    "Use at most this many training videos (0 = all)")
       ->capture_default_str();
   pretrain->add_option("--seed", pre->seed, "Random seed")->capture_default_str();
+  pretrain->add_option("--corpus", pre->corpora,
+                       "Another dataset written by avqa generate (another --seed), learnt from "
+                       "whole: more scenes for the backbones, as ImageNet is for real data; "
+                       "repeatable");
   auto objective = std::make_shared<std::string>("cells");
   pretrain
       ->add_option("--objective", *objective,
@@ -241,8 +245,10 @@ void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
     pre->out = (*pre_paths)[1];
     pre->objective = features::parse_pretrain_objective(*objective);
     const features::PretrainReport r = features::pretrain_backbones(*pre);
-    std::printf("trained on %zu frames / seconds of audio, evaluated on %zu (val split)\n",
-                r.train_frames, r.val_frames);
+    std::printf(
+        "trained on %zu frames / seconds of audio (the train split and %zu corpus "
+        "videos), evaluated on %zu (val split)\n",
+        r.train_frames, r.corpus_videos, r.val_frames);
     for (std::size_t e = 0; e < r.epochs.size(); ++e) {
       const auto& s = r.epochs[e];
       std::printf(

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -99,6 +100,49 @@ Samples load_samples(const fs::path& data,
           torch::cat(examples), torch::cat(audio_labels)};
 }
 
+Samples concatenate(const std::vector<Samples>& parts) {
+  const auto cat = [&](torch::Tensor Samples::*field) {
+    std::vector<torch::Tensor> tensors;
+    for (const Samples& part : parts)
+      tensors.push_back(part.*field);
+    return torch::cat(tensors);
+  };
+  return {cat(&Samples::frames), cat(&Samples::frame_labels), cat(&Samples::cell_labels),
+          cat(&Samples::examples), cat(&Samples::audio_labels)};
+}
+
+// Every video of a generated dataset that has its truth: a corpus is used whole.
+std::vector<std::string> corpus_videos(const fs::path& corpus) {
+  std::vector<std::string> ids;
+  const fs::path truth = corpus / "truth";
+  if (!fs::is_directory(truth))
+    throw core::InputError({corpus.string(), std::nullopt, ""},
+                           "is not a dataset written by avqa generate (no truth/ folder)");
+  for (const auto& entry : fs::directory_iterator(truth)) {
+    if (entry.path().extension() != ".json") continue;
+    const std::string id = entry.path().stem().string();
+    if (fs::exists(corpus / "videos" / (id + ".mp4"))) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  if (ids.empty())
+    throw core::InputError({corpus.string(), std::nullopt, ""}, "has no videos with truth");
+  return ids;
+}
+
+// The generator's seed of a dataset (its manifest.json), if it records one.
+std::optional<std::uint64_t> generator_seed(const fs::path& data) {
+  const fs::path manifest = data / "manifest.json";
+  if (!fs::exists(manifest)) return std::nullopt;
+  try {
+    const json m = json::parse(data::read_text_file(manifest));
+    if (!m.contains("seed")) return std::nullopt;
+    return m.at("seed").get<std::uint64_t>();
+  } catch (const json::exception& e) {
+    throw core::InputError({manifest.string(), std::nullopt, "seed"},
+                           std::string("invalid manifest: ") + e.what());
+  }
+}
+
 double micro_f1(const torch::Tensor& logits, const torch::Tensor& labels) {
   const auto predicted = (logits > 0).to(torch::kFloat32);
   const double tp = (predicted * labels).sum().item<double>();
@@ -159,6 +203,17 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
     train.resize(static_cast<std::size_t>(o.max_videos));
   if (train.empty())
     throw core::InputError({o.data.string(), std::nullopt, ""}, "has no training videos");
+  std::vector<std::vector<std::string>> corpora;
+  const std::optional<std::uint64_t> data_seed = generator_seed(o.data);
+  for (const fs::path& corpus : o.corpora) {
+    if (data_seed && generator_seed(corpus) == data_seed)
+      throw core::InputError({(corpus / "manifest.json").string(), std::nullopt, "seed"},
+                             "was generated with --seed " + std::to_string(*data_seed) + " like " +
+                                 o.data.string() +
+                                 ": its videos would repeat that dataset's test videos; "
+                                 "generate the corpus with another seed");
+    corpora.push_back(corpus_videos(corpus));
+  }
 
   torch::manual_seed(static_cast<std::int64_t>(o.seed));
   ResNet18 resnet(ResNet18Options{true});
@@ -176,8 +231,14 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
     return static_cast<int>(
         resnet->forward(torch::zeros({1, 3, o.frame_size, o.frame_size})).size(2));
   }();
-  const Samples train_set = load_samples(o.data, train, o.frame_size, grid);
-  const Samples val_set = val.empty() ? train_set : load_samples(o.data, val, o.frame_size, grid);
+  std::vector<Samples> train_parts{load_samples(o.data, train, o.frame_size, grid)};
+  const Samples val_set =
+      val.empty() ? train_parts.front() : load_samples(o.data, val, o.frame_size, grid);
+  for (std::size_t c = 0; c < corpora.size(); ++c)
+    train_parts.push_back(load_samples(o.corpora[c], corpora[c], o.frame_size, grid));
+  const Samples train_set =
+      train_parts.size() == 1 ? train_parts.front() : concatenate(train_parts);
+  train_parts.clear();
 
   std::vector<torch::Tensor> visual_params = resnet->parameters();
   for (const auto& p : visual_head->parameters())
@@ -205,6 +266,8 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
 
   PretrainReport report;
   report.train_frames = static_cast<std::size_t>(train_set.frames.size(0));
+  for (const auto& ids : corpora)
+    report.corpus_videos += ids.size();
   report.val_frames = static_cast<std::size_t>(val_set.frames.size(0));
   const std::int64_t n_frames = train_set.frames.size(0);
   const std::int64_t n_examples = train_set.examples.size(0);
@@ -297,6 +360,13 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
       epochs.back()["cell_val_f1"] = e.cell_val_f1;
     }
   }
+  json corpora_description = json::array();
+  for (std::size_t c = 0; c < corpora.size(); ++c) {
+    const std::optional<std::uint64_t> seed = generator_seed(o.corpora[c]);
+    corpora_description.push_back({{"data", fs::absolute(o.corpora[c]).lexically_normal().string()},
+                                   {"videos", corpora[c].size()},
+                                   {"generator_seed", seed ? json(*seed) : json(nullptr)}});
+  }
   const json description = {
       {"what",
        "ResNet-18 (layer4 stride 1) and VGGish trained by avqa "
@@ -311,6 +381,7 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
                                   "(the cell's centre in an instrument's truth box)"
                                 : "visible per frame (from the map's mean)"},
       {"train_videos", train.size()},
+      {"corpora", corpora_description},
       {"frame_size", o.frame_size},
       {"epochs", epochs},
       {"seed", o.seed},

@@ -35,6 +35,11 @@ struct PretrainOptions {
   int frame_size = 112;  ///< training resolution (the trunk is convolutional: extract at any size)
   std::uint64_t seed = 0;
   int max_videos = 0;  ///< 0 = every training video
+  /// More generated datasets to learn from, every video of each (all splits): a pretraining
+  /// corpus, as ImageNet is for real data. `data` keeps its role (its train split is learnt, its
+  /// val split scores); a corpus generated with `data`'s seed would repeat its test videos and is
+  /// refused.
+  std::vector<std::filesystem::path> corpora;
   PretrainObjective objective = PretrainObjective::Cells;
   bool progress = true;
 };
@@ -62,7 +67,8 @@ struct PretrainReport {
   std::vector<PretrainEpoch> epochs;
   std::filesystem::path visual_weights;
   std::filesystem::path audio_weights;
-  std::size_t train_frames = 0;
+  std::size_t train_frames = 0;  ///< data's training frames plus every corpus's
+  std::size_t corpus_videos = 0;
   std::size_t val_frames = 0;
 };
 

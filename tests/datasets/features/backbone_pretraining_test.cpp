@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "core/input_error.h"
 #include "datasets/features/backbones.h"
 #include "datasets/features/extractor.h"
 #include "datasets/synthetic/generator.h"
@@ -86,6 +87,43 @@ TEST(PretrainBackbones, TheFramesObjectiveTrainsNoCellHead) {
   const auto description = nlohmann::json::parse(std::ifstream(dir / "weights/pretraining.json"));
   EXPECT_EQ(description["objective"], "frames");
   EXPECT_FALSE(description["epochs"][0].contains("cell_val_f1"));
+}
+
+TEST(PretrainBackbones, LearnsFromEveryVideoOfACorpusAndRefusesOneWithTheDatasetsSeed) {
+  TempDir dir("pretrain-corpus");
+  avqa::testing::generate_tiny_dataset(dir / "main", 4, 2, 13, {0.5, 0.5, 0.0});
+  // Every split of a corpus is learnt from, the test split included: it is not the dataset's.
+  avqa::testing::generate_tiny_dataset(dir / "corpus", 3, 2, 14, {0.4, 0.3, 0.3});
+  PretrainOptions o;
+  o.data = dir / "main/data";
+  o.out = dir / "weights";
+  o.epochs = 1;
+  o.batch = 4;
+  o.frame_size = 32;
+  o.progress = false;
+  o.corpora = {dir / "corpus/data"};
+  const PretrainReport report = pretrain_backbones(o);
+  EXPECT_EQ(report.train_frames, 10u);  // 2 training videos and 3 corpus videos, 2 s each
+  EXPECT_EQ(report.corpus_videos, 3u);
+  const auto description = nlohmann::json::parse(std::ifstream(dir / "weights/pretraining.json"));
+  ASSERT_EQ(description["corpora"].size(), 1u);
+  EXPECT_EQ(description["corpora"][0]["videos"], 3);
+  EXPECT_EQ(description["corpora"][0]["generator_seed"], 14);
+
+  // Generated with the dataset's own seed, the corpus would hold its test videos.
+  avqa::testing::generate_tiny_dataset(dir / "same-seed", 3, 2, 13, {0.4, 0.3, 0.3});
+  o.corpora = {dir / "same-seed/data"};
+  o.out = dir / "refused";
+  try {
+    pretrain_backbones(o);
+    FAIL() << "a corpus with the dataset's seed was accepted";
+  } catch (const core::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("seed"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("same-seed"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "refused"));
+  o.corpora = {dir / "main"};  // not a dataset: no truth/
+  EXPECT_THROW(pretrain_backbones(o), core::InputError);
 }
 
 TEST(PretrainObjective, ParsesItsNamesAndRefusesOthers) {
