@@ -395,7 +395,13 @@ AskResult VideoAnswerer::answer_under_attack(const PreparedVideo& video,
   o.radius = a.radius;
   o.steps = a.steps;
   o.relative = true;
-  const train::Batch attacked = train::attack(model, batch, o);
+  train::Batch attacked = train::attack(model, batch, o);
+  // Back into the pixels a screen can show: each coordinate moves towards the clean input, which
+  // lies inside the box, so the perturbation stays inside the ball.
+  if (const auto range = m.extractor->input_range(a.modality)) {
+    auto& x = attacked.inputs[attacked_modality];
+    x = torch::max(torch::min(x, range->second.unsqueeze(0)), range->first.unsqueeze(0));
+  }
   PreparedVideo moved = video;
   {
     torch::NoGradGuard no_grad;

@@ -273,6 +273,15 @@ std::map<std::string, at::Tensor> ClipFeatureExtractor::backbone_inputs(
   return out;
 }
 
+std::optional<std::pair<at::Tensor, at::Tensor>> ClipFeatureExtractor::input_range(
+    const std::string& name) const {
+  if (name != "visual" || !impl_->visual) return std::nullopt;
+  // Black and white frames of one pixel, normalised as every frame is: [2, 3, 1, 1].
+  const auto extremes = torch::tensor({0, 0, 0, 255, 255, 255}, torch::kUInt8).view({2, 1, 1, 3});
+  const auto normalised = normalize_frames(extremes, impl_->options.normalization);
+  return std::make_pair(std::get<0>(normalised.min(0)), std::get<0>(normalised.max(0)));
+}
+
 at::Tensor ClipFeatureExtractor::features_of(const std::string& name, const at::Tensor& input) {
   Backbone* backbone = name == "visual"  ? impl_->visual.get()
                        : name == "audio" ? impl_->audio.get()

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,6 +73,11 @@ class ClipFeatureExtractor {
   /// examples [T, 1, 96, 64] (the modalities this extractor has). What an attack on the decoded
   /// video perturbs.
   std::map<std::string, at::Tensor> backbone_inputs(const media::SampledClip& clip) const;
+  /// The box modality `name`'s backbone input lives in, as {lowest, highest} broadcastable to one
+  /// segment's input: "visual" frames hold pixels 0..255 before normalisation ([3, 1, 1] each);
+  /// none for "audio" (a log-mel example has no hard bounds). An attack on decoded frames is
+  /// clamped to it, so what it reports could be shown on a screen.
+  std::optional<std::pair<at::Tensor, at::Tensor>> input_range(const std::string& name) const;
   /// Modality `name`'s features of its backbone input, with autograd where the input requires
   /// gradients: [T, segment_size...] as extract() gives them (float).
   at::Tensor features_of(const std::string& name, const at::Tensor& input);

@@ -246,6 +246,20 @@ TEST(Ask, AnswersWithAttentionAndOverlays) {
       EXPECT_GT(share, 0) << note;
       EXPECT_LE(share, 50.0 + 1e-9) << note;
     }
+    // A radius far beyond the pixels' range: the attacked frames stay valid pixels, so the input
+    // moves much less than the 100-fold radius allows (unclamped, PGD ends on the ball's edge).
+    {
+      VideoAttack wild;
+      wild.modality = "visual";
+      wild.radius = 100;
+      wild.steps = 3;
+      const std::string note = answerer.answer_under_attack(video, question, wild).notes.back();
+      const auto at = note.find(" % of its norm");
+      ASSERT_NE(at, std::string::npos) << note;
+      const double share = std::stod(note.substr(note.rfind('(', at) + 1));
+      EXPECT_GT(share, 0) << note;
+      EXPECT_LT(share, 1000.0) << note;
+    }
     VideoAttack odd;
     odd.modality = "smell";
     EXPECT_THROW(answerer.answer_under_attack(video, question, odd), std::invalid_argument);
