@@ -111,7 +111,13 @@ Samples concatenate(const std::vector<Samples>& parts) {
           cat(&Samples::examples), cat(&Samples::audio_labels)};
 }
 
-// Every video of a generated dataset that has its truth: a corpus is used whole.
+// A pretraining corpus: every video of a generated dataset that has its truth, used whole.
+struct Corpus {
+  fs::path data;
+  std::vector<std::string> videos;
+  std::optional<std::uint64_t> seed;  // the generator's, from its manifest
+};
+
 std::vector<std::string> corpus_videos(const fs::path& corpus) {
   std::vector<std::string> ids;
   const fs::path truth = corpus / "truth";
@@ -203,16 +209,18 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
     train.resize(static_cast<std::size_t>(o.max_videos));
   if (train.empty())
     throw core::InputError({o.data.string(), std::nullopt, ""}, "has no training videos");
-  std::vector<std::vector<std::string>> corpora;
+  std::vector<Corpus> corpora;
   const std::optional<std::uint64_t> data_seed = generator_seed(o.data);
   for (const fs::path& corpus : o.corpora) {
-    if (data_seed && generator_seed(corpus) == data_seed)
+    Corpus c{corpus, {}, generator_seed(corpus)};
+    if (data_seed && c.seed == data_seed)
       throw core::InputError({(corpus / "manifest.json").string(), std::nullopt, "seed"},
                              "was generated with --seed " + std::to_string(*data_seed) + " like " +
                                  o.data.string() +
                                  ": its videos would repeat that dataset's test videos; "
                                  "generate the corpus with another seed");
-    corpora.push_back(corpus_videos(corpus));
+    c.videos = corpus_videos(corpus);
+    corpora.push_back(std::move(c));
   }
 
   torch::manual_seed(static_cast<std::int64_t>(o.seed));
@@ -234,8 +242,8 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
   std::vector<Samples> train_parts{load_samples(o.data, train, o.frame_size, grid)};
   const Samples val_set =
       val.empty() ? train_parts.front() : load_samples(o.data, val, o.frame_size, grid);
-  for (std::size_t c = 0; c < corpora.size(); ++c)
-    train_parts.push_back(load_samples(o.corpora[c], corpora[c], o.frame_size, grid));
+  for (const Corpus& c : corpora)
+    train_parts.push_back(load_samples(c.data, c.videos, o.frame_size, grid));
   const Samples train_set =
       train_parts.size() == 1 ? train_parts.front() : concatenate(train_parts);
   train_parts.clear();
@@ -266,8 +274,8 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
 
   PretrainReport report;
   report.train_frames = static_cast<std::size_t>(train_set.frames.size(0));
-  for (const auto& ids : corpora)
-    report.corpus_videos += ids.size();
+  for (const Corpus& c : corpora)
+    report.corpus_videos += c.videos.size();
   report.val_frames = static_cast<std::size_t>(val_set.frames.size(0));
   const std::int64_t n_frames = train_set.frames.size(0);
   const std::int64_t n_examples = train_set.examples.size(0);
@@ -361,11 +369,10 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
     }
   }
   json corpora_description = json::array();
-  for (std::size_t c = 0; c < corpora.size(); ++c) {
-    const std::optional<std::uint64_t> seed = generator_seed(o.corpora[c]);
-    corpora_description.push_back({{"data", fs::absolute(o.corpora[c]).lexically_normal().string()},
-                                   {"videos", corpora[c].size()},
-                                   {"generator_seed", seed ? json(*seed) : json(nullptr)}});
+  for (const Corpus& c : corpora) {
+    corpora_description.push_back({{"data", fs::absolute(c.data).lexically_normal().string()},
+                                   {"videos", c.videos.size()},
+                                   {"generator_seed", c.seed ? json(*c.seed) : json(nullptr)}});
   }
   const json description = {
       {"what",

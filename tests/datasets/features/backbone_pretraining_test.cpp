@@ -19,18 +19,26 @@ namespace {
 namespace fs = std::filesystem;
 using avqa::testing::TempDir;
 
+// One quick pass at 32 px (2x2 maps), quietly: what each test then changes is what it is about.
+PretrainOptions tiny_pretraining(const fs::path& data, const fs::path& out) {
+  PretrainOptions o;
+  o.data = data;
+  o.out = out;
+  o.epochs = 1;
+  o.batch = 4;
+  o.frame_size = 32;
+  o.progress = false;
+  return o;
+}
+
 TEST(PretrainBackbones, LearnsFromTheTruthAndWritesWeightsExtractRecords) {
   TempDir dir("pretrain");
   avqa::testing::generate_tiny_dataset(dir.path(), 8, 2, 12, {0.75, 0.25, 0.0});
 
-  PretrainOptions o;
-  o.data = dir / "data";
-  o.out = dir / "weights";
+  PretrainOptions o = tiny_pretraining(dir / "data", dir / "weights");
   o.epochs = 3;
   o.batch = 6;
   o.learning_rate = 3e-4;
-  o.frame_size = 32;
-  o.progress = false;
   const PretrainReport report = pretrain_backbones(o);
   ASSERT_EQ(report.epochs.size(), 3u);
   EXPECT_EQ(report.train_frames, 12u);  // 6 training videos x 2 s
@@ -74,13 +82,7 @@ TEST(PretrainBackbones, LearnsFromTheTruthAndWritesWeightsExtractRecords) {
 TEST(PretrainBackbones, TheFramesObjectiveTrainsNoCellHead) {
   TempDir dir("pretrain-frames");
   avqa::testing::generate_tiny_dataset(dir.path(), 4, 2, 13, {0.5, 0.5, 0.0});
-  PretrainOptions o;
-  o.data = dir / "data";
-  o.out = dir / "weights";
-  o.epochs = 1;
-  o.batch = 4;
-  o.frame_size = 32;
-  o.progress = false;
+  PretrainOptions o = tiny_pretraining(dir / "data", dir / "weights");
   o.objective = PretrainObjective::Frames;
   const PretrainReport report = pretrain_backbones(o);
   EXPECT_EQ(report.epochs.at(0).cell_loss, 0.0);
@@ -94,13 +96,7 @@ TEST(PretrainBackbones, LearnsFromEveryVideoOfACorpusAndRefusesOneWithTheDataset
   avqa::testing::generate_tiny_dataset(dir / "main", 4, 2, 13, {0.5, 0.5, 0.0});
   // Every split of a corpus is learnt from, the test split included: it is not the dataset's.
   avqa::testing::generate_tiny_dataset(dir / "corpus", 3, 2, 14, {0.4, 0.3, 0.3});
-  PretrainOptions o;
-  o.data = dir / "main/data";
-  o.out = dir / "weights";
-  o.epochs = 1;
-  o.batch = 4;
-  o.frame_size = 32;
-  o.progress = false;
+  PretrainOptions o = tiny_pretraining(dir / "main/data", dir / "weights");
   o.corpora = {dir / "corpus/data"};
   const PretrainReport report = pretrain_backbones(o);
   EXPECT_EQ(report.train_frames, 10u);  // 2 training videos and 3 corpus videos, 2 s each
