@@ -17,6 +17,7 @@
 #include "avqa/train_options.h"
 #include "avqa/trainer.h"
 #include "core/atomic_file.h"
+#include "core/input_error.h"
 #include "core/train/epoch_metrics.h"
 #include "core/train/robust_evaluation.h"
 
@@ -90,10 +91,25 @@ void add_seed(RobustBenchmarkRow& row,
   }
 }
 
-/// Whether `run` holds `epochs` epochs (and, for a CRMT method, its phase 2).
-bool finished(const fs::path& run, int epochs, const std::string& method) {
-  if (static_cast<int>(train::read_metrics(run / "metrics.jsonl").size()) < epochs) return false;
-  return method.rfind("crmt", 0) != 0 || fs::exists(run / "crmt.json");
+/// Whether the run `o` asks for is already there: o.out holds o.epochs epochs (and, for a CRMT
+/// method, its phase 2). A run folder trained with another training attack is refused, naming its
+/// run.json and the field, rather than reused or resumed under the new settings.
+bool finished(const net::TrainOptions& o) {
+  const fs::path config = o.out / "run.json";
+  std::error_code ec;
+  if (fs::exists(config, ec) && (o.robust == "adv" || o.robust == "crmt-at")) {
+    const net::TrainOptions& was = net::load_train_config(config).options;
+    auto refuse = [&](const std::string& field, const std::string& what) {
+      throw core::InputError({config.string(), std::nullopt, field},
+                             what + ": this benchmark asks for another; give another --out");
+    };
+    if (was.robust_ball != o.robust_ball) refuse("robust_ball", "was " + was.robust_ball);
+    if (std::abs(was.robust_radius - o.robust_radius) > 1e-12)
+      refuse("robust_radius", "was " + json(was.robust_radius).dump());
+  }
+  if (static_cast<int>(train::read_metrics(o.out / "metrics.jsonl").size()) < o.epochs)
+    return false;
+  return !o.certified() || fs::exists(o.out / "crmt.json");
 }
 
 const RobustBenchmarkCondition* find(const RobustBenchmarkRow& row,
@@ -133,9 +149,10 @@ RobustBenchmark run_robust_benchmark(const RobustBenchmarkOptions& b) {
       o.seed = static_cast<std::uint64_t>(seed);
       o.robust = method;
       o.robust_radius = b.adv_radius;
+      o.robust_ball = b.adv_ball;
       o.crmt_init = b.crmt_init;
       o.progress = false;
-      if (!finished(o.out, o.epochs, method)) {
+      if (!finished(o)) {
         std::error_code ec;
         o.resume = fs::exists(o.out / "state.json", ec);
         train_classifier(o);
@@ -166,11 +183,12 @@ RobustBenchmark run_avqa_robust_benchmark(const RobustBenchmarkOptions& b) {
       o.seed = static_cast<std::uint64_t>(seed);
       o.robust = method;
       o.robust_radius = b.adv_radius;
+      o.robust_ball = b.adv_ball;
       o.crmt_init = b.crmt_init;
       o.keep_weights.clear();
       o.resume = false;
       o.progress = false;
-      if (!finished(o.out, o.epochs, method)) {
+      if (!finished(o)) {
         std::error_code ec;
         o.resume = fs::exists(o.out / "state.json", ec);
         net::train(o);

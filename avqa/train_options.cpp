@@ -157,8 +157,8 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        "valuation-sample, valuation-modality (each method's settings below)",
        &O::method},
       {"robust",
-       "Robust training: none; adv (each batch replaced by a PGD attack on all modalities "
-       "together); crmt (CRMT: certifiable head, margin regulariser, then the integration "
+       "Robust training: none; adv (each batch replaced by a PGD attack on all modalities, "
+       "--robust-ball); crmt (CRMT: certifiable head, margin regulariser, then the integration "
        "weights trained to enlarge the certified radius); crmt-at (crmt on adv's batches); "
        "crmt-mix (crmt on mixed-up batches, classification only). Composes with --balance",
        &O::robust},
@@ -166,6 +166,11 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        &O::robust_radius, Range::NonNegative},
       {"robust-steps", "adv, crmt-at: PGD steps of radius / 3", &O::robust_steps, Range::Positive},
       {"robust-norm", "adv, crmt-at: attack norm, l2 or linf", &O::robust_norm},
+      {"robust-ball",
+       "adv, crmt-at: joint (one ball over all modalities, a share of their joint norm) or "
+       "per-modality (a ball per modality, a share of its own norm: for inputs of very different "
+       "sizes, as ST-AVQA's audio beside its maps)",
+       &O::robust_ball},
       {"crmt-rho", "CRMT: weight of the margin regulariser", &O::crmt_rho, Range::NonNegative},
       {"crmt-init", "CRMT: the integration weights' initial value (the original's 0.1)",
        &O::crmt_init, Range::Positive},

@@ -410,6 +410,11 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
   rob->add_option("--adv-radius", robust->adv_radius,
                   "adv, crmt-at: training attack radius, a share of each input's norm")
       ->capture_default_str();
+  rob->add_option("--adv-ball", robust->adv_ball,
+                  "adv, crmt-at: the training attack's ball, joint or per-modality (avqa train "
+                  "--robust-ball)")
+      ->check(CLI::IsMember({"joint", "per-modality"}))
+      ->capture_default_str();
   rob->add_option("--crmt-init", robust->crmt_init, "crmt methods: initial integration weights")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -20,6 +20,9 @@ void validate_robust_training(const RobustTrainingOptions& o) {
   parse_attack_norm(o.robust_norm);
   if (!(o.robust_radius >= 0)) throw std::invalid_argument("--robust-radius must be >= 0");
   if (o.robust_steps < 1) throw std::invalid_argument("--robust-steps must be at least 1");
+  if (o.robust_ball != "joint" && o.robust_ball != "per-modality")
+    throw std::invalid_argument("--robust-ball: unknown ball '" + o.robust_ball +
+                                "' (joint, per-modality)");
 }
 
 void AdversarialTraining::on_fit_start(FitContext& fit) {
@@ -43,7 +46,7 @@ std::vector<std::shared_ptr<Hook>> make_robust_hooks(const RobustTrainingOptions
   a.radius = o.robust_radius;
   a.steps = o.robust_steps;
   a.relative = true;
-  a.joint = true;
+  a.joint = o.robust_ball == "joint";
   // Before the CRMT hook: it reads the batch the attack made.
   hooks.insert(hooks.begin(), std::make_shared<AdversarialTraining>(a));
   return hooks;

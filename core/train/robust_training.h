@@ -9,8 +9,9 @@
 
 // Robust training on the training core (`avqa train --robust M`), composing with any --balance
 // method, which then acts on what these hooks made of the batch:
-//  - adv: every training batch's inputs replaced by a PGD attack on all modalities together
-//    before the step (the model trains on attacked inputs only, as CRMT-AT does);
+//  - adv: every training batch's inputs replaced by a PGD attack on all modalities (one ball
+//    together or one per modality) before the step (the model trains on attacked inputs only, as
+//    CRMT-AT does);
 //  - crmt: the model built with a CRMT head, its margin regulariser added to the loss, then
 //    phase 2 on the finished run (core/train/crmt.h);
 //  - crmt-at: crmt on adv's attacked batches; crmt-mix: crmt on mixed-up batches.
@@ -39,6 +40,13 @@ struct RobustTrainingOptions : CrmtOptions {
   double robust_radius = 0.05;     ///< adv, crmt-at: a fraction of each sample's input norm
   int robust_steps = 3;            ///< PGD steps of radius / 3
   std::string robust_norm = "l2";  ///< "l2" or "linf"
+  /// "joint": one ball over all modalities together, its radius a share of their joint norm
+  /// (rob_test.py's joint attack); "per-modality": a ball per modality, each a share of that
+  /// modality's own norm. Where one input is much smaller than the others the joint ball lets the
+  /// attack spend its whole budget on it, several times its own share: ST-AVQA's audio [T, 128]
+  /// has about a third of the norm of its maps [T, 512, 7, 7] (350 against 1,100 on the demo's
+  /// cache), so a joint 5 % may move the audio by 16 % of its norm.
+  std::string robust_ball = "joint";
 
   /// Whether the model needs a CRMT head (and the run phase 2).
   bool certified() const { return robust.rfind("crmt", 0) == 0; }

@@ -1,7 +1,10 @@
 #include "avclass/robust_benchmark.h"
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 
+#include "core/input_error.h"
 #include "tests/test_paths.h"
 
 namespace avqa::avclass {
@@ -63,6 +66,38 @@ TEST(RobustBenchmark, SummaryJudgesEachMethodAtTheRadiusWhereJointLosesHalf) {
   write_robust_benchmark_plot(b, dir / "robust.png");
   EXPECT_TRUE(std::filesystem::exists(dir / "robust-audio.png"));
   EXPECT_TRUE(std::filesystem::exists(dir / "robust-visual.png"));
+}
+
+// A run folder left by a benchmark with another training attack is refused, not reused: its
+// accuracy would be reported under the new settings.
+TEST(RobustBenchmark, RefusesARunFolderTrainedWithAnotherAttack) {
+  avqa::testing::TempDir dir("robust_benchmark_other_attack");
+  std::filesystem::create_directories(dir / "adv-seed1");
+  {
+    std::ofstream run(dir / "adv-seed1" / "run.json");
+    run << R"({"task": "classify", "robust": "adv", "robust_ball": "joint", "robust_radius": 0.05})";
+  }
+  RobustBenchmarkOptions o;
+  o.data = dir / "no-data";
+  o.out = dir.path();
+  o.methods = {"adv"};
+  o.seeds = 1;
+  o.adv_ball = "per-modality";
+  auto message = [&] {
+    try {
+      run_robust_benchmark(o);
+    } catch (const core::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string ball = message();
+  EXPECT_NE(ball.find("run.json"), std::string::npos) << ball;
+  EXPECT_NE(ball.find("robust_ball"), std::string::npos) << ball;
+  o.adv_ball = "joint";
+  o.adv_radius = 0.1;
+  const std::string radius = message();
+  EXPECT_NE(radius.find("robust_radius"), std::string::npos) << radius;
 }
 
 }  // namespace

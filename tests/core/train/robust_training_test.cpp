@@ -25,9 +25,14 @@ class MovedBatches : public Hook {
       x = torch::zeros_like(x);
     moved.push_back(perturbation_norms(clean, step.batch, {0, 1}, AttackNorm::L2));
     size.push_back(perturbation_norms(zero, clean, {0, 1}, AttackNorm::L2));
+    for (std::size_t m = 0; m < 2; ++m) {
+      moved_modality[m].push_back(perturbation_norms(clean, step.batch, {m}, AttackNorm::L2));
+      size_modality[m].push_back(perturbation_norms(zero, clean, {m}, AttackNorm::L2));
+    }
     labels_kept = labels_kept && torch::equal(clean.labels, step.batch.labels);
   }
   std::vector<at::Tensor> moved, size;
+  std::vector<at::Tensor> moved_modality[2], size_modality[2];
   bool labels_kept = true;
 
  private:
@@ -63,6 +68,49 @@ TEST(AdversarialTraining, TrainsOnBatchesMovedInsideTheRelativeBall) {
   }
 }
 
+// The toy's audio (norm about 2) is smaller than its visual input (about 6): the joint ball lets
+// the attack move the audio by more than a tenth of its own norm, the per-modality ball does not.
+TEST(AdversarialTraining, PerModalityBallBoundsEachModalityByItsOwnNorm) {
+  const ToyData train(64, 1), val(32, 2);
+  auto moved_audio_beyond_own_share = [&](const std::string& ball) {
+    avqa::testing::TempDir dir("adv_training_" + ball);
+    RobustTrainingOptions o;
+    o.robust = "adv";
+    o.robust_radius = 0.1;
+    o.robust_ball = ball;
+    auto hooks = make_robust_hooks(o);
+    auto recorder = std::make_shared<MovedBatches>(train);
+    hooks.push_back(recorder);
+    torch::manual_seed(0);
+    ToyModel model;
+    TrainerOptions t;
+    t.out = dir.path();
+    t.epochs = 1;
+    t.batch = 16;
+    t.progress = false;
+    t.diagnostics = false;
+    fit(model, train, val, t, hooks);
+    EXPECT_EQ(recorder->moved_modality[0].size(), 4u);
+    bool beyond = false;
+    for (std::size_t k = 0; k < recorder->moved_modality[0].size(); ++k) {
+      for (std::size_t m = 0; m < 2; ++m) {
+        const auto bound = 0.1 * recorder->size_modality[m][k];
+        const auto& moved = recorder->moved_modality[m][k];
+        if (ball == "per-modality") {
+          EXPECT_TRUE((moved <= bound * (1 + 1e-5)).all().item<bool>()) << k << " " << m;
+          // A sample whose ReLU units of one modality are all off has no gradient there.
+          EXPECT_GE((moved > 0.5 * bound).to(torch::kFloat).mean().item<float>(), 0.75f)
+              << k << " " << m;
+        }
+        if (m == 0) beyond = beyond || (moved > bound * 1.5).any().item<bool>();
+      }
+    }
+    return beyond;
+  };
+  EXPECT_FALSE(moved_audio_beyond_own_share("per-modality"));
+  EXPECT_TRUE(moved_audio_beyond_own_share("joint"));
+}
+
 TEST(AdversarialTraining, NoneAddsNoHookAndBadNamesAreRefused) {
   EXPECT_TRUE(make_robust_hooks({}).empty());
   RobustTrainingOptions o;
@@ -73,6 +121,9 @@ TEST(AdversarialTraining, NoneAddsNoHookAndBadNamesAreRefused) {
   EXPECT_THROW(make_robust_hooks(o), std::invalid_argument);
   o.robust_norm = "linf";
   o.robust_steps = 0;
+  EXPECT_THROW(make_robust_hooks(o), std::invalid_argument);
+  o.robust_steps = 1;
+  o.robust_ball = "per-sample";
   EXPECT_THROW(make_robust_hooks(o), std::invalid_argument);
 }
 
