@@ -106,6 +106,8 @@ bool finished(const net::TrainOptions& o) {
     if (was.robust_ball != o.robust_ball) refuse("robust_ball", "was " + was.robust_ball);
     if (std::abs(was.robust_radius - o.robust_radius) > 1e-12)
       refuse("robust_radius", "was " + json(was.robust_radius).dump());
+    if (std::abs(was.robust_share - o.robust_share) > 1e-12)
+      refuse("robust_share", "was " + json(was.robust_share).dump());
   }
   if (static_cast<int>(train::read_metrics(o.out / "metrics.jsonl").size()) < o.epochs)
     return false;
@@ -150,6 +152,7 @@ RobustBenchmark run_robust_benchmark(const RobustBenchmarkOptions& b) {
       o.robust = method;
       o.robust_radius = b.adv_radius;
       o.robust_ball = b.adv_ball;
+      o.robust_share = b.adv_share;
       o.crmt_init = b.crmt_init;
       o.progress = false;
       if (!finished(o)) {
@@ -184,6 +187,7 @@ RobustBenchmark run_avqa_robust_benchmark(const RobustBenchmarkOptions& b) {
       o.robust = method;
       o.robust_radius = b.adv_radius;
       o.robust_ball = b.adv_ball;
+      o.robust_share = b.adv_share;
       o.crmt_init = b.crmt_init;
       o.keep_weights.clear();
       o.resume = false;

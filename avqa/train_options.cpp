@@ -171,6 +171,10 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        "per-modality (a ball per modality, a share of its own norm: for inputs of very different "
        "sizes, as ST-AVQA's audio beside its maps)",
        &O::robust_ball},
+      {"robust-share",
+       "adv, crmt-at: share of each batch's samples trained on their attacked copies (1: all, as "
+       "CRMT-AT; 0.5: an even mix with clean ones)",
+       &O::robust_share, Range::Positive},
       {"crmt-rho", "CRMT: weight of the margin regulariser", &O::crmt_rho, Range::NonNegative},
       {"crmt-init", "CRMT: the integration weights' initial value (the original's 0.1)",
        &O::crmt_init, Range::Positive},

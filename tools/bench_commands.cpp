@@ -415,6 +415,11 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
                   "--robust-ball)")
       ->check(CLI::IsMember({"joint", "per-modality"}))
       ->capture_default_str();
+  rob->add_option("--adv-share", robust->adv_share,
+                  "adv, crmt-at: share of each batch trained on attacked copies (avqa train "
+                  "--robust-share)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   rob->add_option("--crmt-init", robust->crmt_init, "crmt methods: initial integration weights")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

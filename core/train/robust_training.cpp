@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <torch/torch.h>
+
 #include "core/train/crmt.h"
 
 namespace avqa::train {
@@ -20,6 +22,8 @@ void validate_robust_training(const RobustTrainingOptions& o) {
   parse_attack_norm(o.robust_norm);
   if (!(o.robust_radius >= 0)) throw std::invalid_argument("--robust-radius must be >= 0");
   if (o.robust_steps < 1) throw std::invalid_argument("--robust-steps must be at least 1");
+  if (!(o.robust_share > 0 && o.robust_share <= 1))
+    throw std::invalid_argument("--robust-share must be in (0, 1]");
   if (o.robust_ball != "joint" && o.robust_ball != "per-modality")
     throw std::invalid_argument("--robust-ball: unknown ball '" + o.robust_ball +
                                 "' (joint, per-modality)");
@@ -32,7 +36,21 @@ void AdversarialTraining::on_fit_start(FitContext& fit) {
 }
 
 void AdversarialTraining::on_batch(StepContext& step) {
-  step.batch = attack(step.fit.model, step.batch, options_);
+  Batch attacked = attack(step.fit.model, step.batch, options_);
+  if (share_ < 1) {
+    const std::int64_t n = step.batch.size();
+    auto g = at::detail::createCPUGenerator(step.fit.options.seed * 1000003 +
+                                            static_cast<std::uint64_t>(step.fit.epoch) * 100003 +
+                                            step.step);
+    const at::Tensor chosen = torch::rand({n}, g) < share_;
+    for (const std::size_t m : options_.modalities) {
+      std::vector<std::int64_t> shape(attacked.inputs[m].dim(), 1);
+      shape[0] = n;
+      attacked.inputs[m] =
+          torch::where(chosen.view(shape), attacked.inputs[m], step.batch.inputs[m]);
+    }
+  }
+  step.batch = std::move(attacked);
 }
 
 std::vector<std::shared_ptr<Hook>> make_robust_hooks(const RobustTrainingOptions& o) {
@@ -48,7 +66,7 @@ std::vector<std::shared_ptr<Hook>> make_robust_hooks(const RobustTrainingOptions
   a.relative = true;
   a.joint = o.robust_ball == "joint";
   // Before the CRMT hook: it reads the batch the attack made.
-  hooks.insert(hooks.begin(), std::make_shared<AdversarialTraining>(a));
+  hooks.insert(hooks.begin(), std::make_shared<AdversarialTraining>(a, o.robust_share));
   return hooks;
 }
 

@@ -111,6 +111,40 @@ TEST(AdversarialTraining, PerModalityBallBoundsEachModalityByItsOwnNorm) {
   EXPECT_TRUE(moved_audio_beyond_own_share("joint"));
 }
 
+// --robust-share 0.5: in each batch some samples are attacked and the others left exactly clean,
+// about half each over the run.
+TEST(AdversarialTraining, ShareLeavesTheOtherSamplesClean) {
+  avqa::testing::TempDir dir("adv_training_share");
+  const ToyData train(64, 1), val(32, 2);
+  RobustTrainingOptions o;
+  o.robust = "adv";
+  o.robust_radius = 0.1;
+  o.robust_share = 0.5;
+  auto hooks = make_robust_hooks(o);
+  auto recorder = std::make_shared<MovedBatches>(train);
+  hooks.push_back(recorder);
+  torch::manual_seed(0);
+  ToyModel model;
+  TrainerOptions t;
+  t.out = dir.path();
+  t.epochs = 4;
+  t.batch = 16;
+  t.progress = false;
+  t.diagnostics = false;
+  fit(model, train, val, t, hooks);
+  std::int64_t attacked = 0, clean = 0;
+  for (std::size_t k = 0; k < recorder->moved.size(); ++k) {
+    const auto moved = recorder->moved[k];
+    const auto bound = 0.1 * recorder->size[k];
+    EXPECT_TRUE((moved <= bound * (1 + 1e-5)).all().item<bool>()) << k;
+    attacked += (moved > 0.5 * bound).sum().item<std::int64_t>();
+    clean += (moved == 0).sum().item<std::int64_t>();
+  }
+  EXPECT_EQ(attacked + clean, 4 * 64);  // each sample either attacked or untouched
+  EXPECT_GT(attacked, 4 * 64 / 4);
+  EXPECT_GT(clean, 4 * 64 / 4);
+}
+
 TEST(AdversarialTraining, NoneAddsNoHookAndBadNamesAreRefused) {
   EXPECT_TRUE(make_robust_hooks({}).empty());
   RobustTrainingOptions o;
@@ -124,6 +158,11 @@ TEST(AdversarialTraining, NoneAddsNoHookAndBadNamesAreRefused) {
   EXPECT_THROW(make_robust_hooks(o), std::invalid_argument);
   o.robust_steps = 1;
   o.robust_ball = "per-sample";
+  EXPECT_THROW(make_robust_hooks(o), std::invalid_argument);
+  o.robust_ball = "per-modality";
+  o.robust_share = 0;
+  EXPECT_THROW(make_robust_hooks(o), std::invalid_argument);
+  o.robust_share = 1.5;
   EXPECT_THROW(make_robust_hooks(o), std::invalid_argument);
 }
 
