@@ -39,26 +39,36 @@ class MovedBatches : public Hook {
   const ToyData& data_;
 };
 
-TEST(AdversarialTraining, TrainsOnBatchesMovedInsideTheRelativeBall) {
-  avqa::testing::TempDir dir("adv_training");
-  const ToyData train(64, 1), val(32, 2);
-  RobustTrainingOptions o;
-  o.robust = "adv";
-  o.robust_radius = 0.1;
+/// Fits a fresh toy model (seed 0) on 64 toy samples in batches of 16 with the hooks `o` asks
+/// for, and returns what the batches looked like after them.
+std::shared_ptr<MovedBatches> train_toy(const RobustTrainingOptions& o,
+                                        int epochs,
+                                        const std::string& name) {
+  static const ToyData train(64, 1), val(32, 2);
+  avqa::testing::TempDir dir(name);
   auto hooks = make_robust_hooks(o);
-  ASSERT_EQ(hooks.size(), 1u);
-  EXPECT_EQ(hooks[0]->name(), "adv");
   auto recorder = std::make_shared<MovedBatches>(train);
   hooks.push_back(recorder);
   torch::manual_seed(0);
   ToyModel model;
   TrainerOptions t;
   t.out = dir.path();
-  t.epochs = 2;
+  t.epochs = epochs;
   t.batch = 16;
   t.progress = false;
   t.diagnostics = false;
   fit(model, train, val, t, hooks);
+  return recorder;
+}
+
+TEST(AdversarialTraining, TrainsOnBatchesMovedInsideTheRelativeBall) {
+  RobustTrainingOptions o;
+  o.robust = "adv";
+  o.robust_radius = 0.1;
+  const auto hooks = make_robust_hooks(o);
+  ASSERT_EQ(hooks.size(), 1u);
+  EXPECT_EQ(hooks[0]->name(), "adv");
+  const auto recorder = train_toy(o, 2, "adv_training");
   ASSERT_EQ(recorder->moved.size(), 8u);  // 2 epochs x 4 batches
   EXPECT_TRUE(recorder->labels_kept);
   for (std::size_t k = 0; k < recorder->moved.size(); ++k) {
@@ -71,25 +81,12 @@ TEST(AdversarialTraining, TrainsOnBatchesMovedInsideTheRelativeBall) {
 // The toy's audio (norm about 2) is smaller than its visual input (about 6): the joint ball lets
 // the attack move the audio by more than a tenth of its own norm, the per-modality ball does not.
 TEST(AdversarialTraining, PerModalityBallBoundsEachModalityByItsOwnNorm) {
-  const ToyData train(64, 1), val(32, 2);
   auto moved_audio_beyond_own_share = [&](const std::string& ball) {
-    avqa::testing::TempDir dir("adv_training_" + ball);
     RobustTrainingOptions o;
     o.robust = "adv";
     o.robust_radius = 0.1;
     o.robust_ball = ball;
-    auto hooks = make_robust_hooks(o);
-    auto recorder = std::make_shared<MovedBatches>(train);
-    hooks.push_back(recorder);
-    torch::manual_seed(0);
-    ToyModel model;
-    TrainerOptions t;
-    t.out = dir.path();
-    t.epochs = 1;
-    t.batch = 16;
-    t.progress = false;
-    t.diagnostics = false;
-    fit(model, train, val, t, hooks);
+    const auto recorder = train_toy(o, 1, "adv_training_" + ball);
     EXPECT_EQ(recorder->moved_modality[0].size(), 4u);
     bool beyond = false;
     for (std::size_t k = 0; k < recorder->moved_modality[0].size(); ++k) {
@@ -114,24 +111,11 @@ TEST(AdversarialTraining, PerModalityBallBoundsEachModalityByItsOwnNorm) {
 // --robust-share 0.5: in each batch some samples are attacked and the others left exactly clean,
 // about half each over the run.
 TEST(AdversarialTraining, ShareLeavesTheOtherSamplesClean) {
-  avqa::testing::TempDir dir("adv_training_share");
-  const ToyData train(64, 1), val(32, 2);
   RobustTrainingOptions o;
   o.robust = "adv";
   o.robust_radius = 0.1;
   o.robust_share = 0.5;
-  auto hooks = make_robust_hooks(o);
-  auto recorder = std::make_shared<MovedBatches>(train);
-  hooks.push_back(recorder);
-  torch::manual_seed(0);
-  ToyModel model;
-  TrainerOptions t;
-  t.out = dir.path();
-  t.epochs = 4;
-  t.batch = 16;
-  t.progress = false;
-  t.diagnostics = false;
-  fit(model, train, val, t, hooks);
+  const auto recorder = train_toy(o, 4, "adv_training_share");
   std::int64_t attacked = 0, clean = 0;
   for (std::size_t k = 0; k < recorder->moved.size(); ++k) {
     const auto moved = recorder->moved[k];
