@@ -418,7 +418,12 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
   rob->add_option("--adv-share", robust->adv_share,
                   "adv, crmt-at: share of each batch trained on attacked copies (avqa train "
                   "--robust-share)")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            const double share = std::strtod(value.c_str(), nullptr);
+            return share > 0 && share <= 1 ? std::string() : "must be in (0, 1], not " + value;
+          },
+          "in (0, 1]"))
       ->capture_default_str();
   rob->add_option("--crmt-init", robust->crmt_init, "crmt methods: initial integration weights")
       ->check(CLI::PositiveNumber)
