@@ -222,6 +222,22 @@ void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
   pretrain->add_option("--batch", pre->batch, "Frames (and audio seconds) per step")
       ->capture_default_str();
   pretrain->add_option("--lr", pre->learning_rate, "Adam learning rate")->capture_default_str();
+  pretrain
+      ->add_option("--audio-epochs", pre->audio_epochs,
+                   "Passes over the training audio, if VGGish should train longer or shorter than "
+                   "ResNet-18 (0 = --epochs)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  pretrain
+      ->add_option("--audio-lr", pre->audio_learning_rate, "VGGish's Adam learning rate (0 = --lr)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  pretrain
+      ->add_option("--audio-mix", pre->audio_mix,
+                   "Share of each audio batch replaced by mixtures of two training seconds, "
+                   "labelled with both seconds' instruments (0 = off)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   pretrain->add_option("--size", pre->frame_size, "Training frame size")->capture_default_str();
   pretrain
       ->add_option("--max-videos", pre->max_videos,
@@ -251,10 +267,15 @@ void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
         r.train_frames, r.corpus_videos, r.val_frames);
     for (std::size_t e = 0; e < r.epochs.size(); ++e) {
       const auto& s = r.epochs[e];
-      std::printf(
-          "  epoch %zu: loss visual %.4f audio %.4f; val micro-F1 visible %.3f sounding %.3f",
-          e + 1, s.visual_loss, s.audio_loss, s.visual_val_f1, s.audio_val_f1);
-      if (pre->objective == features::PretrainObjective::Cells)
+      const auto loss = [](bool trained, double value) {
+        char text[32] = "-";
+        if (trained) std::snprintf(text, sizeof text, "%.4f", value);
+        return std::string(text);
+      };
+      std::printf("  epoch %zu: loss visual %s audio %s; val micro-F1 visible %.3f sounding %.3f",
+                  e + 1, loss(s.visual_trained, s.visual_loss).c_str(),
+                  loss(s.audio_trained, s.audio_loss).c_str(), s.visual_val_f1, s.audio_val_f1);
+      if (pre->objective == features::PretrainObjective::Cells && s.visual_trained)
         std::printf("; cells: loss %.4f, val micro-F1 %.3f", s.cell_loss, s.cell_val_f1);
       std::printf("\n");
     }

@@ -199,10 +199,23 @@ std::vector<float> cell_targets(
   return out;
 }
 
+at::Tensor mix_log_mel(const at::Tensor& a, const at::Tensor& b, double log_offset) {
+  // clamp_min: exp() rounding must not take a silent pair below the offset's floor.
+  return torch::log((torch::exp(a) + torch::exp(b) - log_offset).clamp_min(log_offset));
+}
+
 PretrainReport pretrain_backbones(const PretrainOptions& o) {
   if (o.epochs <= 0 || o.batch <= 0 || o.learning_rate <= 0 || o.frame_size < 32) {
     throw std::invalid_argument("--epochs, --batch, --lr must be positive and --size at least 32");
   }
+  if (o.audio_mix < 0 || o.audio_mix > 1)
+    throw std::invalid_argument("--audio-mix is a share of each audio batch, in [0, 1]");
+  if (o.audio_epochs < 0 || o.audio_learning_rate < 0)
+    throw std::invalid_argument(
+        "--audio-epochs and --audio-lr must not be negative (0 = as "
+        "--epochs and --lr)");
+  const int audio_epochs = o.audio_epochs > 0 ? o.audio_epochs : o.epochs;
+  const double audio_lr = o.audio_learning_rate > 0 ? o.audio_learning_rate : o.learning_rate;
   std::vector<std::string> train = split_videos(o.data, "train");
   std::vector<std::string> val = split_videos(o.data, "val");
   if (o.max_videos > 0 && static_cast<int>(train.size()) > o.max_videos)
@@ -259,7 +272,7 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
   for (const auto& p : audio_head->parameters())
     audio_params.push_back(p);
   torch::optim::Adam visual_opt(visual_params, torch::optim::AdamOptions(o.learning_rate));
-  torch::optim::Adam audio_opt(audio_params, torch::optim::AdamOptions(o.learning_rate));
+  torch::optim::Adam audio_opt(audio_params, torch::optim::AdamOptions(audio_lr));
 
   // Frame logits [B, 22] and cell logits [B, G, G, 22] of frames [B, S, S, 3] uint8.
   auto visual_logits = [&](const torch::Tensor& frames_u8) {
@@ -279,13 +292,19 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
   report.val_frames = static_cast<std::size_t>(val_set.frames.size(0));
   const std::int64_t n_frames = train_set.frames.size(0);
   const std::int64_t n_examples = train_set.examples.size(0);
-  const std::int64_t steps = (std::max(n_frames, n_examples) + o.batch - 1) / o.batch;
-  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+  const auto steps_over = [&](std::int64_t n) { return (n + o.batch - 1) / o.batch; };
+  PretrainEpoch last;
+  for (int epoch = 0; epoch < std::max(o.epochs, audio_epochs); ++epoch) {
+    PretrainEpoch stats;
+    stats.visual_trained = epoch < o.epochs;
+    stats.audio_trained = epoch < audio_epochs;
+    const std::int64_t steps = std::max(stats.visual_trained ? steps_over(n_frames) : 0,
+                                        stats.audio_trained ? steps_over(n_examples) : 0);
     resnet->train();
     vggish->train();
-    const auto frame_order = torch::randperm(n_frames);
-    const auto example_order = torch::randperm(n_examples);
-    PretrainEpoch stats;
+    // Drawn in this order when both train, as before there were separate epoch counts.
+    const auto frame_order = stats.visual_trained ? torch::randperm(n_frames) : torch::Tensor();
+    const auto example_order = stats.audio_trained ? torch::randperm(n_examples) : torch::Tensor();
     core::ProgressLine progress("pretrain epoch " + std::to_string(epoch + 1),
                                 static_cast<std::size_t>(steps), "steps");
     for (std::int64_t step = 0; step < steps; ++step) {
@@ -303,28 +322,42 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
       const auto bce = [](const torch::Tensor& logits, const torch::Tensor& labels) {
         return torch::binary_cross_entropy_with_logits(logits, labels);
       };
-      const auto fi = pick(frame_order, n_frames);
-      // Half the frames mirrored: the visible instruments stay the same, and without it the few
-      // scenes of a small dataset are learnt by heart (train BCE 0.03 at val F1 0.34).
-      const auto frames = train_set.frames.index_select(0, fi);  // [B, H, W, 3]
-      const auto mirror = (torch::rand({frames.size(0)}) < 0.5).view({-1, 1, 1, 1});
-      const auto [frame_logits, cell_logits] =
-          visual_logits(torch::where(mirror, frames.flip({2}), frames));
-      const auto frame_loss = bce(frame_logits, train_set.frame_labels.index_select(0, fi));
-      if (cells) {
-        const auto targets = train_set.cell_labels.index_select(0, fi);  // [B, G, G, 22]
-        const auto cell_loss = bce(cell_logits, torch::where(mirror, targets.flip({2}), targets));
-        stats.cell_loss += cell_loss.item<double>() / static_cast<double>(steps);
-        stats.visual_loss += frame_loss.item<double>() / static_cast<double>(steps);
-        train_step(visual_opt, frame_loss + cell_loss);
-      } else {
-        stats.visual_loss += train_step(visual_opt, frame_loss) / static_cast<double>(steps);
+      if (stats.visual_trained) {
+        const auto fi = pick(frame_order, n_frames);
+        // Half the frames mirrored: the visible instruments stay the same, and without it the few
+        // scenes of a small dataset are learnt by heart (train BCE 0.03 at val F1 0.34).
+        const auto frames = train_set.frames.index_select(0, fi);  // [B, H, W, 3]
+        const auto mirror = (torch::rand({frames.size(0)}) < 0.5).view({-1, 1, 1, 1});
+        const auto [frame_logits, cell_logits] =
+            visual_logits(torch::where(mirror, frames.flip({2}), frames));
+        const auto frame_loss = bce(frame_logits, train_set.frame_labels.index_select(0, fi));
+        if (cells) {
+          const auto targets = train_set.cell_labels.index_select(0, fi);  // [B, G, G, 22]
+          const auto cell_loss = bce(cell_logits, torch::where(mirror, targets.flip({2}), targets));
+          stats.cell_loss += cell_loss.item<double>() / static_cast<double>(steps);
+          stats.visual_loss += frame_loss.item<double>() / static_cast<double>(steps);
+          train_step(visual_opt, frame_loss + cell_loss);
+        } else {
+          stats.visual_loss += train_step(visual_opt, frame_loss) / static_cast<double>(steps);
+        }
       }
-      const auto ai = pick(example_order, n_examples);
-      const auto aloss =
-          train_step(audio_opt, bce(audio_logits(train_set.examples.index_select(0, ai)),
-                                    train_set.audio_labels.index_select(0, ai)));
-      stats.audio_loss += aloss / static_cast<double>(steps);
+      if (stats.audio_trained) {
+        const auto ai = pick(example_order, n_examples);
+        auto examples = train_set.examples.index_select(0, ai);    // [B, 1, 96, 64]
+        auto labels = train_set.audio_labels.index_select(0, ai);  // [B, 22]
+        if (o.audio_mix > 0) {
+          const auto partner = torch::randint(n_examples, {ai.size(0)}, torch::kLong);
+          const auto mixed = torch::rand({ai.size(0)}) < o.audio_mix;
+          examples = torch::where(
+              mixed.view({-1, 1, 1, 1}),
+              mix_log_mel(examples, train_set.examples.index_select(0, partner)), examples);
+          labels = torch::where(
+              mixed.view({-1, 1}),
+              torch::maximum(labels, train_set.audio_labels.index_select(0, partner)), labels);
+        }
+        const auto aloss = train_step(audio_opt, bce(audio_logits(examples), labels));
+        stats.audio_loss += aloss / static_cast<double>(steps);
+      }
       if (o.progress) progress.update(static_cast<std::size_t>(step + 1));
     }
     if (o.progress) progress.finish();
@@ -339,17 +372,25 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
       }
       return torch::cat(parts);
     };
-    std::vector<torch::Tensor> frame_parts, cell_parts;
-    for (std::int64_t s = 0; s < val_set.frames.size(0); s += o.batch) {
-      const auto [f, c] = visual_logits(
-          val_set.frames.narrow(0, s, std::min<std::int64_t>(o.batch, val_set.frames.size(0) - s)));
-      frame_parts.push_back(f);
-      if (cells) cell_parts.push_back(c);
+    if (stats.visual_trained) {
+      std::vector<torch::Tensor> frame_parts, cell_parts;
+      for (std::int64_t s = 0; s < val_set.frames.size(0); s += o.batch) {
+        const auto [f, c] = visual_logits(val_set.frames.narrow(
+            0, s, std::min<std::int64_t>(o.batch, val_set.frames.size(0) - s)));
+        frame_parts.push_back(f);
+        if (cells) cell_parts.push_back(c);
+      }
+      stats.visual_val_f1 = micro_f1(torch::cat(frame_parts), val_set.frame_labels);
+      if (cells) stats.cell_val_f1 = micro_f1(torch::cat(cell_parts), val_set.cell_labels);
+    } else {
+      stats.visual_val_f1 = last.visual_val_f1;
+      stats.cell_val_f1 = last.cell_val_f1;
     }
-    stats.visual_val_f1 = micro_f1(torch::cat(frame_parts), val_set.frame_labels);
-    if (cells) stats.cell_val_f1 = micro_f1(torch::cat(cell_parts), val_set.cell_labels);
-    stats.audio_val_f1 = micro_f1(predict(audio_logits, val_set.examples), val_set.audio_labels);
+    stats.audio_val_f1 = stats.audio_trained ? micro_f1(predict(audio_logits, val_set.examples),
+                                                        val_set.audio_labels)
+                                             : last.audio_val_f1;
     report.epochs.push_back(stats);
+    last = stats;
   }
 
   fs::create_directories(o.out);
@@ -359,12 +400,12 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
   save_state_dict(*vggish, report.audio_weights);
   json epochs = json::array();
   for (const auto& e : report.epochs) {
-    epochs.push_back({{"visual_loss", e.visual_loss},
-                      {"audio_loss", e.audio_loss},
+    epochs.push_back({{"visual_loss", e.visual_trained ? json(e.visual_loss) : json(nullptr)},
+                      {"audio_loss", e.audio_trained ? json(e.audio_loss) : json(nullptr)},
                       {"visual_val_f1", e.visual_val_f1},
                       {"audio_val_f1", e.audio_val_f1}});
     if (cells) {
-      epochs.back()["cell_loss"] = e.cell_loss;
+      epochs.back()["cell_loss"] = e.visual_trained ? json(e.cell_loss) : json(nullptr);
       epochs.back()["cell_val_f1"] = e.cell_val_f1;
     }
   }
@@ -391,8 +432,12 @@ PretrainReport pretrain_backbones(const PretrainOptions& o) {
       {"corpora", corpora_description},
       {"frame_size", o.frame_size},
       {"epochs", epochs},
+      {"visual_epochs", o.epochs},
+      {"audio_epochs", audio_epochs},
       {"seed", o.seed},
       {"learning_rate", o.learning_rate},
+      {"audio_learning_rate", audio_lr},
+      {"audio_mix", o.audio_mix},
       {"batch", o.batch}};
   core::write_file_atomically(o.out / "pretraining.json", description.dump(2) + "\n");
   return report;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/Tensor.h>
+
 namespace avqa::features {
 
 /// What ResNet-18 learns from the truth boxes.
@@ -30,8 +32,16 @@ struct PretrainOptions {
       data;  ///< a dataset written by `avqa generate` (videos/, truth/, annotations/)
   std::filesystem::path out;  ///< folder for resnet18.pt, vggish.pt and pretraining.json
   int epochs = 3;
+  /// Passes over the training audio, when VGGish should train longer (or shorter) than ResNet-18:
+  /// the epochs past the shorter count train one backbone alone. 0 = `epochs`.
+  int audio_epochs = 0;
   int batch = 32;
   double learning_rate = 1e-4;
+  double audio_learning_rate = 0;  ///< VGGish's Adam learning rate; 0 = `learning_rate`
+  /// Share of each audio batch replaced by mixtures with another random second of the training
+  /// set (mix_log_mel), labelled with both seconds' instruments: new ensembles from the same
+  /// clips, against learning a few hundred seconds by heart. 0 = off (as before the option).
+  double audio_mix = 0;
   int frame_size = 112;  ///< training resolution (the trunk is convolutional: extract at any size)
   std::uint64_t seed = 0;
   int max_videos = 0;  ///< 0 = every training video
@@ -45,9 +55,12 @@ struct PretrainOptions {
 };
 
 struct PretrainEpoch {
-  double visual_loss = 0;  ///< mean training BCE
+  bool visual_trained = true;  ///< false past --epochs when --audio-epochs is larger
+  bool audio_trained = true;   ///< false past --audio-epochs when --epochs is larger
+  double visual_loss = 0;      ///< mean training BCE (0 where not trained that epoch)
   double audio_loss = 0;
   double visual_val_f1 = 0;  ///< micro F1 of the thresholded predictions on the val split
+                             ///< (a backbone not trained that epoch keeps its last score)
   double audio_val_f1 = 0;
   double cell_loss = 0;    ///< PretrainObjective::Cells: mean training BCE of the cell head
   double cell_val_f1 = 0;  ///< and its micro F1 over the val split's cells
@@ -62,6 +75,11 @@ struct ClassBox {
 };
 std::vector<float> cell_targets(
     const std::vector<ClassBox>& boxes, int grid, double width, double height, int classes);
+
+/// Two sounds played together, in VGGish's log-mel domain: x = log(mel + offset) per input,
+/// their magnitudes added (what a mixture's mel bands hold for sounds that do not cancel), so
+/// log(exp(a) + exp(b) - offset). a, b: same shape, e.g. [B, 1, 96, 64].
+at::Tensor mix_log_mel(const at::Tensor& a, const at::Tensor& b, double log_offset = 0.01);
 
 struct PretrainReport {
   std::vector<PretrainEpoch> epochs;

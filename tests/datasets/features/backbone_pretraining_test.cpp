@@ -9,6 +9,7 @@
 #include "core/input_error.h"
 #include "datasets/features/backbones.h"
 #include "datasets/features/extractor.h"
+#include "datasets/features/log_mel.h"
 #include "datasets/synthetic/generator.h"
 #include "tests/test_paths.h"
 #include "tests/tiny_dataset.h"
@@ -120,6 +121,100 @@ TEST(PretrainBackbones, LearnsFromEveryVideoOfACorpusAndRefusesOneWithTheDataset
   EXPECT_FALSE(fs::exists(dir / "refused"));
   o.corpora = {dir / "main"};  // not a dataset: no truth/
   EXPECT_THROW(pretrain_backbones(o), core::InputError);
+}
+
+TEST(PretrainBackbones, AudioEpochsTrainVggishAloneAndLeaveResNetAsItWas) {
+  TempDir dir("pretrain-audio-epochs");
+  avqa::testing::generate_tiny_dataset(dir.path(), 4, 2, 13, {0.5, 0.5, 0.0});
+  PretrainOptions o = tiny_pretraining(dir / "data", dir / "weights");
+  o.audio_epochs = 3;
+  o.audio_learning_rate = 1e-3;
+  const PretrainReport longer = pretrain_backbones(o);
+  ASSERT_EQ(longer.epochs.size(), 3u);
+  EXPECT_TRUE(longer.epochs[0].visual_trained);
+  for (std::size_t e = 1; e < 3; ++e) {
+    EXPECT_FALSE(longer.epochs[e].visual_trained);
+    EXPECT_TRUE(longer.epochs[e].audio_trained);
+    EXPECT_EQ(longer.epochs[e].visual_loss, 0.0);
+    EXPECT_GT(longer.epochs[e].audio_loss, 0.0);
+    EXPECT_EQ(longer.epochs[e].visual_val_f1, longer.epochs[0].visual_val_f1);
+  }
+  const auto description = nlohmann::json::parse(std::ifstream(dir / "weights/pretraining.json"));
+  EXPECT_EQ(description["visual_epochs"], 1);
+  EXPECT_EQ(description["audio_epochs"], 3);
+  EXPECT_DOUBLE_EQ(description["audio_learning_rate"].get<double>(), 1e-3);
+  EXPECT_TRUE(description["epochs"][2]["visual_loss"].is_null());
+  EXPECT_TRUE(description["epochs"][2]["cell_loss"].is_null());
+
+  // The ResNet-18 trained one epoch, with or without the audio's extra ones: the same weights.
+  PretrainOptions same = tiny_pretraining(dir / "data", dir / "weights-1");
+  same.audio_learning_rate = 1e-3;
+  pretrain_backbones(same);
+  torch::manual_seed(0);
+  ResNet18 a, b;
+  load_weights(*a, dir / "weights/resnet18.pt");
+  load_weights(*b, dir / "weights-1/resnet18.pt");
+  EXPECT_TRUE(
+      torch::equal(a->named_parameters()["conv1.weight"], b->named_parameters()["conv1.weight"]));
+  Vggish va, vb;
+  load_weights(*va, dir / "weights/vggish.pt");
+  load_weights(*vb, dir / "weights-1/vggish.pt");
+  EXPECT_FALSE(torch::equal(va->parameters().front(), vb->parameters().front()));
+
+  // More visual epochs than audio ones: the audio trains only the first.
+  o.out = dir / "weights-v";
+  o.epochs = 2;
+  o.audio_epochs = 1;
+  const PretrainReport shorter = pretrain_backbones(o);
+  ASSERT_EQ(shorter.epochs.size(), 2u);
+  EXPECT_FALSE(shorter.epochs[1].audio_trained);
+  EXPECT_EQ(shorter.epochs[1].audio_val_f1, shorter.epochs[0].audio_val_f1);
+
+  o.audio_epochs = -1;
+  EXPECT_THROW(pretrain_backbones(o), std::invalid_argument);
+}
+
+TEST(MixLogMel, IsTheLogMelOfTheTwoSoundsPlayedTogether) {
+  const auto t = torch::arange(16000, torch::kFloat64) / 16000.0;
+  const auto low = (0.3 * torch::sin(2 * M_PI * 440.0 * t)).to(torch::kFloat32);
+  const auto high = (0.2 * torch::sin(2 * M_PI * 3000.0 * t)).to(torch::kFloat32);
+  const auto a = log_mel_spectrogram(low);
+  const auto b = log_mel_spectrogram(high);
+  const auto together = log_mel_spectrogram(low + high);
+  const auto mixed = mix_log_mel(a, b);
+  // Tones in bands apart add their magnitudes: the mixture is what the sum's spectrogram shows
+  // (up to where the window's leakage of one meets the other, out of phase).
+  const auto error = (mixed - together).abs();
+  EXPECT_LT(error.mean().item<double>(), 0.01) << error.mean().item<double>();
+  EXPECT_LT(error.max().item<double>(), 0.1);
+  // Naively adding the logs would be far off.
+  EXPECT_GT((a + b - together).abs().mean().item<double>(), 1.0);
+  // Louder than either alone where either sounds, and silence changes nothing.
+  EXPECT_TRUE((mixed >= torch::maximum(a, b) - 1e-5).all().item<bool>());
+  const auto silence = torch::full_like(a, std::log(0.01));
+  EXPECT_LT((mix_log_mel(a, silence) - a).abs().max().item<double>(), 1e-4);
+  EXPECT_TRUE(torch::allclose(mix_log_mel(a, b), mix_log_mel(b, a)));
+}
+
+TEST(PretrainBackbones, AudioMixIsRecordedAndBoundedToAShare) {
+  TempDir dir("pretrain-audio-mix");
+  avqa::testing::generate_tiny_dataset(dir.path(), 4, 2, 13, {0.5, 0.5, 0.0});
+  PretrainOptions o = tiny_pretraining(dir / "data", dir / "weights");
+  o.audio_mix = 0.5;
+  const PretrainReport mixed = pretrain_backbones(o);
+  EXPECT_GT(mixed.epochs.at(0).audio_loss, 0.0);
+  const auto description = nlohmann::json::parse(std::ifstream(dir / "weights/pretraining.json"));
+  EXPECT_DOUBLE_EQ(description["audio_mix"].get<double>(), 0.5);
+  // The mixtures change what VGGish learns.
+  PretrainOptions plain = tiny_pretraining(dir / "data", dir / "weights-plain");
+  pretrain_backbones(plain);
+  torch::manual_seed(0);
+  Vggish va, vb;
+  load_weights(*va, dir / "weights/vggish.pt");
+  load_weights(*vb, dir / "weights-plain/vggish.pt");
+  EXPECT_FALSE(torch::equal(va->parameters().front(), vb->parameters().front()));
+  o.audio_mix = 1.5;
+  EXPECT_THROW(pretrain_backbones(o), std::invalid_argument);
 }
 
 TEST(PretrainObjective, ParsesItsNamesAndRefusesOthers) {
