@@ -108,6 +108,8 @@ bool finished(const net::TrainOptions& o) {
       refuse("robust_radius", "was " + json(was.robust_radius).dump());
     if (std::abs(was.robust_share - o.robust_share) > 1e-12)
       refuse("robust_share", "was " + json(was.robust_share).dump());
+    if (std::abs(was.robust_clean_weight - o.robust_clean_weight) > 1e-12)
+      refuse("robust_clean_weight", "was " + json(was.robust_clean_weight).dump());
   }
   if (static_cast<int>(train::read_metrics(o.out / "metrics.jsonl").size()) < o.epochs)
     return false;
@@ -153,6 +155,7 @@ RobustBenchmark run_robust_benchmark(const RobustBenchmarkOptions& b) {
       o.robust_radius = b.adv_radius;
       o.robust_ball = b.adv_ball;
       o.robust_share = b.adv_share;
+      o.robust_clean_weight = b.adv_clean_weight;
       o.crmt_init = b.crmt_init;
       o.progress = false;
       if (!finished(o)) {
@@ -188,6 +191,7 @@ RobustBenchmark run_avqa_robust_benchmark(const RobustBenchmarkOptions& b) {
       o.robust_radius = b.adv_radius;
       o.robust_ball = b.adv_ball;
       o.robust_share = b.adv_share;
+      o.robust_clean_weight = b.adv_clean_weight;
       o.crmt_init = b.crmt_init;
       o.keep_weights.clear();
       o.resume = false;

@@ -175,6 +175,10 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        "adv, crmt-at: share of each batch's samples trained on their attacked copies (1: all, as "
        "CRMT-AT; 0.5: an even mix with clean ones)",
        &O::robust_share, Range::Positive},
+      {"robust-clean-weight",
+       "adv, crmt-at: add this weight x the loss on the clean batch (a second forward pass) to the "
+       "attacked batch's: every sample learnt clean and attacked (0: attacked only)",
+       &O::robust_clean_weight, Range::NonNegative},
       {"crmt-rho", "CRMT: weight of the margin regulariser", &O::crmt_rho, Range::NonNegative},
       {"crmt-init", "CRMT: the integration weights' initial value (the original's 0.1)",
        &O::crmt_init, Range::Positive},

@@ -425,6 +425,11 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
           },
           "in (0, 1]"))
       ->capture_default_str();
+  rob->add_option("--adv-clean-weight", robust->adv_clean_weight,
+                  "adv, crmt-at: weight of the clean batch's loss beside the attacked one's (avqa "
+                  "train --robust-clean-weight)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   rob->add_option("--crmt-init", robust->crmt_init, "crmt methods: initial integration weights")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

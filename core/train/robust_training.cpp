@@ -24,6 +24,8 @@ void validate_robust_training(const RobustTrainingOptions& o) {
   if (o.robust_steps < 1) throw std::invalid_argument("--robust-steps must be at least 1");
   if (!(o.robust_share > 0 && o.robust_share <= 1))
     throw std::invalid_argument("--robust-share must be in (0, 1]");
+  if (!(o.robust_clean_weight >= 0))
+    throw std::invalid_argument("--robust-clean-weight must be >= 0");
   if (o.robust_ball != "joint" && o.robust_ball != "per-modality")
     throw std::invalid_argument("--robust-ball: unknown ball '" + o.robust_ball +
                                 "' (joint, per-modality)");
@@ -50,7 +52,23 @@ void AdversarialTraining::on_batch(StepContext& step) {
           torch::where(chosen.view(shape), attacked.inputs[m], step.batch.inputs[m]);
     }
   }
+  if (clean_weight_ > 0) clean_ = std::move(step.batch);
   step.batch = std::move(attacked);
+}
+
+void AdversarialTraining::on_loss(StepContext& step) {
+  if (clean_weight_ <= 0) return;
+  ModalityModel& model = step.fit.model;
+  Encoded encoded = model.encode(clean_);
+  apply_zeroed(clean_, encoded);
+  at::Tensor logits = model.fuse(encoded);
+  at::Tensor labels = clean_.labels;
+  if (step.keep.defined()) {  // the rows another method kept of the attacked batch
+    logits = logits.index_select(0, step.keep);
+    labels = labels.index_select(0, step.keep);
+  }
+  step.losses.emplace_back("clean", clean_weight_ * model.loss(logits, labels, encoded, clean_));
+  clean_ = Batch();
 }
 
 std::vector<std::shared_ptr<Hook>> make_robust_hooks(const RobustTrainingOptions& o) {
@@ -66,7 +84,8 @@ std::vector<std::shared_ptr<Hook>> make_robust_hooks(const RobustTrainingOptions
   a.relative = true;
   a.joint = o.robust_ball == "joint";
   // Before the CRMT hook: it reads the batch the attack made.
-  hooks.insert(hooks.begin(), std::make_shared<AdversarialTraining>(a, o.robust_share));
+  hooks.insert(hooks.begin(),
+               std::make_shared<AdversarialTraining>(a, o.robust_share, o.robust_clean_weight));
   return hooks;
 }
 

@@ -52,6 +52,11 @@ struct RobustTrainingOptions : CrmtOptions {
   /// (Goodfellow et al., 2015), which keeps more of the clean accuracy. The whole batch is attacked
   /// either way (one pass of the attack), so a share below 1 costs as much.
   double robust_share = 1.0;
+  /// The attacked batch's loss plus this weight times the clean batch's, from a second forward
+  /// pass of the clean inputs: every sample is learnt clean and attacked (the mixed objective of
+  /// Goodfellow et al., 2015, at weight 1), where a share below 1 shows each sample one way only.
+  /// 0: the attacked batch's loss alone.
+  double robust_clean_weight = 0.0;
 
   /// Whether the model needs a CRMT head (and the run phase 2).
   bool certified() const { return robust.rfind("crmt", 0) == 0; }
@@ -64,16 +69,21 @@ class AdversarialTraining : public Hook {
  public:
   /// `share`: RobustTrainingOptions::robust_share; the samples kept clean are drawn from (seed,
   /// epoch, step).
-  explicit AdversarialTraining(AttackOptions options, double share = 1.0)
-      : options_(std::move(options)), share_(share) {}
+  /// `clean_weight`: RobustTrainingOptions::robust_clean_weight.
+  explicit AdversarialTraining(AttackOptions options, double share = 1.0, double clean_weight = 0)
+      : options_(std::move(options)), share_(share), clean_weight_(clean_weight) {}
   std::string name() const override { return "adv"; }
   /// Attacks every modality the model names.
   void on_fit_start(FitContext& fit) override;
   void on_batch(StepContext& step) override;
+  /// With a clean weight: adds "clean", that weight x the model's loss on the clean batch.
+  void on_loss(StepContext& step) override;
 
  private:
   AttackOptions options_;
   double share_;
+  double clean_weight_;
+  Batch clean_;  // this step's batch before the attack, kept when clean_weight_ > 0
 };
 
 /// The hooks `options.robust` asks for (none for "none"); they run before the balance hooks.

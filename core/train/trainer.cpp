@@ -54,7 +54,8 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainerOptions& o,
   throw std::logic_error("unknown optimiser");
 }
 
-// Zeroes, per sample, the modality the plan says (valuation's extra copies).
+}  // namespace
+
 void apply_zeroed(const Batch& batch, Encoded& encoded) {
   if (batch.zeroed.empty()) return;
   for (std::size_t m = 0; m < encoded.features.size(); ++m) {
@@ -71,8 +72,6 @@ void apply_zeroed(const Batch& batch, Encoded& encoded) {
     f = f * mask.view(shape);
   }
 }
-
-}  // namespace
 
 OptimizerKind parse_optimizer_kind(const std::string& name) {
   if (name == "adam") return OptimizerKind::Adam;

@@ -114,6 +114,11 @@ struct StepContext {
   std::vector<at::Tensor> unimodal_graph_;
 };
 
+/// Zeroes, per sample, the modality `batch.zeroed` names (valuation's extra copies) in what the
+/// model encoded from it; the trainer calls it after encode, and so does a hook that encodes a
+/// batch of its own.
+void apply_zeroed(const Batch& batch, Encoded& encoded);
+
 /// A hook point of the training loop. Calls, in order: on_fit_start; per epoch on_epoch_start,
 /// per batch on_batch, (model encodes) on_features, (model fuses) on_loss, on_backward (true:
 /// the hook wrote the gradients; false: the trainer backpropagates the sum of the losses),

@@ -98,6 +98,10 @@ TEST(RobustBenchmark, RefusesARunFolderTrainedWithAnotherAttack) {
   o.adv_radius = 0.1;
   const std::string radius = message();
   EXPECT_NE(radius.find("robust_radius"), std::string::npos) << radius;
+  o.adv_radius = 0.05;
+  o.adv_clean_weight = 1;
+  const std::string clean_weight = message();
+  EXPECT_NE(clean_weight.find("robust_clean_weight"), std::string::npos) << clean_weight;
 }
 
 }  // namespace

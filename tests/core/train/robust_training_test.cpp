@@ -129,6 +129,69 @@ TEST(AdversarialTraining, ShareLeavesTheOtherSamplesClean) {
   EXPECT_GT(clean, 4 * 64 / 4);
 }
 
+// After the adversarial hook's on_loss: its loss terms, and the model's loss on the clean batch
+// computed here, independently.
+class LossTerms : public Hook {
+ public:
+  explicit LossTerms(const ToyData& data) : data_(data) {}
+  std::string name() const override { return "loss-terms"; }
+  void on_loss(StepContext& step) override {
+    std::vector<std::string> names;
+    for (const auto& [name, value] : step.losses)
+      names.push_back(name);
+    terms.push_back(names);
+    if (step.losses.size() > 1) clean_term.push_back(step.losses[1].second.item<double>());
+    attacked_term.push_back(step.losses[0].second.item<double>());
+    torch::NoGradGuard no_grad;
+    const Batch clean = data_.load(step.batch.indices, true, 0);
+    Encoded encoded = step.fit.model.encode(clean);
+    clean_loss.push_back(
+        step.fit.model.loss(step.fit.model.fuse(encoded), clean.labels, encoded, clean)
+            .item<double>());
+  }
+  std::vector<std::vector<std::string>> terms;
+  std::vector<double> clean_term, attacked_term, clean_loss;
+
+ private:
+  const ToyData& data_;
+};
+
+TEST(AdversarialTraining, CleanWeightAddsTheCleanBatchsLossToTheAttackedOnes) {
+  static const ToyData train(64, 1), val(32, 2);
+  const auto run = [&](double clean_weight) {
+    RobustTrainingOptions o;
+    o.robust = "adv";
+    o.robust_radius = 0.2;
+    o.robust_clean_weight = clean_weight;
+    avqa::testing::TempDir dir("adv_clean_weight");
+    auto hooks = make_robust_hooks(o);
+    auto terms = std::make_shared<LossTerms>(train);
+    hooks.push_back(terms);
+    torch::manual_seed(0);
+    ToyModel model;
+    TrainerOptions t;
+    t.out = dir.path();
+    t.epochs = 1;
+    t.batch = 16;
+    t.progress = false;
+    t.diagnostics = false;
+    fit(model, train, val, t, hooks);
+    return terms;
+  };
+  const auto weighted = run(0.5);
+  ASSERT_EQ(weighted->terms.size(), 4u);
+  ASSERT_EQ(weighted->clean_term.size(), 4u);
+  for (std::size_t k = 0; k < 4; ++k) {
+    EXPECT_EQ(weighted->terms[k], (std::vector<std::string>{"task", "clean"}));
+    // Half the model's loss on the clean inputs, and not the attacked batch's loss.
+    EXPECT_NEAR(weighted->clean_term[k], 0.5 * weighted->clean_loss[k], 1e-5) << k;
+    EXPECT_GT(weighted->attacked_term[k], weighted->clean_loss[k] + 1e-4) << k;
+  }
+  const auto attacked_only = run(0);
+  for (const auto& names : attacked_only->terms)
+    EXPECT_EQ(names, std::vector<std::string>{"task"});
+}
+
 TEST(AdversarialTraining, NoneAddsNoHookAndBadNamesAreRefused) {
   EXPECT_TRUE(make_robust_hooks({}).empty());
   RobustTrainingOptions o;
@@ -147,6 +210,9 @@ TEST(AdversarialTraining, NoneAddsNoHookAndBadNamesAreRefused) {
   o.robust_share = 0;
   EXPECT_THROW(make_robust_hooks(o), std::invalid_argument);
   o.robust_share = 1.5;
+  EXPECT_THROW(make_robust_hooks(o), std::invalid_argument);
+  o.robust_share = 1;
+  o.robust_clean_weight = -1;
   EXPECT_THROW(make_robust_hooks(o), std::invalid_argument);
 }
 
