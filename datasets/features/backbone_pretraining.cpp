@@ -199,11 +199,6 @@ std::vector<float> cell_targets(
   return out;
 }
 
-at::Tensor mix_log_mel(const at::Tensor& a, const at::Tensor& b, double log_offset) {
-  // clamp_min: exp() rounding must not take a silent pair below the offset's floor.
-  return torch::log((torch::exp(a) + torch::exp(b) - log_offset).clamp_min(log_offset));
-}
-
 PretrainReport pretrain_backbones(const PretrainOptions& o) {
   if (o.epochs <= 0 || o.batch <= 0 || o.learning_rate <= 0 || o.frame_size < 32) {
     throw std::invalid_argument("--epochs, --batch, --lr must be positive and --size at least 32");

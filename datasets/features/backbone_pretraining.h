@@ -5,8 +5,6 @@
 #include <string>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
-
 namespace avqa::features {
 
 /// What ResNet-18 learns from the truth boxes.
@@ -39,8 +37,8 @@ struct PretrainOptions {
   double learning_rate = 1e-4;
   double audio_learning_rate = 0;  ///< VGGish's Adam learning rate; 0 = `learning_rate`
   /// Share of each audio batch replaced by mixtures with another random second of the training
-  /// set (mix_log_mel), labelled with both seconds' instruments: new ensembles from the same
-  /// clips, against learning a few hundred seconds by heart. 0 = off (as before the option).
+  /// set (log_mel.h's mix_log_mel), labelled with both seconds' instruments: new ensembles from the
+  /// same clips, against learning a few hundred seconds by heart. 0 = off (as before the option).
   double audio_mix = 0;
   int frame_size = 112;  ///< training resolution (the trunk is convolutional: extract at any size)
   std::uint64_t seed = 0;
@@ -75,11 +73,6 @@ struct ClassBox {
 };
 std::vector<float> cell_targets(
     const std::vector<ClassBox>& boxes, int grid, double width, double height, int classes);
-
-/// Two sounds played together, in VGGish's log-mel domain: x = log(mel + offset) per input,
-/// their magnitudes added (what a mixture's mel bands hold for sounds that do not cancel), so
-/// log(exp(a) + exp(b) - offset). a, b: same shape, e.g. [B, 1, 96, 64].
-at::Tensor mix_log_mel(const at::Tensor& a, const at::Tensor& b, double log_offset = 0.01);
 
 struct PretrainReport {
   std::vector<PretrainEpoch> epochs;

@@ -95,4 +95,9 @@ at::Tensor vggish_examples(const std::vector<float>& audio,
   return out;
 }
 
+at::Tensor mix_log_mel(const at::Tensor& a, const at::Tensor& b, const LogMelParams& p) {
+  // clamp_min: exp() rounding must not take a silent pair below the offset's floor.
+  return torch::log((torch::exp(a) + torch::exp(b) - p.log_offset).clamp_min(p.log_offset));
+}
+
 }  // namespace avqa::features

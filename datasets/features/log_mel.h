@@ -40,4 +40,9 @@ at::Tensor vggish_examples(const std::vector<float>& audio,
                            int samples_per_segment,
                            const LogMelParams& params = {});
 
+/// Two sounds played together, in the log-mel domain: x = log(mel + log_offset) per input, their
+/// magnitudes added (what a mixture's mel bands hold for sounds that do not cancel), so
+/// log(exp(a) + exp(b) - log_offset). a, b: same shape, e.g. examples [B, 1, 96, 64].
+at::Tensor mix_log_mel(const at::Tensor& a, const at::Tensor& b, const LogMelParams& params = {});
+
 }  // namespace avqa::features

@@ -39,16 +39,22 @@ class MovedBatches : public Hook {
   const ToyData& data_;
 };
 
-/// Fits a fresh toy model (seed 0) on 64 toy samples in batches of 16 with the hooks `o` asks
-/// for, and returns what the batches looked like after them.
-std::shared_ptr<MovedBatches> train_toy(const RobustTrainingOptions& o,
-                                        int epochs,
-                                        const std::string& name) {
-  static const ToyData train(64, 1), val(32, 2);
+// The 64 toy samples every fit here trains on.
+const ToyData& toy_train_data() {
+  static const ToyData train(64, 1);
+  return train;
+}
+
+// Fits a fresh toy model (seed 0) on toy_train_data() in batches of 16 with the hooks `o` asks
+// for and then `observer`.
+void fit_toy(const RobustTrainingOptions& o,
+             int epochs,
+             const std::string& name,
+             const std::shared_ptr<Hook>& observer) {
+  static const ToyData val(32, 2);
   avqa::testing::TempDir dir(name);
   auto hooks = make_robust_hooks(o);
-  auto recorder = std::make_shared<MovedBatches>(train);
-  hooks.push_back(recorder);
+  hooks.push_back(observer);
   torch::manual_seed(0);
   ToyModel model;
   TrainerOptions t;
@@ -57,7 +63,15 @@ std::shared_ptr<MovedBatches> train_toy(const RobustTrainingOptions& o,
   t.batch = 16;
   t.progress = false;
   t.diagnostics = false;
-  fit(model, train, val, t, hooks);
+  fit(model, toy_train_data(), val, t, hooks);
+}
+
+/// fit_toy, returning what the batches looked like after the robust hooks.
+std::shared_ptr<MovedBatches> train_toy(const RobustTrainingOptions& o,
+                                        int epochs,
+                                        const std::string& name) {
+  auto recorder = std::make_shared<MovedBatches>(toy_train_data());
+  fit_toy(o, epochs, name, recorder);
   return recorder;
 }
 
@@ -157,25 +171,13 @@ class LossTerms : public Hook {
 };
 
 TEST(AdversarialTraining, CleanWeightAddsTheCleanBatchsLossToTheAttackedOnes) {
-  static const ToyData train(64, 1), val(32, 2);
   const auto run = [&](double clean_weight) {
     RobustTrainingOptions o;
     o.robust = "adv";
     o.robust_radius = 0.2;
     o.robust_clean_weight = clean_weight;
-    avqa::testing::TempDir dir("adv_clean_weight");
-    auto hooks = make_robust_hooks(o);
-    auto terms = std::make_shared<LossTerms>(train);
-    hooks.push_back(terms);
-    torch::manual_seed(0);
-    ToyModel model;
-    TrainerOptions t;
-    t.out = dir.path();
-    t.epochs = 1;
-    t.batch = 16;
-    t.progress = false;
-    t.diagnostics = false;
-    fit(model, train, val, t, hooks);
+    auto terms = std::make_shared<LossTerms>(toy_train_data());
+    fit_toy(o, 1, "adv_clean_weight", terms);
     return terms;
   };
   const auto weighted = run(0.5);

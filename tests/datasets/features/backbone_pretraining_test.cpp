@@ -9,7 +9,6 @@
 #include "core/input_error.h"
 #include "datasets/features/backbones.h"
 #include "datasets/features/extractor.h"
-#include "datasets/features/log_mel.h"
 #include "datasets/synthetic/generator.h"
 #include "tests/test_paths.h"
 #include "tests/tiny_dataset.h"
@@ -172,28 +171,6 @@ TEST(PretrainBackbones, AudioEpochsTrainVggishAloneAndLeaveResNetAsItWas) {
 
   o.audio_epochs = -1;
   EXPECT_THROW(pretrain_backbones(o), std::invalid_argument);
-}
-
-TEST(MixLogMel, IsTheLogMelOfTheTwoSoundsPlayedTogether) {
-  const auto t = torch::arange(16000, torch::kFloat64) / 16000.0;
-  const auto low = (0.3 * torch::sin(2 * M_PI * 440.0 * t)).to(torch::kFloat32);
-  const auto high = (0.2 * torch::sin(2 * M_PI * 3000.0 * t)).to(torch::kFloat32);
-  const auto a = log_mel_spectrogram(low);
-  const auto b = log_mel_spectrogram(high);
-  const auto together = log_mel_spectrogram(low + high);
-  const auto mixed = mix_log_mel(a, b);
-  // Tones in bands apart add their magnitudes: the mixture is what the sum's spectrogram shows
-  // (up to where the window's leakage of one meets the other, out of phase).
-  const auto error = (mixed - together).abs();
-  EXPECT_LT(error.mean().item<double>(), 0.01) << error.mean().item<double>();
-  EXPECT_LT(error.max().item<double>(), 0.1);
-  // Naively adding the logs would be far off.
-  EXPECT_GT((a + b - together).abs().mean().item<double>(), 1.0);
-  // Louder than either alone where either sounds, and silence changes nothing.
-  EXPECT_TRUE((mixed >= torch::maximum(a, b) - 1e-5).all().item<bool>());
-  const auto silence = torch::full_like(a, std::log(0.01));
-  EXPECT_LT((mix_log_mel(a, silence) - a).abs().max().item<double>(), 1e-4);
-  EXPECT_TRUE(torch::allclose(mix_log_mel(a, b), mix_log_mel(b, a)));
 }
 
 TEST(PretrainBackbones, AudioMixIsRecordedAndBoundedToAShare) {
