@@ -110,6 +110,8 @@ bool finished(const net::TrainOptions& o) {
       refuse("robust_share", "was " + json(was.robust_share).dump());
     if (std::abs(was.robust_clean_weight - o.robust_clean_weight) > 1e-12)
       refuse("robust_clean_weight", "was " + json(was.robust_clean_weight).dump());
+    if (was.robust_modalities != o.robust_modalities)
+      refuse("robust_modalities", "was '" + was.robust_modalities + "'");
   }
   if (static_cast<int>(train::read_metrics(o.out / "metrics.jsonl").size()) < o.epochs)
     return false;
@@ -156,6 +158,7 @@ RobustBenchmark run_robust_benchmark(const RobustBenchmarkOptions& b) {
       o.robust_ball = b.adv_ball;
       o.robust_share = b.adv_share;
       o.robust_clean_weight = b.adv_clean_weight;
+      o.robust_modalities = b.adv_modalities;
       o.crmt_init = b.crmt_init;
       o.progress = false;
       if (!finished(o)) {
@@ -192,6 +195,7 @@ RobustBenchmark run_avqa_robust_benchmark(const RobustBenchmarkOptions& b) {
       o.robust_ball = b.adv_ball;
       o.robust_share = b.adv_share;
       o.robust_clean_weight = b.adv_clean_weight;
+      o.robust_modalities = b.adv_modalities;
       o.crmt_init = b.crmt_init;
       o.keep_weights.clear();
       o.resume = false;

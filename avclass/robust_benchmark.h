@@ -32,6 +32,7 @@ struct RobustBenchmarkOptions {
   std::string adv_ball = "joint";  ///< adv and crmt-at: --robust-ball of the runs
   double adv_share = 1.0;          ///< adv and crmt-at: --robust-share of the runs
   double adv_clean_weight = 0.0;   ///< adv and crmt-at: --robust-clean-weight of the runs
+  std::string adv_modalities;      ///< adv and crmt-at: --robust-modalities of the runs ("": all)
   /// The crmt methods' initial integration weights: 1, not the original's 0.1, with which 60 SGD
   /// epochs leave the head underfitted (measured: README, robustness).
   double crmt_init = 1.0;

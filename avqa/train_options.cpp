@@ -179,6 +179,10 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        "adv, crmt-at: add this weight x the loss on the clean batch (a second forward pass) to the "
        "attacked batch's: every sample learnt clean and attacked (0: attacked only)",
        &O::robust_clean_weight, Range::NonNegative},
+      {"robust-modalities",
+       "adv, crmt-at: the modalities the training attack perturbs, comma-separated (audio, "
+       "visual); the others stay clean (default: all)",
+       &O::robust_modalities},
       {"crmt-rho", "CRMT: weight of the margin regulariser", &O::crmt_rho, Range::NonNegative},
       {"crmt-init", "CRMT: the integration weights' initial value (the original's 0.1)",
        &O::crmt_init, Range::Positive},

@@ -328,6 +328,7 @@ void run_bench_robust(const avclass::RobustBenchmarkOptions& o, const GlobalOpti
   for (const auto& m : o.methods) {
     train::RobustTrainingOptions check;
     check.robust = m;
+    check.robust_modalities = o.adv_modalities;
     train::validate_robust_training(check);
   }
   std::fprintf(stderr, "%d thread(s)\n", threads);
@@ -430,6 +431,9 @@ void add_bench_extract_commands(CLI::App& bench, const GlobalOptions& global) {
                   "train --robust-clean-weight)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  rob->add_option("--adv-modalities", robust->adv_modalities,
+                  "adv, crmt-at: the modalities the training attack perturbs, comma-separated "
+                  "(avqa train --robust-modalities; default: all)");
   rob->add_option("--crmt-init", robust->crmt_init, "crmt methods: initial integration weights")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

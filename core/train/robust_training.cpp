@@ -9,6 +9,24 @@
 
 namespace avqa::train {
 
+std::vector<std::string> parse_robust_modalities(const std::string& list) {
+  std::vector<std::string> names;
+  if (list.empty()) return names;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = list.find(',', start);
+    const std::string name =
+        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (name.empty())
+      throw std::invalid_argument("--robust-modalities: empty name in '" + list + "'");
+    if (std::find(names.begin(), names.end(), name) != names.end())
+      throw std::invalid_argument("--robust-modalities: '" + name + "' given twice");
+    names.push_back(name);
+    if (comma == std::string::npos) return names;
+    start = comma + 1;
+  }
+}
+
 void validate_robust_training(const RobustTrainingOptions& o) {
   static const std::vector<std::string> methods{"none", "adv", "crmt", "crmt-at", "crmt-mix"};
   if (std::find(methods.begin(), methods.end(), o.robust) == methods.end()) {
@@ -29,12 +47,26 @@ void validate_robust_training(const RobustTrainingOptions& o) {
   if (o.robust_ball != "joint" && o.robust_ball != "per-modality")
     throw std::invalid_argument("--robust-ball: unknown ball '" + o.robust_ball +
                                 "' (joint, per-modality)");
+  parse_robust_modalities(o.robust_modalities);
 }
 
 void AdversarialTraining::on_fit_start(FitContext& fit) {
+  const std::vector<std::string> names = fit.model.modalities();
   options_.modalities.clear();
-  for (std::size_t m = 0; m < fit.model.modalities().size(); ++m)
-    options_.modalities.push_back(m);
+  for (std::size_t m = 0; m < names.size(); ++m) {
+    if (modality_names_.empty() || std::find(modality_names_.begin(), modality_names_.end(),
+                                             names[m]) != modality_names_.end())
+      options_.modalities.push_back(m);
+  }
+  for (const std::string& name : modality_names_) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      std::string known;
+      for (const std::string& n : names)
+        known += (known.empty() ? "" : ", ") + n;
+      throw std::invalid_argument("--robust-modalities: the model has no modality '" + name +
+                                  "' (" + known + ")");
+    }
+  }
 }
 
 void AdversarialTraining::on_batch(StepContext& step) {
@@ -85,7 +117,8 @@ std::vector<std::shared_ptr<Hook>> make_robust_hooks(const RobustTrainingOptions
   a.joint = o.robust_ball == "joint";
   // Before the CRMT hook: it reads the batch the attack made.
   hooks.insert(hooks.begin(),
-               std::make_shared<AdversarialTraining>(a, o.robust_share, o.robust_clean_weight));
+               std::make_shared<AdversarialTraining>(a, o.robust_share, o.robust_clean_weight,
+                                                     parse_robust_modalities(o.robust_modalities)));
   return hooks;
 }
 

@@ -57,6 +57,11 @@ struct RobustTrainingOptions : CrmtOptions {
   /// Goodfellow et al., 2015, at weight 1), where a share below 1 shows each sample one way only.
   /// 0: the attacked batch's loss alone.
   double robust_clean_weight = 0.0;
+  /// The modalities the training attack perturbs: comma-separated names of the model's
+  /// (ModalityModel::modalities(), e.g. "audio"); empty: every one. The others stay clean in the
+  /// attacked batch. CRMT's finding is that the preferred modality is the one an attack breaks:
+  /// training against attacks on it alone leaves the other modality's inputs as they are.
+  std::string robust_modalities;
 
   /// Whether the model needs a CRMT head (and the run phase 2).
   bool certified() const { return robust.rfind("crmt", 0) == 0; }
@@ -65,15 +70,27 @@ struct RobustTrainingOptions : CrmtOptions {
 /// Checks the names: throws std::invalid_argument naming the option and its choices.
 void validate_robust_training(const RobustTrainingOptions& options);
 
+/// RobustTrainingOptions::robust_modalities as names: {} for "" (every modality); throws
+/// std::invalid_argument for an empty or repeated name.
+std::vector<std::string> parse_robust_modalities(const std::string& list);
+
 class AdversarialTraining : public Hook {
  public:
   /// `share`: RobustTrainingOptions::robust_share; the samples kept clean are drawn from (seed,
   /// epoch, step).
   /// `clean_weight`: RobustTrainingOptions::robust_clean_weight.
-  explicit AdversarialTraining(AttackOptions options, double share = 1.0, double clean_weight = 0)
-      : options_(std::move(options)), share_(share), clean_weight_(clean_weight) {}
+  /// `modalities`: the names of the modalities attacked; empty: every one the model names.
+  explicit AdversarialTraining(AttackOptions options,
+                               double share = 1.0,
+                               double clean_weight = 0,
+                               std::vector<std::string> modalities = {})
+      : options_(std::move(options)),
+        share_(share),
+        clean_weight_(clean_weight),
+        modality_names_(std::move(modalities)) {}
   std::string name() const override { return "adv"; }
-  /// Attacks every modality the model names.
+  /// Resolves the attacked modalities' names against the model's: std::invalid_argument naming
+  /// --robust-modalities and the model's modalities for a name it does not have.
   void on_fit_start(FitContext& fit) override;
   void on_batch(StepContext& step) override;
   /// With a clean weight: adds "clean", that weight x the model's loss on the clean batch.
@@ -83,6 +100,7 @@ class AdversarialTraining : public Hook {
   AttackOptions options_;
   double share_;
   double clean_weight_;
+  std::vector<std::string> modality_names_;
   Batch clean_;  // this step's batch before the attack, kept when clean_weight_ > 0
 };
 

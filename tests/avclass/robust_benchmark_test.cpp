@@ -102,6 +102,10 @@ TEST(RobustBenchmark, RefusesARunFolderTrainedWithAnotherAttack) {
   o.adv_clean_weight = 1;
   const std::string clean_weight = message();
   EXPECT_NE(clean_weight.find("robust_clean_weight"), std::string::npos) << clean_weight;
+  o.adv_clean_weight = 0;
+  o.adv_modalities = "audio";
+  const std::string modalities = message();
+  EXPECT_NE(modalities.find("robust_modalities"), std::string::npos) << modalities;
 }
 
 }  // namespace

@@ -122,6 +122,44 @@ TEST(AdversarialTraining, PerModalityBallBoundsEachModalityByItsOwnNorm) {
   EXPECT_TRUE(moved_audio_beyond_own_share("joint"));
 }
 
+// --robust-modalities audio: the attack moves the audio inside its own ball and leaves the visual
+// input exactly as it was; the names are the model's.
+TEST(AdversarialTraining, ModalitiesAttackOnlyTheNamedOnes) {
+  for (const std::string& named : {"audio", "visual"}) {
+    RobustTrainingOptions o;
+    o.robust = "adv";
+    o.robust_radius = 0.1;
+    o.robust_ball = "per-modality";
+    o.robust_modalities = named;
+    const auto recorder = train_toy(o, 1, "adv_training_only_" + named);
+    ASSERT_EQ(recorder->moved_modality[0].size(), 4u);
+    const std::size_t attacked = named == "audio" ? 0 : 1;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const auto bound = 0.1 * recorder->size_modality[attacked][k];
+      const auto& moved = recorder->moved_modality[attacked][k];
+      EXPECT_TRUE((moved <= bound * (1 + 1e-5)).all().item<bool>()) << named << " " << k;
+      EXPECT_GE((moved > 0.5 * bound).to(torch::kFloat).mean().item<float>(), 0.75f)
+          << named << " " << k;
+      EXPECT_EQ(recorder->moved_modality[1 - attacked][k].abs().max().item<float>(), 0.0f)
+          << named << " " << k;
+    }
+  }
+  RobustTrainingOptions o;
+  o.robust = "adv";
+  o.robust_modalities = "audio,sound";
+  try {
+    fit_toy(o, 1, "adv_training_unknown_modality",
+            std::make_shared<MovedBatches>(toy_train_data()));
+    ADD_FAILURE() << "a modality the model does not have was accepted";
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("'sound'"), std::string::npos) << what;
+    EXPECT_NE(what.find("audio, visual"), std::string::npos) << what;
+  }
+  EXPECT_EQ(parse_robust_modalities("audio,visual"), (std::vector<std::string>{"audio", "visual"}));
+  EXPECT_TRUE(parse_robust_modalities("").empty());
+}
+
 // --robust-share 0.5: in each batch some samples are attacked and the others left exactly clean,
 // about half each over the run.
 TEST(AdversarialTraining, ShareLeavesTheOtherSamplesClean) {
@@ -216,6 +254,11 @@ TEST(AdversarialTraining, NoneAddsNoHookAndBadNamesAreRefused) {
   o.robust_share = 1;
   o.robust_clean_weight = -1;
   EXPECT_THROW(make_robust_hooks(o), std::invalid_argument);
+  o.robust_clean_weight = 0;
+  for (const char* bad : {"audio,", ",visual", "audio,audio"}) {
+    o.robust_modalities = bad;
+    EXPECT_THROW(make_robust_hooks(o), std::invalid_argument) << bad;
+  }
 }
 
 }  // namespace
