@@ -7,6 +7,9 @@
 # robust-<modality>.png. With --avqa-run, also ST-AVQA retrained from that run's run.json.
 #   bench/robust.sh [--out DIR] [--methods none,crmt,adv] [--seeds N] [--epochs N]
 #                   [--avqa-run RUN] [--avqa-epochs N] [--avqa-seeds N] [--threads N]
+#                   [-- MORE]
+# MORE goes to `avqa bench robust` as it is, e.g. the training attack the README's ST-AVQA table
+# uses: -- --adv-ball per-modality --adv-modalities audio
 # The data and runs stay in DIR (default build/bench-robust): a second call reuses them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +26,8 @@ while [ $# -gt 0 ]; do
     --avqa-epochs) avqa_epochs=$2; shift 2 ;;
     --avqa-seeds) avqa_seeds=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
-    *) echo "usage: $0 [--out DIR] [--methods M,...] [--seeds N] [--epochs N] [--avqa-run RUN] [--avqa-epochs N] [--avqa-seeds N] [--threads N]" >&2; exit 2 ;;
+    --) shift; break ;;
+    *) echo "usage: $0 [--out DIR] [--methods M,...] [--seeds N] [--epochs N] [--avqa-run RUN] [--avqa-epochs N] [--avqa-seeds N] [--threads N] [-- MORE]" >&2; exit 2 ;;
   esac
 done
 avqa=${AVQA:-build/release/tools/avqa}
@@ -38,5 +42,5 @@ avqa_args=()
 [ -n "$avqa_run" ] && avqa_args=(--avqa-config "$avqa_run/run.json" --avqa-epochs "$avqa_epochs" --avqa-seeds "$avqa_seeds")
 start=$(date +%s)
 "$avqa" --threads "$threads" bench robust --data "$out/data" --cache "$out/data/features.h5" \
-  --out "$out/runs" --methods "$methods" --seeds "$seeds" --epochs "$epochs" "${avqa_args[@]}"
+  --out "$out/runs" --methods "$methods" --seeds "$seeds" --epochs "$epochs" "${avqa_args[@]}" "$@"
 echo "in $(( $(date +%s) - start )) s; tables and plots in $out/runs"
