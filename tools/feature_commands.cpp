@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "avqa/grounding_diagnostics.h"
+#include "avqa/oracle_features.h"
 #include "core/runtime/torch_runtime.h"
 #include "datasets/annotations.h"
 #include "datasets/features/backbone_pretraining.h"
@@ -128,6 +129,29 @@ void run_probe_cells(const ProbeCellsArgs& a, const GlobalOptions& global) {
   if (a.with_audio)
     std::fputs(net::format_audio_probe(net::probe_audio(a.cache, truth, train, test)).c_str(),
                stdout);
+}
+
+struct OracleArgs {
+  std::string data;
+  std::string out;
+  net::OracleFeatureOptions options;
+};
+
+void run_oracle(const OracleArgs& a) {
+  const fs::path truth = fs::path(a.data) / "truth";
+  std::error_code ec;
+  if (!fs::is_directory(truth, ec))
+    throw std::invalid_argument(truth.string() + ": no truth folder (a dataset of avqa generate?)");
+  std::vector<std::string> ids;
+  for (const auto& entry : fs::directory_iterator(truth)) {
+    if (entry.path().extension() == ".json") ids.push_back(entry.path().stem().string());
+  }
+  std::sort(ids.begin(), ids.end());
+  if (fs::exists(a.out, ec))
+    throw std::invalid_argument(a.out + " exists: give another --out or remove it");
+  net::write_oracle_cache(truth, ids, a.out, a.options);
+  std::printf("wrote %s: %zu videos, DIAGNOSTIC features holding the generator's truth\n",
+              a.out.c_str(), ids.size());
 }
 
 }  // namespace
@@ -318,6 +342,21 @@ void add_feature_commands(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   probe_cmd->callback([probe, &global] { run_probe_cells(*probe, global); });
+  auto oracle = std::make_shared<OracleArgs>();
+  CLI::App* oracle_cmd = cache->add_subcommand(
+      "oracle",
+      "DIAGNOSTIC on a generated dataset: a cache whose features are the truth (per second which "
+      "instruments sound, how loud, their onsets, the voiceover; per cell which instrument is "
+      "there and whether it sounds), for the ceiling of question answering apart from the "
+      "backbones. Never features of the media: its metadata says so");
+  oracle_cmd
+      ->add_option("--data", oracle->data, "Dataset written by avqa generate (its truth/ folder)")
+      ->required();
+  oracle_cmd->add_option("--out", oracle->out, "HDF5 cache to write (must not exist)")->required();
+  oracle_cmd->add_option("--grid", oracle->options.grid, "Cells per side of the visual maps")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  oracle_cmd->callback([oracle] { run_oracle(*oracle); });
 }
 
 }  // namespace avqa::tools

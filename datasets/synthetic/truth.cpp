@@ -369,6 +369,8 @@ SceneTruth load_truth(const std::filesystem::path& file) {
       inst.loudness_db = item.value("loudness_db", -120.0);
       inst.onset_rate = item.value("onset_rate", 0.0);
       if (item.contains("onsets")) inst.onsets = item.at("onsets").get<std::vector<double>>();
+      if (item.contains("loudness_per_second"))
+        inst.rms_per_second = item.at("loudness_per_second").get<std::vector<float>>();
       inst.first_sound = seconds_if_any(item, "first_sound");
       inst.last_sound = seconds_if_any(item, "last_sound");
       t.instruments.push_back(std::move(inst));

@@ -169,6 +169,7 @@ TEST(SceneTruth, JsonCarriesTheMeasuredFacts) {
   EXPECT_EQ(back.instruments[0].first_sound, 0.02);
   EXPECT_FALSE(back.instruments[1].first_sound.has_value());
   EXPECT_EQ(back.instruments[0].loudness_db, -21.5);
+  EXPECT_EQ(back.instruments[0].rms_per_second, (std::vector<float>{0.1f, 0.f}));
   ASSERT_TRUE(back.voiceover.has_value());
   EXPECT_EQ(back.voiceover->text, "Welcome to tonight's concert.");
   EXPECT_EQ(back.voiceover->first_sound, 0.5);
