@@ -17,6 +17,7 @@
 #include "datasets/features/extractor.h"
 #include "datasets/features/feature_cache.h"
 #include "datasets/features/npy_import.h"
+#include "datasets/synthetic/truth.h"
 #include "tools/commands.h"
 
 namespace avqa::tools {
@@ -138,18 +139,11 @@ struct OracleArgs {
 };
 
 void run_oracle(const OracleArgs& a) {
-  const fs::path truth = fs::path(a.data) / "truth";
+  const std::vector<std::string> ids = synthetic::truth_video_ids(a.data);
   std::error_code ec;
-  if (!fs::is_directory(truth, ec))
-    throw std::invalid_argument(truth.string() + ": no truth folder (a dataset of avqa generate?)");
-  std::vector<std::string> ids;
-  for (const auto& entry : fs::directory_iterator(truth)) {
-    if (entry.path().extension() == ".json") ids.push_back(entry.path().stem().string());
-  }
-  std::sort(ids.begin(), ids.end());
   if (fs::exists(a.out, ec))
     throw std::invalid_argument(a.out + " exists: give another --out or remove it");
-  net::write_oracle_cache(truth, ids, a.out, a.options);
+  net::write_oracle_cache(fs::path(a.data) / "truth", ids, a.out, a.options);
   std::printf("wrote %s: %zu videos, DIAGNOSTIC features holding the generator's truth\n",
               a.out.c_str(), ids.size());
 }

@@ -396,4 +396,18 @@ SceneTruth load_truth(const std::filesystem::path& file) {
   }
 }
 
+std::vector<std::string> truth_video_ids(const std::filesystem::path& data) {
+  const std::filesystem::path truth = data / "truth";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(truth, ec))
+    throw core::InputError({data.string(), std::nullopt, ""},
+                           "is not a dataset written by avqa generate (no truth/ folder)");
+  std::vector<std::string> ids;
+  for (const auto& entry : std::filesystem::directory_iterator(truth)) {
+    if (entry.path().extension() == ".json") ids.push_back(entry.path().stem().string());
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 }  // namespace avqa::synthetic

@@ -111,4 +111,8 @@ std::string to_json(const SceneTruth& truth);
 /// Throws core::InputError naming the file and field.
 SceneTruth load_truth(const std::filesystem::path& file);
 
+/// The clips of a dataset `avqa generate` wrote: the names of `data`/truth/*.json without the
+/// extension, sorted. Throws core::InputError naming `data` when it has no truth/ folder.
+std::vector<std::string> truth_video_ids(const std::filesystem::path& data);
+
 }  // namespace avqa::synthetic

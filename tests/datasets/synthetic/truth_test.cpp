@@ -185,5 +185,16 @@ TEST(SceneTruth, JsonCarriesTheMeasuredFacts) {
   std::filesystem::remove(file);
 }
 
+TEST(SceneTruth, VideoIdsAreTheTruthFilesSorted) {
+  const auto data = std::filesystem::temp_directory_path() / "avqa-truth-ids-test";
+  std::filesystem::remove_all(data);
+  EXPECT_THROW(truth_video_ids(data), core::InputError);  // no truth/ folder
+  std::filesystem::create_directories(data / "truth");
+  for (const char* name : {"syn00002.json", "syn00001.json", "notes.txt"})
+    core::write_file_atomically(data / "truth" / name, "{}");
+  EXPECT_EQ(truth_video_ids(data), (std::vector<std::string>{"syn00001", "syn00002"}));
+  std::filesystem::remove_all(data);
+}
+
 }  // namespace
 }  // namespace avqa::synthetic
