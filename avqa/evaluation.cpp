@@ -12,11 +12,11 @@
 #include "avqa/run_folder.h"
 #include "core/input_error.h"
 #include "datasets/features/feature_cache.h"
+#include "datasets/synthetic/truth.h"
 
 namespace avqa::net {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 Evaluation evaluate(StAvqaNet& model, const QaDataset& data, int batch, bool question_only) {
   Evaluation e;
@@ -54,21 +54,20 @@ GroundingScores grounding_scores(const Evaluation& e,
                                  const std::vector<int>& segment_seconds,
                                  int frame_size) {
   GroundingScores scores;
-  std::map<std::string, json> truths;
+  std::map<std::string, synthetic::SceneTruth> truths;
   std::size_t hits = 0, any_hits = 0;
   double mass = 0;
   double area_share = 0;
   double seconds_share = 0;
   for (std::size_t q = 0; q < data.size(); ++q) {
     const std::string& id = data.video_id(q);
-    if (!truths.count(id)) truths[id] = json::parse(data::read_text_file(truth / (id + ".json")));
-    const json& t = truths[id];
+    if (!truths.count(id)) truths[id] = synthetic::load_truth(truth / (id + ".json"));
+    const synthetic::SceneTruth& t = truths[id];
     const auto& spatial = e.spatial_attention[q];
     const auto grid =
         static_cast<int>(std::lround(std::sqrt(static_cast<double>(spatial.size(1)))));
     const double cell = static_cast<double>(frame_size) / grid;
-    const double scale =
-        static_cast<double>(frame_size) / t.at("width").get<double>();  // boxes are in video pixels
+    const double scale = static_cast<double>(frame_size) / t.width;  // boxes are in video pixels
     double sounding_mass = 0;
     bool any_sounding = false;
     std::size_t question_hits = 0, question_segments = 0;

@@ -5,28 +5,19 @@
 #include <cstdio>
 #include <map>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "core/atomic_file.h"
 #include "core/input_error.h"
 #include "datasets/features/feature_cache.h"
+#include "datasets/synthetic/truth.h"
 #include "datasets/vocabulary.h"
 
 namespace avqa::net {
 namespace {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
-
-json read_truth_file(const fs::path& truth_file) {
-  try {
-    return json::parse(core::read_text_file(truth_file));
-  } catch (const json::exception& e) {
-    throw core::InputError({truth_file.string(), std::nullopt, ""},
-                           std::string("invalid truth file: ") + e.what());
-  }
-}
+using synthetic::SceneTruth;
 
 // Cells of some videos: features [N, C], labels [N] (1 inside a box), and per segment the range
 // of its cells with whether any of them is inside (for the peak score).
@@ -62,14 +53,14 @@ Cells gather_cells(const features::FeatureCacheReader& cache,
     if (!index)
       throw core::InputError({cache_file.string(), std::nullopt, "video_ids"},
                              "'" + id + "' is not in the feature cache");
-    const json truth = read_truth_file(truth_dir / (id + ".json"));
+    const SceneTruth truth = synthetic::load_truth(truth_dir / (id + ".json"));
     const auto maps = cache.read("visual", *index);  // [T, C, G, G]
     const auto all =
         torch::from_blob(const_cast<float*>(maps.data()), {layout.segments, channels, cells})
             .permute({0, 2, 1})
             .clone();  // [T, cells, C]
-    const double width = truth.at("width").get<double>();
-    const double height = truth.at("height").get<double>();
+    const auto width = static_cast<double>(truth.width);
+    const auto height = static_cast<double>(truth.height);
     for (int k = 0; k < layout.segments; ++k) {
       const auto second = static_cast<std::size_t>(k / layout.fps);
       std::vector<TruthBox> boxes = truth_boxes(truth, second, 1.0);
@@ -119,22 +110,21 @@ Seconds gather_seconds(const features::FeatureCacheReader& cache,
       throw core::InputError({cache_file.string(), std::nullopt, "video_ids"},
                              "'" + id + "' is not in the feature cache");
     const fs::path truth_file = truth_dir / (id + ".json");
-    const json truth = read_truth_file(truth_file);
+    const SceneTruth truth = synthetic::load_truth(truth_file);
     const auto values = cache.read("audio", *index);  // [T, D]
     features.push_back(
         torch::from_blob(const_cast<float*>(values.data()), {layout.segments, dims}).clone());
     auto sounding = torch::zeros({layout.segments, classes});
-    for (const json& inst : truth.at("instruments")) {
-      const std::string name = inst.at("class").get<std::string>();
-      const auto it = std::find(names.begin(), names.end(), name);
+    for (const synthetic::InstrumentTruth& inst : truth.instruments) {
+      const auto it = std::find(names.begin(), names.end(), inst.name);
       if (it == names.end())
         throw core::InputError({truth_file.string(), std::nullopt, "instruments.class"},
-                               "'" + name + "' is not one of MUSIC-AVQA's instruments");
+                               "'" + inst.name + "' is not one of MUSIC-AVQA's instruments");
       const auto c = static_cast<std::int64_t>(it - names.begin());
-      const auto& per_second = inst.at("sounding_per_second");
+      const auto& per_second = inst.sounding_per_second;
       for (int k = 0; k < layout.segments; ++k) {
         const auto second = static_cast<std::size_t>(k / layout.fps);
-        if (second < per_second.size() && per_second[second].get<int>() == 1) sounding[k][c] = 1;
+        if (second < per_second.size() && per_second[second]) sounding[k][c] = 1;
       }
     }
     labels.push_back(sounding);
@@ -171,20 +161,17 @@ double roc_auc(const torch::Tensor& score, const torch::Tensor& label) {
 
 }  // namespace
 
-std::vector<TruthBox> truth_boxes(const json& truth, std::size_t second, double scale) {
+std::vector<TruthBox> truth_boxes(const SceneTruth& truth, std::size_t second, double scale) {
   std::vector<TruthBox> out;
-  for (const json& inst : truth.at("instruments")) {
-    if (!inst.at("visible").get<bool>()) continue;
-    const auto& boxes = inst.at("box_per_second");
-    if (second >= boxes.size()) continue;
-    const auto& per_second = inst.at("sounding_per_second");
-    const auto& b = boxes[second];
+  for (const synthetic::InstrumentTruth& inst : truth.instruments) {
+    if (!inst.visible || second >= inst.boxes_per_second.size()) continue;
+    const synthetic::Box& b = inst.boxes_per_second[second];
     TruthBox box;
-    box.x0 = b[0].get<double>() * scale;
-    box.y0 = b[1].get<double>() * scale;
-    box.x1 = b[2].get<double>() * scale;
-    box.y1 = b[3].get<double>() * scale;
-    box.sounding = second < per_second.size() && per_second[second].get<int>() == 1;
+    box.x0 = b.x0 * scale;
+    box.y0 = b.y0 * scale;
+    box.x1 = b.x1 * scale;
+    box.y1 = b.y1 * scale;
+    box.sounding = second < inst.sounding_per_second.size() && inst.sounding_per_second[second];
     out.push_back(box);
   }
   return out;
@@ -210,12 +197,12 @@ std::vector<float> cells_inside(
   return out;
 }
 
-std::vector<float> sounding_cells(const json& truth,
+std::vector<float> sounding_cells(const SceneTruth& truth,
                                   const std::vector<int>& seconds,
                                   int rows,
                                   int cols) {
-  const double width = truth.at("width").get<double>();
-  const double height = truth.at("height").get<double>();
+  const auto width = static_cast<double>(truth.width);
+  const auto height = static_cast<double>(truth.height);
   std::vector<float> out;
   out.reserve(seconds.size() * static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols));
   for (const int second : seconds) {

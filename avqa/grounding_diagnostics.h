@@ -6,21 +6,25 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
 // Why does the attention not point at the sounding instrument? Diagnostics that separate the
 // suspects on generated data, where the truth says who is where: first, whether the visual
 // features of one cell know that an instrument is in that cell at all.
+namespace avqa::synthetic {
+struct SceneTruth;
+}
+
 namespace avqa::net {
 
-/// A visible instrument's box at one second of a generated clip (its truth JSON), in the pixels
+/// A visible instrument's box at one second of a generated clip (its truth), in the pixels
 /// of a frame `scale` times the video's, and whether it sounds then.
 struct TruthBox {
   double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
   bool sounding = false;
   bool contains(double x, double y) const { return x >= x0 && x < x1 && y >= y0 && y < y1; }
 };
-std::vector<TruthBox> truth_boxes(const nlohmann::json& truth, std::size_t second, double scale);
+std::vector<TruthBox> truth_boxes(const synthetic::SceneTruth& truth,
+                                  std::size_t second,
+                                  double scale);
 
 /// A generated dataset's truth/ folder as `avqa generate` lays it out: beside the folder that holds
 /// `annotations` (DIR/annotations/avqa-test.json -> DIR/truth).
@@ -35,7 +39,7 @@ std::vector<float> cells_inside(
 /// `seconds`, the cells of a rows x cols grid over the frame whose centre lies in the box of a
 /// visible instrument sounding then ([seconds.size() * rows * cols], row-major; a second with no
 /// visible instrument sounding is all zeros).
-std::vector<float> sounding_cells(const nlohmann::json& truth,
+std::vector<float> sounding_cells(const synthetic::SceneTruth& truth,
                                   const std::vector<int>& seconds,
                                   int rows,
                                   int cols);

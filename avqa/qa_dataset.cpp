@@ -2,12 +2,11 @@
 
 #include <random>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "avqa/grounding_diagnostics.h"
-#include "core/atomic_file.h"
 #include "core/input_error.h"
+#include "datasets/synthetic/truth.h"
 
 namespace avqa::net {
 
@@ -205,22 +204,17 @@ void QaDataset::attach_truth(const std::filesystem::path& truth_dir) {
                                  " (grounding truth exists only for `avqa generate`'s videos)");
     }
     VideoTruth v;
-    try {
-      const nlohmann::json truth = nlohmann::json::parse(core::read_text_file(file));
-      v.cells = sounding_cells(truth, seconds, rows, cols);
-      for (int row = 0; row < layout.segments; ++row) {
-        const auto second = static_cast<std::size_t>(row / layout.fps);
-        std::uint64_t bits = 0;
-        std::uint64_t bit = 1;
-        for (const TruthBox& box : truth_boxes(truth, second, 1.0)) {
-          if (box.sounding) bits |= bit;
-          bit <<= 1;
-        }
-        v.arrangement.push_back(bits);
+    const synthetic::SceneTruth truth = synthetic::load_truth(file);
+    v.cells = sounding_cells(truth, seconds, rows, cols);
+    for (int row = 0; row < layout.segments; ++row) {
+      const auto second = static_cast<std::size_t>(row / layout.fps);
+      std::uint64_t bits = 0;
+      std::uint64_t bit = 1;
+      for (const TruthBox& box : truth_boxes(truth, second, 1.0)) {
+        if (box.sounding) bits |= bit;
+        bit <<= 1;
       }
-    } catch (const nlohmann::json::exception& e) {
-      throw core::InputError({file.string(), std::nullopt, ""},
-                             std::string("invalid truth file: ") + e.what());
+      v.arrangement.push_back(bits);
     }
     out.emplace(id, std::move(v));
   }

@@ -5,34 +5,34 @@
 #include <random>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
 #include "core/input_error.h"
 #include "datasets/features/feature_cache.h"
+#include "tests/avqa/hand_built_truth.h"
 #include "tests/test_paths.h"
 
 namespace avqa::net {
 namespace {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
+using avqa::testing::offscreen_instrument;
+using avqa::testing::scene;
 using avqa::testing::TempDir;
+using avqa::testing::visible_instrument;
+using avqa::testing::write_truth;
 
 constexpr int kGrid = 4;  // 4x4 cells over a 64-pixel frame: 16 pixels a cell
 constexpr int kChannels = 8;
 constexpr int kSegments = 2;
 
-// One instrument per video, its box covering cell (row, col) exactly; sounding in second 0 only.
-json truth_for(int row, int col) {
+// One instrument per video, its box covering cell (row, col) exactly; sounding in second 0 only;
+// another heard off screen all along.
+synthetic::SceneTruth truth_for(const std::string& id, int row, int col) {
   const int x0 = col * 16, y0 = row * 16;
-  const json box = {x0, y0, x0 + 16, y0 + 16};
-  return {
-      {"width", 64},
-      {"height", 64},
-      {"instruments",
-       {{{"visible", true}, {"box_per_second", {box, box}}, {"sounding_per_second", {1, 0}}},
-        {{"visible", false}, {"box_per_second", json::array()}, {"sounding_per_second", {1, 1}}}}}};
+  return scene(id, 64, 64,
+               {visible_instrument("violin", {x0, y0, x0 + 16, y0 + 16}, {true, false}),
+                offscreen_instrument("piano", {true, true})});
 }
 
 // A cache of `videos` videos whose instrument sits in cell (v % 4, (v / 4) % 4); with
@@ -52,8 +52,7 @@ void write_dataset(const fs::path& dir, int videos, bool informative) {
   std::normal_distribution<float> noise(0.f, 1.f);
   for (int v = 0; v < videos; ++v) {
     const int row = v % kGrid, col = (v / kGrid) % kGrid;
-    core::write_file_atomically(dir / "truth" / ("v" + std::to_string(v) + ".json"),
-                                truth_for(row, col).dump());
+    write_truth(dir / "truth", truth_for("v" + std::to_string(v), row, col));
     features::VideoFeatures f;
     f.modalities["audio"] = std::vector<float>(kSegments * 4, 0.f);
     std::vector<float> maps(static_cast<std::size_t>(kSegments * kChannels * kGrid * kGrid));
@@ -77,7 +76,7 @@ std::vector<std::string> ids(int from, int to) {
 }
 
 TEST(TruthBoxes, ScaledVisibleBoxesWithTheirSoundingSecond) {
-  const json truth = truth_for(1, 2);
+  const synthetic::SceneTruth truth = truth_for("v", 1, 2);
   const auto first = truth_boxes(truth, 0, 2.0);
   ASSERT_EQ(first.size(), 1u);  // the off-screen instrument has no box
   EXPECT_DOUBLE_EQ(first[0].x0, 64);
@@ -145,10 +144,9 @@ void write_audio_dataset(const fs::path& dir, int videos, bool informative) {
   const std::vector<std::string> names = {"violin", "piano", "flute"};
   for (int v = 0; v < videos; ++v) {
     const int c = v % 3;
-    const json truth = {
-        {"instruments",
-         {{{"class", names[static_cast<std::size_t>(c)]}, {"sounding_per_second", {1, 0}}}}}};
-    core::write_file_atomically(dir / "truth" / ("v" + std::to_string(v) + ".json"), truth.dump());
+    write_truth(dir / "truth",
+                scene("v" + std::to_string(v), 64, 64,
+                      {offscreen_instrument(names[static_cast<std::size_t>(c)], {true, false})}));
     features::VideoFeatures f;
     std::vector<float> audio(kSegments * 4);
     for (auto& x : audio)
@@ -180,15 +178,25 @@ TEST(AudioProbe, TellsTheSoundingInstrumentFromFeaturesThatCarryItAndNotFromNois
   EXPECT_LT(blind.top_hit, 0.6);  // three classes: a third by luck
 
   // An instrument MUSIC-AVQA does not have: the error names the truth file and the field.
-  core::write_file_atomically(
-      dir / "good/truth/v40.json",
-      json{{"instruments", {{{"class", "Theremin"}, {"sounding_per_second", {1, 0}}}}}}.dump());
+  write_truth(dir / "good/truth",
+              scene("v40", 64, 64, {offscreen_instrument("Theremin", {true, false})}));
   try {
     probe_audio(dir / "good/features.h5", dir / "good/truth", ids(0, 32), ids(32, 48));
     FAIL() << "an unknown instrument was accepted";
   } catch (const core::InputError& e) {
     EXPECT_EQ(e.where().file, (dir / "good/truth/v40.json").string());
     EXPECT_NE(std::string(e.what()).find("Theremin"), std::string::npos);
+  }
+  // A truth file without a field the generator writes: the error names the file and the field.
+  core::write_file_atomically(
+      dir / "good/truth/v41.json",
+      R"({"video_id": "v41", "seconds": 2, "height": 64, "instruments": []})");
+  try {
+    probe_audio(dir / "good/features.h5", dir / "good/truth", ids(0, 32), ids(41, 42));
+    FAIL() << "a truth file without its width was accepted";
+  } catch (const core::InputError& e) {
+    EXPECT_EQ(e.where().file, (dir / "good/truth/v41.json").string());
+    EXPECT_EQ(e.where().field, "width");
   }
 }
 

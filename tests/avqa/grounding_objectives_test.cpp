@@ -21,6 +21,7 @@
 #include "core/input_error.h"
 #include "datasets/annotations.h"
 #include "datasets/features/feature_cache.h"
+#include "tests/avqa/hand_built_truth.h"
 #include "tests/avqa/small_network.h"
 #include "tests/test_paths.h"
 #include "tests/tiny_dataset.h"
@@ -35,15 +36,10 @@ using avqa::testing::TempDir;
 TEST(SoundingCells, MarksTheCellsOfInstrumentsThatSoundThen) {
   // 64x64 frame, 4x4 grid: a sounding instrument over cells (0, 0)-(1, 1), a silent one over
   // (3, 3); second 1: nobody sounds.
-  const json truth = {{"width", 64},
-                      {"height", 64},
-                      {"instruments",
-                       {{{"visible", true},
-                         {"box_per_second", {{0, 0, 32, 32}, {0, 0, 32, 32}}},
-                         {"sounding_per_second", {1, 0}}},
-                        {{"visible", true},
-                         {"box_per_second", {{48, 48, 64, 64}, {48, 48, 64, 64}}},
-                         {"sounding_per_second", {0, 0}}}}}};
+  const synthetic::SceneTruth truth = avqa::testing::scene(
+      "v", 64, 64,
+      {avqa::testing::visible_instrument("violin", {0, 0, 32, 32}, {true, false}),
+       avqa::testing::visible_instrument("piano", {48, 48, 64, 64}, {false, false})});
   const std::vector<float> cells = sounding_cells(truth, {0, 1}, 4, 4);
   ASSERT_EQ(cells.size(), 32u);
   std::vector<float> expected(32, 0.f);
@@ -331,7 +327,8 @@ TEST(QaDatasetTruth, SameVideoNegativesComeFromSecondsWhereOthersPlay) {
       const auto own =
           static_cast<float>(std::find(d.videos.begin(), d.videos.end(), id) - d.videos.begin());
       const auto who = arrangements(dir / "data/truth" / (id + ".json"));
-      const json truth = json::parse(core::read_text_file(dir / "data/truth" / (id + ".json")));
+      const synthetic::SceneTruth truth =
+          synthetic::load_truth(dir / "data/truth" / (id + ".json"));
       for (int s = 0; s < kSeconds; ++s) {
         const auto i64 = static_cast<std::int64_t>(i);
         // The attention truth: the sounding cells of this second.

@@ -15,6 +15,7 @@
 #include "avqa/evaluation.h"
 #include "avqa/robust_evaluation.h"
 #include "avqa/run_folder.h"
+#include "core/atomic_file.h"
 #include "core/checkpoint/torch_checkpoint.h"
 #include "core/input_error.h"
 #include "datasets/annotations.h"
@@ -336,6 +337,21 @@ TEST(Trainer, GroundingScoresAgainstTheTruth) {
     EXPECT_EQ(t.pointed, 0u);
   for (const TemplateScore& t : template_scores(e, dataset, set, nullptr))
     EXPECT_EQ(t.pointed + t.missed, 0u);
+
+  // A truth file that lost a field: the error names the file and the field.
+  const fs::path broken = dir / "data/truth" / (dataset.video_id(0) + ".json");
+  auto doc = nlohmann::json::parse(std::ifstream(broken));
+  doc["instruments"][0].erase("sounding_per_second");
+  core::write_file_atomically(broken, doc.dump());
+  try {
+    grounding_scores(e, dataset, dir / "data/truth", {0, 1}, 64);
+    ADD_FAILURE() << "a truth file without sounding_per_second was scored";
+  } catch (const core::InputError& error) {
+    EXPECT_EQ(error.where().file, broken.string());
+    EXPECT_EQ(error.where().field, "instruments[0]");
+    EXPECT_NE(std::string(error.what()).find("sounding_per_second"), std::string::npos)
+        << error.what();
+  }
 }
 
 TEST(Trainer, QuestionOnlyBaselineSeesNoMedia) {
