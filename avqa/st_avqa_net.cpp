@@ -135,6 +135,29 @@ std::pair<torch::Tensor, torch::Tensor> attend_once(const nn::MultiheadAttention
   return {affine(attended, attention->out_proj), p.mean(2).t().contiguous()};
 }
 
+/// Sinusoidal codes of positions 0..count-1 [count, width] (width even): channel pairs (sin, cos)
+/// of position * 10000^(-2k/width), the transformer's; each row then scaled to L2 norm `norm`.
+torch::Tensor sinusoid_codes(std::int64_t count, std::int64_t width, double norm) {
+  const auto position = torch::arange(count, torch::kFloat32).unsqueeze(1);  // [count, 1]
+  const auto rate =
+      torch::exp(torch::arange(0, width / 2, torch::kFloat32) * (-2.0 * std::log(10000.0) / width));
+  const auto angle = position * rate.unsqueeze(0);  // [count, width / 2]
+  const auto codes = torch::stack({torch::sin(angle), torch::cos(angle)}, 2).reshape({count, -1});
+  return F::normalize(codes, F::NormalizeFuncOptions().dim(1)) * norm;
+}
+
+/// Codes of the patches of an h x w map, row-major as the maps flatten [h*w, channels]: the first
+/// half of the channels codes the row, the second the column.
+torch::Tensor grid_codes(std::int64_t h, std::int64_t w, std::int64_t channels, double norm) {
+  const auto half = channels / 2;
+  const auto rows = sinusoid_codes(h, half, norm / std::sqrt(2.0));
+  const auto columns = sinusoid_codes(w, channels - half, norm / std::sqrt(2.0));
+  return torch::cat({rows.unsqueeze(1).expand({h, w, half}),
+                     columns.unsqueeze(0).expand({h, w, channels - half})},
+                    2)
+      .reshape({h * w, channels});
+}
+
 }  // namespace
 
 QuestionEncoderImpl::QuestionEncoderImpl(const StAvqaOptions& o) {
@@ -191,6 +214,9 @@ StAvqaNetImpl::StAvqaNetImpl(StAvqaOptions o) : options_(o) {
   TORCH_CHECK(o.visual_channels == d, "the width (hidden ", d, ") must equal the visual channels (",
               o.visual_channels, ")");
   TORCH_CHECK(d % o.heads == 0, "heads (", o.heads, ") must divide the width (", d, ")");
+  TORCH_CHECK(!o.position_codes || (d % 2 == 0 && o.position_code_scale > 0),
+              "position codes need an even width and a positive scale, got width ", d,
+              " and scale ", o.position_code_scale);
   TORCH_CHECK(o.grounding_temperature > 0, "the grounding temperature must be positive, got ",
               o.grounding_temperature);
   question_encoder_ = register_module("question_encoder", QuestionEncoder(o));
@@ -254,8 +280,15 @@ StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
   const auto pooled = [&](const torch::Tensor& maps, const SpatialGrounding& grounding) {
     return options_.centre_patches ? maps.reshape({n, c, -1}).mean(2) : grounding.pooled;
   };
+  // With position codes the attended half also carries where it looked: sum_i p_i code_i.
+  const auto located = [&](const SpatialGrounding& grounding) {
+    if (!options_.position_codes) return grounding.attended;
+    const auto codes = grid_codes(visual.size(3), visual.size(4), c, options_.position_code_scale)
+                           .to(grounding.attention.device());
+    return grounding.attended + torch::matmul(grounding.attention, codes);
+  };
   const SpatialGrounding g = ground_segments(patches(visual), audio_query);
-  const auto grounded = torch::cat({pooled(visual, g), g.attended}, 1);  // [N, 2C]
+  const auto grounded = torch::cat({pooled(visual, g), located(g)}, 1);  // [N, 2C]
   Grounded out;
   out.attention = g.attention;
   out.localization = (audio_unit * g.attended).sum(1);  // sum_i p_i cos_i
@@ -264,7 +297,7 @@ StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
     return out;
   }
   const SpatialGrounding h = ground_segments(patches(visual_negative), audio_query);
-  const auto grounded_negative = torch::cat({pooled(visual_negative, h), h.attended}, 1);
+  const auto grounded_negative = torch::cat({pooled(visual_negative, h), located(h)}, 1);
   out.localization_negative = (audio_unit * h.attended).sum(1);
   if (2 * n <= kFewRows) {
     // A few rows (batch-1 answers): the negative frames go through the same layers as extra
@@ -364,10 +397,17 @@ StAvqaOutput StAvqaNetImpl::encode(const torch::Tensor& audio,
   out.localization_positive = positive.localization;
   out.localization_negative = positive.localization_negative;
   const auto v = positive.features.reshape({b, t, d});
+  // With position codes the temporal attentions read each segment with its index; the means
+  // beside them stay order-free.
+  const auto when = [&](const torch::Tensor& sequence) {  // [T, B, d]
+    if (!options_.position_codes) return sequence;
+    return sequence +
+           sinusoid_codes(t, d, options_.position_code_scale).to(sequence.device()).unsqueeze(1);
+  };
   const auto v_att = temporal(attn_v_, linear11_, linear12_, dropout1_, dropout2_, norm1_, q,
-                              v.transpose(0, 1), out.temporal_visual);
+                              when(v.transpose(0, 1)), out.temporal_visual);
   const auto a_att = temporal(attn_a_, linear21_, linear22_, dropout3_, dropout4_, norm2_, q,
-                              a.transpose(0, 1), out.temporal_audio);
+                              when(a.transpose(0, 1)), out.temporal_audio);
   out.audio_features = a_att + a.mean(1);
   out.visual_features = v_att + v.mean(1);
   out.question_features = q;

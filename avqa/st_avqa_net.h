@@ -36,6 +36,15 @@ struct StAvqaOptions {
   /// and their cosines with any audio differ little; centred, a patch keeps what sets it apart.
   /// The pooled half of the grounded feature stays the raw mean. false: the original.
   bool centre_patches = false;
+  /// Where and when: add fixed sinusoidal codes of each patch's (row, column) to what the spatial
+  /// attention returns, and of each segment's index to the sequences the temporal attentions read
+  /// (each code an L2-unit vector times position_code_scale). The original's attention pools are
+  /// blind to order: after them no feature says where the attended patch lay or when a segment
+  /// came, so "left", "first" or "the third that comes in" have no basis. The scores, and so where
+  /// the attention points, are unchanged: the codes enter the attended values only. false: the
+  /// original.
+  bool position_codes = false;
+  double position_code_scale = 1.0;
   /// CRMT's certifiable head (`--robust crmt`; core/train/crmt.h) in place of fc_fusion and fc_ans,
   /// adapted to questions: each branch's answer feature u_m = tanh(crmt_fusion_m(tanh(z_m)) * q)
   /// (the original's fusion, one branch at a time) gives o_m through the head's normalised rows;

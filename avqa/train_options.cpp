@@ -121,6 +121,13 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        "Spatial grounding compares the audio with each patch minus its frame's mean patch (the "
        "original: raw patches, which share a large common direction)",
        &O::centre_patches},
+      {"position-codes",
+       "Add fixed codes of each patch's place to what the spatial attention returns and of each "
+       "second's index to what the temporal attentions read (the original's pools are blind to "
+       "where and when: 'left', 'first', 'third that comes in' have no basis in them)",
+       &O::position_codes},
+      {"position-code-scale", "Norm of each position code (--position-codes)",
+       &O::position_code_scale, Range::Positive},
       {"localization-weight",
        "Weight of the localization ranking: a segment's audio must fit a patch of its own frame "
        "better than any patch of the negative frame (0: the original)",

@@ -57,6 +57,9 @@ struct TrainOptions : train::BalanceOptions, train::RobustTrainingOptions {
   double grounding_temperature = 1.0;
   /// compare the audio with patches minus their frame's mean (StAvqaOptions::centre_patches)
   bool centre_patches = false;
+  /// codes of where each patch lies and when each segment comes (StAvqaOptions::position_codes)
+  bool position_codes = false;
+  double position_code_scale = 1.0;
   /// weight of the localization ranking (grounding_objectives.h; 0: the original)
   double localization_weight = 0;
   /// weight of the localization ranking against the batch's other videos (0: the original)

@@ -261,6 +261,46 @@ TEST(StAvqaNet, TrainsEveryUsedLayerAndRefusesWrongShapes) {
   EXPECT_THROW(net->forward(x.audio.narrow(2, 0, 8), x.visual, x.question), c10::Error);
 }
 
+// The original's pools are blind to order: reversing the seconds or mirroring the frames leaves
+// its answer as it was. With position codes the answer depends on both, while the spatial
+// attention (where it points) stays exactly the original's for the same weights.
+TEST(StAvqaNet, PositionCodesMakeTheAnswerDependOnWhereAndWhen) {
+  StAvqaOptions o = small();
+  torch::manual_seed(6);
+  StAvqaNet plain(o);
+  o.position_codes = true;
+  o.position_code_scale = 20;  // codes that outweigh the random unit-scale features at init
+  torch::manual_seed(6);
+  StAvqaNet coded(o);  // the same weights: the codes add no parameters
+  ASSERT_EQ(plain->parameters().size(), coded->parameters().size());
+  plain->eval();
+  coded->eval();
+  torch::NoGradGuard no_grad;
+  const Batch x = batch(o, 3);
+  const auto logits = [&](StAvqaNet& net, const torch::Tensor& audio, const torch::Tensor& visual) {
+    return net->forward(audio, visual, x.question).logits;
+  };
+  const auto reversed_audio = x.audio.flip({1});
+  const auto reversed_visual = x.visual.flip({1});
+  const auto mirrored = x.visual.flip({4});
+  const auto moved = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return (a - b).abs().max().item<float>();
+  };
+  const auto base_plain = logits(plain, x.audio, x.visual);
+  // Rounding moves the plain logits by ~1e-8 (sums in another order); the codes, at random
+  // initial weights whose logits are small themselves, by ~1e-4.
+  EXPECT_LT(moved(base_plain, logits(plain, reversed_audio, reversed_visual)), 1e-6);
+  EXPECT_LT(moved(base_plain, logits(plain, x.audio, mirrored)), 1e-6);
+  const auto base_coded = logits(coded, x.audio, x.visual);
+  EXPECT_GT(moved(base_coded, logits(coded, reversed_audio, reversed_visual)), 1e-5);
+  EXPECT_GT(moved(base_coded, logits(coded, x.audio, mirrored)), 1e-5);
+  EXPECT_GT(moved(base_coded, base_plain), 1e-5);
+  EXPECT_TRUE(torch::equal(plain->forward(x.audio, x.visual, x.question).spatial_attention,
+                           coded->forward(x.audio, x.visual, x.question).spatial_attention));
+  o.position_code_scale = 0;
+  EXPECT_THROW(StAvqaNet{o}, c10::Error);
+}
+
 // The AVX2 + FMA kernels and the portable ones (what a CPU without AVX2 runs) give the same
 // answers: only the order of additions differs.
 TEST(StAvqaNet, PortableKernelsAgreeWithTheVectorisedOnes) {

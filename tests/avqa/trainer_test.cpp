@@ -354,6 +354,23 @@ TEST(Trainer, GroundingScoresAgainstTheTruth) {
   }
 }
 
+// A run trained with position codes answers with them: the flag and its scale travel in
+// config.json (a model rebuilt without them would answer differently: StAvqaNet's test).
+TEST(Trainer, PositionCodesTravelWithTheRun) {
+  TempDir dir("trainer_position_codes");
+  make_data(dir.path());
+  TrainOptions o = options(dir.path(), "coded", 1);
+  o.position_codes = true;
+  o.position_code_scale = 0.5;
+  train(o);
+  const RunConfig coded = load_run_config(o.out);
+  EXPECT_TRUE(coded.widths.position_codes);
+  EXPECT_DOUBLE_EQ(coded.widths.position_code_scale, 0.5);
+  TrainOptions p = options(dir.path(), "plain", 1);
+  train(p);
+  EXPECT_FALSE(load_run_config(p.out).widths.position_codes);
+}
+
 TEST(Trainer, QuestionOnlyBaselineSeesNoMedia) {
   TempDir dir("trainer_q");
   make_data(dir.path());
