@@ -242,6 +242,44 @@ TEST(AvqaCli, ProbeCellsNamesWhatIsMissing) {
   fs::remove_all(out);
 }
 
+// `avqa cache oracle` writes a cache of every generated clip that says it holds the truth, not
+// features; a folder without truth/ and an existing --out are refused naming them, exit 2.
+TEST(AvqaCli, CacheOracleWritesALabelledDiagnosticCache) {
+  const fs::path out =
+      fs::temp_directory_path() / ("avqa_cli_oracle_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  ASSERT_EQ(avqa("generate --out " + quoted(out / "data") +
+                 " --videos 3 --seconds 2 --seed 5 --voiceover-rate 0 --quiet")
+                .code,
+            0);
+  const Result r = avqa("cache oracle --data " + quoted(out / "data") + " --out " +
+                        quoted(out / "oracle.h5") + " --grid 4");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const avqa::features::FeatureCacheReader cache(out / "oracle.h5");
+  EXPECT_EQ(cache.layout().video_ids,
+            (std::vector<std::string>{"syn00000", "syn00001", "syn00002"}));
+  ASSERT_EQ(cache.layout().modalities.size(), 2u);
+  for (const auto& m : cache.layout().modalities) {
+    EXPECT_EQ(m.backbone, "oracle-truth") << m.name;
+    EXPECT_TRUE(contains(m.weights, "DIAGNOSTIC")) << m.name << ": " << m.weights;
+    if (m.name == "visual") {
+      ASSERT_EQ(m.segment_shape.size(), 3u);
+      EXPECT_EQ(m.segment_shape[1], 4u);
+      EXPECT_EQ(m.segment_shape[2], 4u);
+    }
+  }
+  const Result again =
+      avqa("cache oracle --data " + quoted(out / "data") + " --out " + quoted(out / "oracle.h5"));
+  EXPECT_EQ(again.code, 2) << again.output;
+  EXPECT_TRUE(contains(again.output, (out / "oracle.h5").string())) << again.output;
+  const Result no_truth =
+      avqa("cache oracle --data " + quoted(out / "nothing") + " --out " + quoted(out / "other.h5"));
+  EXPECT_EQ(no_truth.code, 2) << no_truth.output;
+  EXPECT_TRUE(contains(no_truth.output, (out / "nothing").string())) << no_truth.output;
+  EXPECT_FALSE(fs::exists(out / "other.h5"));
+  fs::remove_all(out);
+}
+
 TEST(AvqaCli, RobustEvalRefusesBadOptionsAndNamesAMissingRun) {
   EXPECT_EQ(avqa("robust-eval --run r --annotations a.json --radii -1").code, 2);
   EXPECT_EQ(avqa("robust-eval --run r --annotations a.json --norm l1").code, 2);
