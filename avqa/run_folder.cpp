@@ -179,6 +179,7 @@ RunConfig load_run_config(const fs::path& run) {
   c.widths.position_codes = f.get<bool>("position_codes", false);
   c.widths.position_code_scale = f.get<double>("position_code_scale", 1.0);
   if (!(c.widths.position_code_scale > 0)) f.fail("position_code_scale", "must be positive");
+  c.widths.question_grounding = f.get<bool>("question_grounding", false);
   c.widths.crmt_head = f.get<bool>("crmt_head", false);
   if (c.widths.vocab_size <= 0 || c.widths.answers <= 0 || c.widths.audio_dim <= 0 ||
       c.widths.visual_channels <= 0 || c.widths.hidden <= 0 || c.widths.heads <= 0 ||
@@ -208,6 +209,7 @@ void save_run_config(const fs::path& run, const RunConfig& c) {
             {"centre_patches", c.widths.centre_patches},
             {"position_codes", c.widths.position_codes},
             {"position_code_scale", c.widths.position_code_scale},
+            {"question_grounding", c.widths.question_grounding},
             {"crmt_head", c.widths.crmt_head},
             {"segments", c.segments},
             {"question_only", c.question_only},

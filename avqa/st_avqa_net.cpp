@@ -253,11 +253,13 @@ StAvqaNetImpl::StAvqaNetImpl(StAvqaOptions o) : options_(o) {
     fc_fusion_ = register_module("fc_fusion", nn::Linear(2 * d, d));
     fc_ans_ = register_module("fc_ans", nn::Linear(d, o.answers));
   }
+  if (o.question_grounding) fc_qg_ = register_module("fc_qg", nn::Linear(d, o.visual_channels));
 }
 
 StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
                                               const torch::Tensor& visual,
-                                              const torch::Tensor& visual_negative) {
+                                              const torch::Tensor& visual_negative,
+                                              const torch::Tensor& question_n) {
   const auto n = audio_n.size(0);
   const auto c = visual.size(2);
   const auto audio_unit = F::normalize(audio_n, F::NormalizeFuncOptions().dim(1));  // [N, C]
@@ -280,24 +282,48 @@ StAvqaNetImpl::Grounded StAvqaNetImpl::ground(const torch::Tensor& audio_n,
   const auto pooled = [&](const torch::Tensor& maps, const SpatialGrounding& grounding) {
     return options_.centre_patches ? maps.reshape({n, c, -1}).mean(2) : grounding.pooled;
   };
+  const torch::Tensor codes = options_.position_codes ? grid_codes(visual.size(3), visual.size(4),
+                                                                   c, options_.position_code_scale)
+                                                            .to(visual.device())
+                                                      : torch::Tensor();  // [HW, C]
   // With position codes the attended half also carries where it looked: sum_i p_i code_i.
-  const auto located = [&](const SpatialGrounding& grounding) {
-    if (!options_.position_codes) return grounding.attended;
-    const auto codes = grid_codes(visual.size(3), visual.size(4), c, options_.position_code_scale)
-                           .to(grounding.attention.device());
-    return grounding.attended + torch::matmul(grounding.attention, codes);
+  const auto located = [&](const torch::Tensor& attended, const torch::Tensor& attention) {
+    return codes.defined() ? attended + torch::matmul(attention, codes) : attended;
+  };
+  // question_grounding: the question's own attention over the same normalised patches, its
+  // attended patch (and place) added to the audio's.
+  const auto query_unit = options_.question_grounding
+                              ? F::normalize(affine(question_n, fc_qg_),
+                                             F::NormalizeFuncOptions().dim(1)) /
+                                    options_.grounding_temperature
+                              : torch::Tensor();  // [N, C]
+  torch::Tensor question_attention;
+  const auto steered = [&](const torch::Tensor& maps, torch::Tensor* attention_out) {
+    const auto unit = F::normalize(patches(maps), F::NormalizeFuncOptions().dim(1));  // [N, C, HW]
+    const auto keys = codes.defined() ? unit + codes.t().unsqueeze(0) : unit;
+    const auto p = torch::softmax(torch::bmm(query_unit.unsqueeze(1), keys).squeeze(1), 1);
+    if (attention_out) *attention_out = p;
+    return located(torch::bmm(unit, p.unsqueeze(2)).squeeze(2), p);  // [N, C]
+  };
+  const auto attended = [&](const SpatialGrounding& grounding, const torch::Tensor& maps,
+                            torch::Tensor* attention_out) {
+    auto out = located(grounding.attended, grounding.attention);
+    return options_.question_grounding ? out + steered(maps, attention_out) : out;
   };
   const SpatialGrounding g = ground_segments(patches(visual), audio_query);
-  const auto grounded = torch::cat({pooled(visual, g), located(g)}, 1);  // [N, 2C]
+  const auto grounded =
+      torch::cat({pooled(visual, g), attended(g, visual, &question_attention)}, 1);  // [N, 2C]
   Grounded out;
   out.attention = g.attention;
+  out.question_attention = question_attention;
   out.localization = (audio_unit * g.attended).sum(1);  // sum_i p_i cos_i
   if (!visual_negative.defined()) {
     std::tie(out.features, out.match) = head(grounded, audio_n);
     return out;
   }
   const SpatialGrounding h = ground_segments(patches(visual_negative), audio_query);
-  const auto grounded_negative = torch::cat({pooled(visual_negative, h), located(h)}, 1);
+  const auto grounded_negative =
+      torch::cat({pooled(visual_negative, h), attended(h, visual_negative, nullptr)}, 1);
   out.localization_negative = (audio_unit * h.attended).sum(1);
   if (2 * n <= kFewRows) {
     // A few rows (batch-1 answers): the negative frames go through the same layers as extra
@@ -389,9 +415,14 @@ StAvqaOutput StAvqaNetImpl::encode(const torch::Tensor& audio,
                 "negative frames must have the positive frames' shape ", visual.sizes(), ", got ",
                 visual_negative.sizes());
   }
-  const Grounded positive = ground(a_n, visual, visual_negative);
+  const auto q_n = options_.question_grounding
+                       ? q.unsqueeze(1).expand({b, t, d}).reshape({b * t, d})
+                       : torch::Tensor();
+  const Grounded positive = ground(a_n, visual, visual_negative, q_n);
   out.match_positive = positive.match;
   out.spatial_attention = positive.attention.reshape({b, t, -1});
+  if (positive.question_attention.defined())
+    out.question_attention = positive.question_attention.reshape({b, t, -1});
   out.match_negative = positive.match_negative;
   out.audio_embeddings = a;
   out.localization_positive = positive.localization;

@@ -45,6 +45,12 @@ struct StAvqaOptions {
   /// original.
   bool position_codes = false;
   double position_code_scale = 1.0;
+  /// A second spatial attention, steered by the question instead of the audio: softmax over
+  /// patches of cos(fc_qg(q), patch) / grounding_temperature (with position_codes the patches'
+  /// codes join their keys, so "left" can steer it), its attended patch added to the audio-steered
+  /// one. The original grounds by the audio alone, so "the instrument on the left" or two named
+  /// instruments cannot choose where it looks. false: the original.
+  bool question_grounding = false;
   /// CRMT's certifiable head (`--robust crmt`; core/train/crmt.h) in place of fc_fusion and fc_ans,
   /// adapted to questions: each branch's answer feature u_m = tanh(crmt_fusion_m(tanh(z_m)) * q)
   /// (the original's fusion, one branch at a time) gives o_m through the head's normalised rows;
@@ -87,6 +93,9 @@ struct StAvqaOutput {
       match_negative;  ///< [B*T, 2]: audio and another video's frame; undefined without negatives
   torch::Tensor
       spatial_attention;  ///< [B, T, H*W]: softmax over patches, per segment (positive frames)
+  /// [B, T, H*W]: the question-steered attention (StAvqaOptions::question_grounding; else
+  /// undefined)
+  torch::Tensor question_attention;
   /// [B*T]: sum_i p_i cos(audio, patch_i), the attention-weighted cosine of each segment's audio
   /// with its own frame (a soft maximum over patches as the temperature falls), and [B*T] the same
   /// with the negative frame (undefined without negatives): what the localization loss ranks.
@@ -142,14 +151,17 @@ class StAvqaNetImpl : public torch::nn::Module {
   struct Grounded {
     torch::Tensor features;               // [N, hidden]
     torch::Tensor attention;              // [N, H*W]
+    torch::Tensor question_attention;     // [N, H*W], with question_grounding
     torch::Tensor match;                  // [N, 2]
     torch::Tensor match_negative;         // [N, 2], with negative frames
     torch::Tensor localization;           // [N]
     torch::Tensor localization_negative;  // [N], with negative frames
   };
+  /// question_n [N, hidden]: each segment's question (used with question_grounding only).
   Grounded ground(const torch::Tensor& audio_n,
                   const torch::Tensor& visual,
-                  const torch::Tensor& visual_negative);
+                  const torch::Tensor& visual_negative,
+                  const torch::Tensor& question_n);
   torch::Tensor temporal(torch::nn::MultiheadAttention& attention,
                          torch::nn::Linear& first,
                          torch::nn::Linear& second,
@@ -169,6 +181,7 @@ class StAvqaNetImpl : public torch::nn::Module {
   torch::nn::Dropout dropout1_{nullptr}, dropout2_{nullptr}, dropout3_{nullptr}, dropout4_{nullptr};
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
   torch::nn::Linear fc_fusion_{nullptr}, fc_ans_{nullptr};
+  torch::nn::Linear fc_qg_{nullptr};  ///< question_grounding: the question's query over patches
   torch::nn::Linear crmt_fusion_a_{nullptr}, crmt_fusion_v_{nullptr}, crmt_question_{nullptr};
   train::CrmtHead crmt_{nullptr};
 };

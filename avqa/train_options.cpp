@@ -128,6 +128,10 @@ const std::vector<TrainOptionSpec>& train_option_specs() {
        &O::position_codes},
       {"position-code-scale", "Norm of each position code (--position-codes)",
        &O::position_code_scale, Range::Positive},
+      {"question-grounding",
+       "A second spatial attention steered by the question (with --position-codes, by where the "
+       "patches lie too), added to the audio-steered one (the original: the audio alone)",
+       &O::question_grounding},
       {"localization-weight",
        "Weight of the localization ranking: a segment's audio must fit a patch of its own frame "
        "better than any patch of the negative frame (0: the original)",

@@ -60,6 +60,8 @@ struct TrainOptions : train::BalanceOptions, train::RobustTrainingOptions {
   /// codes of where each patch lies and when each segment comes (StAvqaOptions::position_codes)
   bool position_codes = false;
   double position_code_scale = 1.0;
+  /// a second spatial attention steered by the question (StAvqaOptions::question_grounding)
+  bool question_grounding = false;
   /// weight of the localization ranking (grounding_objectives.h; 0: the original)
   double localization_weight = 0;
   /// weight of the localization ranking against the batch's other videos (0: the original)

@@ -134,6 +134,7 @@ TrainReport train(const TrainOptions& o) {
   widths.centre_patches = o.centre_patches;
   widths.position_codes = o.position_codes;
   widths.position_code_scale = o.position_code_scale;
+  widths.question_grounding = o.question_grounding;
   widths.crmt_head = o.certified();
   widths.crmt_init = o.crmt_init;
   widths.vocab_size = data::question_vocabulary_size(vocab);

@@ -301,6 +301,41 @@ TEST(StAvqaNet, PositionCodesMakeTheAnswerDependOnWhereAndWhen) {
   EXPECT_THROW(StAvqaNet{o}, c10::Error);
 }
 
+// The question-steered attention: a distribution over each segment's patches that follows the
+// question, while the audio-steered one (what pointing scores) does not move with it; its query
+// layer learns.
+TEST(StAvqaNet, QuestionGroundingFollowsTheQuestionAndLeavesTheAudiosAttention) {
+  StAvqaOptions o = small();
+  torch::manual_seed(8);
+  StAvqaNet plain(o);
+  const Batch x = batch(o, 2);
+  EXPECT_FALSE(plain->forward(x.audio, x.visual, x.question).question_attention.defined());
+  o.question_grounding = true;
+  o.position_codes = true;
+  o.grounding_temperature = 0.1;
+  torch::manual_seed(8);
+  StAvqaNet steered(o);
+  {
+    steered->eval();
+    torch::NoGradGuard no_grad;
+    const StAvqaOutput out = steered->forward(x.audio, x.visual, x.question);
+    ASSERT_EQ(out.question_attention.sizes(), (std::vector<std::int64_t>{2, 10, 16}));
+    EXPECT_TRUE(torch::allclose(out.question_attention.sum(2), torch::ones({2, 10}), 1e-5, 1e-5));
+    const auto other_question = (x.question + 1).remainder(o.vocab_size);
+    const StAvqaOutput other = steered->forward(x.audio, x.visual, other_question);
+    EXPECT_TRUE(torch::equal(out.spatial_attention, other.spatial_attention));
+    EXPECT_GT((out.question_attention - other.question_attention).abs().max().item<float>(), 1e-3);
+    EXPECT_GT((out.logits - other.logits).abs().max().item<float>(), 0.f);
+  }
+  steered->train();
+  const StAvqaOutput out = steered->forward(x.audio, x.visual, x.question, x.negative);
+  torch::cross_entropy_loss(out.logits, torch::tensor({1, 3})).backward();
+  const auto params = steered->named_parameters();
+  ASSERT_TRUE(params.contains("fc_qg.weight"));
+  ASSERT_TRUE(params["fc_qg.weight"].grad().defined());
+  EXPECT_GT(params["fc_qg.weight"].grad().abs().sum().item<float>(), 0.f);
+}
+
 // The AVX2 + FMA kernels and the portable ones (what a CPU without AVX2 runs) give the same
 // answers: only the order of additions differs.
 TEST(StAvqaNet, PortableKernelsAgreeWithTheVectorisedOnes) {

@@ -354,21 +354,26 @@ TEST(Trainer, GroundingScoresAgainstTheTruth) {
   }
 }
 
-// A run trained with position codes answers with them: the flag and its scale travel in
-// config.json (a model rebuilt without them would answer differently: StAvqaNet's test).
-TEST(Trainer, PositionCodesTravelWithTheRun) {
+// A run trained with position codes and question grounding answers with them: the flags travel
+// in config.json (a model rebuilt without them would answer differently: StAvqaNet's tests).
+TEST(Trainer, PositionCodesAndQuestionGroundingTravelWithTheRun) {
   TempDir dir("trainer_position_codes");
   make_data(dir.path());
   TrainOptions o = options(dir.path(), "coded", 1);
   o.position_codes = true;
   o.position_code_scale = 0.5;
+  o.question_grounding = true;
   train(o);
   const RunConfig coded = load_run_config(o.out);
   EXPECT_TRUE(coded.widths.position_codes);
   EXPECT_DOUBLE_EQ(coded.widths.position_code_scale, 0.5);
+  EXPECT_TRUE(coded.widths.question_grounding);
+  // The run's weights load into the network its config describes (fc_qg among them).
+  EXPECT_TRUE(load_run_model(o.out, coded)->named_parameters().contains("fc_qg.weight"));
   TrainOptions p = options(dir.path(), "plain", 1);
   train(p);
   EXPECT_FALSE(load_run_config(p.out).widths.position_codes);
+  EXPECT_FALSE(load_run_config(p.out).widths.question_grounding);
 }
 
 TEST(Trainer, QuestionOnlyBaselineSeesNoMedia) {
