@@ -2,6 +2,9 @@
 
 #include <map>
 #include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -88,6 +91,26 @@ CheckpointImport load_original_checkpoint(StAvqaNet& net,
 }
 
 checkpoint::NamedTensors to_original_layout(StAvqaNet& net) {
+  const StAvqaOptions& o = net->options();
+  std::vector<std::string> beyond;
+  if (o.grounding_temperature != 1.0) {
+    std::ostringstream temperature;
+    temperature << "grounding_temperature " << o.grounding_temperature;
+    beyond.push_back(temperature.str());
+  }
+  if (o.centre_patches) beyond.emplace_back("centre_patches");
+  if (o.position_codes) beyond.emplace_back("position_codes");
+  if (o.question_grounding) beyond.emplace_back("question_grounding");
+  if (o.crmt_head) beyond.emplace_back("crmt_head");
+  if (!beyond.empty()) {
+    std::string list;
+    for (const std::string& b : beyond)
+      list += (list.empty() ? "" : ", ") + b;
+    throw std::invalid_argument(
+        "the original ST-AVQA code cannot compute this model (trained with " + list +
+        "; the original grounds with plain cosines, raw patches, no codes, the audio alone and "
+        "its own fusion head): its checkpoint would load there and answer otherwise");
+  }
   checkpoint::NamedTensors out;
   for (const auto& p : net->named_parameters(/*recurse=*/true)) {
     if (p.value().defined()) out.emplace_back("module." + p.key(), p.value().detach());

@@ -37,7 +37,10 @@ CheckpointImport load_original_checkpoint(StAvqaNet& net,
 /// the original model declares but never uses in its forward pass (visual_net, a ResNet-18 with an
 /// extra conv1_a; fc_a1_pure, fc_a2_pure, fc_v, fc, fc_st, fc_aq, fc_vq, norm3), filled with zeros
 /// (batch-norm variances and norm3's weight with ones) since nothing reads them. 184 entries
-/// for the original widths (st-avqa.md section 4).
+/// for the original widths (st-avqa.md section 4). Throws std::invalid_argument, naming the
+/// options, for a network the original's forward pass would compute differently (a grounding
+/// temperature other than 1, centred patches, position codes, question grounding, a CRMT head):
+/// the file would load, then answer otherwise.
 checkpoint::NamedTensors to_original_layout(StAvqaNet& net);
 
 }  // namespace avqa::net

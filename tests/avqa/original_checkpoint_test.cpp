@@ -81,6 +81,35 @@ TEST(OriginalCheckpoint, ExportHasTheOriginal184KeysAndImportsBack) {
     EXPECT_TRUE(torch::equal(p.value(), back->named_parameters()[p.key()])) << p.key();
 }
 
+// A network the original's forward pass computes differently is not exported: its checkpoint
+// would load in the original code and answer otherwise.
+TEST(OriginalCheckpoint, ExportRefusesOptionsTheOriginalDoesNotCompute) {
+  const auto refusal = [](const StAvqaOptions& o) -> std::string {
+    StAvqaNet net(o);
+    try {
+      to_original_layout(net);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  StAvqaOptions o;
+  o.grounding_temperature = 0.1;
+  EXPECT_NE(refusal(o).find("grounding_temperature 0.1"), std::string::npos) << refusal(o);
+  o = {};
+  o.position_codes = true;
+  o.question_grounding = true;
+  const std::string both = refusal(o);
+  EXPECT_NE(both.find("position_codes, question_grounding"), std::string::npos) << both;
+  o = {};
+  o.centre_patches = true;
+  EXPECT_NE(refusal(o).find("centre_patches"), std::string::npos);
+  o = {};
+  o.crmt_head = true;
+  EXPECT_NE(refusal(o).find("crmt_head"), std::string::npos);
+  EXPECT_EQ(refusal(StAvqaOptions{}), "");
+}
+
 TEST(OriginalCheckpoint, MissingKeysAndOtherShapesNameTheKey) {
   TempDir dir("original_ckpt_bad");
   torch::manual_seed(0);
